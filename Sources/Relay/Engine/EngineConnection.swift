@@ -1,0 +1,401 @@
+import Logging
+import NIOCore
+import Synchronization
+
+/// Receives what arrives on an Engine.IO connection. Messages are delivered one at a time,
+/// in order: the next message is read only when `didReceive` returns.
+public protocol EngineConnectionDelegate: Sendable {
+    func engineConnection(_ connection: EngineConnection, didReceive data: EngineData) async
+    func engineConnection(_ connection: EngineConnection, didCloseWith reason: EngineCloseReason)
+}
+
+/// One Engine.IO session (a `sid`), whichever transport currently carries it.
+///
+/// Thread-safe: state is behind a mutex; nothing here hops actors. Outbound packets are queued
+/// (pre-encoded, shared buffers) and drained by the pending polling GET or the WebSocket writer.
+public final class EngineConnection: Sendable {
+    public let sid: String
+    /// The handshake request (headers, query, remote address).
+    public let request: EngineRequest
+    let configuration: RelayConfiguration
+    let eventLoop: any EventLoop
+    let logger: Logger
+    private let onClose: @Sendable (EngineConnection, EngineCloseReason) -> Void
+    private let delegate: Mutex<(any EngineConnectionDelegate)?>
+    private let state: Mutex<State>
+
+    enum PollOutcome: Sendable {
+        case payload(ByteBuffer)
+        /// The request was cancelled by the client or the session is gone.
+        case aborted
+    }
+
+    struct State: ~Copyable {
+        var machine: EngineSessionStateMachine
+        var queue: [OutboundFrame] = []
+        var queuedBytes = 0
+        /// A polling GET is being answered (held or writing).
+        var pollInProgress = false
+        var pollWaiter: CheckedContinuation<PollOutcome, Never>?
+        var writerWaiter: CheckedContinuation<[OutboundFrame]?, Never>?
+        /// Set when closed: the WebSocket writer flushes these, then stops.
+        var writerFinished = false
+        var timer: Scheduled<Void>?
+    }
+
+    init(
+        sid: String,
+        request: EngineRequest,
+        transport: EngineSessionStateMachine.Transport,
+        configuration: RelayConfiguration,
+        eventLoop: any EventLoop,
+        logger: Logger,
+        onClose: @escaping @Sendable (EngineConnection, EngineCloseReason) -> Void
+    ) {
+        self.sid = sid
+        self.request = request
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+        var logger = logger
+        logger[metadataKey: "engine.sid"] = .string(sid)
+        self.logger = logger
+        self.onClose = onClose
+        self.delegate = Mutex(nil)
+        self.state = Mutex(State(machine: EngineSessionStateMachine(transport: transport)))
+    }
+
+    func setDelegate(_ delegate: any EngineConnectionDelegate) {
+        self.delegate.withLock { $0 = delegate }
+    }
+
+    /// The open packet's JSON.
+    func handshakeJSON(upgrades: [String]) -> String {
+        let ups = upgrades.map { "\"\($0)\"" }.joined(separator: ",")
+        return #"{"sid":"\#(sid)","upgrades":[\#(ups)],"pingInterval":\#(configuration.pingInterval.milliseconds),"pingTimeout":\#(configuration.pingTimeout.milliseconds),"maxPayload":\#(configuration.maxPayload)}"#
+    }
+
+    public var transport: EngineSessionStateMachine.Transport? { state.withLock { $0.machine.transport } }
+    public var isClosed: Bool { state.withLock { $0.machine.isClosed } }
+
+    /// Arms the heartbeat; called once the open packet is on its way.
+    func start() {
+        var deferred = Deferred()
+        state.withLock { s in apply(s.machine.opened(), to: &s, deferred: &deferred) }
+        perform(deferred)
+    }
+
+    // MARK: - Sending
+
+    /// Sends a message. Returns false if it was dropped (closed, or volatile and not writable).
+    @discardableResult
+    public func send(_ data: EngineData, volatile: Bool = false) -> Bool {
+        enqueue(CollectionOfOne(OutboundFrame(EnginePacket(.message, data))), volatile: volatile)
+    }
+
+    /// Queues pre-encoded frames (all or none).
+    @discardableResult
+    func enqueue(_ frames: some Collection<OutboundFrame>, volatile: Bool) -> Bool {
+        var deferred = Deferred()
+        let queued: Bool = state.withLock { s in
+            guard case .open(let transport, let upgrade, _) = s.machine.state else { return false }
+            if volatile {
+                let writable = transport == .polling ? s.pollWaiter != nil : s.writerWaiter != nil
+                if !writable { return false }
+            }
+            let size = frames.reduce(0) { $0 + $1.byteCount }
+            if s.queuedBytes + size > configuration.maxOutboundBufferBytes {
+                s.queue.removeAll()
+                s.queuedBytes = 0
+                apply(s.machine.close(.slowConsumer), to: &s, deferred: &deferred)
+                return false
+            }
+            s.queue.append(contentsOf: frames)
+            s.queuedBytes += size
+            flush(&s, transport: transport, upgrade: upgrade)
+            return true
+        }
+        perform(deferred)
+        return queued
+    }
+
+    private func flush(_ s: inout State, transport: EngineSessionStateMachine.Transport, upgrade: EngineSessionStateMachine.UpgradeState) {
+        guard !s.queue.isEmpty else { return }
+        switch transport {
+        case .polling:
+            // While probing, buffered packets wait for the WebSocket (as Node does).
+            guard upgrade != .probed, let waiter = s.pollWaiter else { return }
+            s.pollWaiter = nil
+            let payload = OutboundFrame.payload(s.queue)
+            s.queue.removeAll(keepingCapacity: false)
+            s.queuedBytes = 0
+            waiter.resume(returning: .payload(payload))
+        case .websocket:
+            guard let waiter = s.writerWaiter else { return }
+            s.writerWaiter = nil
+            let frames = s.queue
+            s.queue.removeAll(keepingCapacity: false)
+            s.queuedBytes = 0
+            waiter.resume(returning: frames)
+        }
+    }
+
+    /// Closes the session (server side).
+    public func close(reason: EngineCloseReason = .forcedClose) {
+        var deferred = Deferred()
+        state.withLock { s in apply(s.machine.close(reason), to: &s, deferred: &deferred) }
+        perform(deferred)
+    }
+
+    // MARK: - Receiving
+
+    /// Handles one decoded packet from the active transport.
+    func receive(_ packet: EnginePacket) async {
+        var deferred = Deferred()
+        state.withLock { s in apply(s.machine.received(packet), to: &s, deferred: &deferred) }
+        await performAsync(deferred)
+    }
+
+    func receiveInvalid() {
+        var deferred = Deferred()
+        state.withLock { s in apply(s.machine.receivedInvalid(), to: &s, deferred: &deferred) }
+        perform(deferred)
+    }
+
+    // MARK: - Long-polling
+
+    /// Answers a polling GET: returns queued packets at once, else holds until data, a noop or close.
+    /// Returns nil if the GET is refused (duplicate poll, wrong transport, closed).
+    func poll() async -> Result<PollOutcome, EngineHTTPError> {
+        var deferred = Deferred()
+        let immediate: Result<PollOutcome, EngineHTTPError>? = state.withLock { s in
+            guard case .open(let transport, let upgrade, _) = s.machine.state else { return .failure(.unknownSid) }
+            guard transport == .polling else { return .failure(.badRequest) }
+            if s.pollInProgress {
+                // overlapping GETs: Node closes the session; the first GET gets the close packet
+                apply(s.machine.close(.transportError), to: &s, deferred: &deferred)
+                return .failure(.badRequest)
+            }
+            if upgrade == .probed {
+                return .success(.payload(ByteBuffer(integer: EnginePacketType.noop.character)))
+            }
+            if !s.queue.isEmpty {
+                let payload = OutboundFrame.payload(s.queue)
+                s.queue.removeAll(keepingCapacity: false)
+                s.queuedBytes = 0
+                return .success(.payload(payload))
+            }
+            s.pollInProgress = true
+            return nil
+        }
+        perform(deferred)
+        if let immediate { return immediate }
+        let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<PollOutcome, Never>) in
+            state.withLock { s in
+                guard case .open(let transport, let upgrade, _) = s.machine.state, transport == .polling else {
+                    continuation.resume(returning: .payload(ByteBuffer(integer: EnginePacketType.close.character)))
+                    return
+                }
+                s.pollWaiter = continuation
+                if upgrade == .probed {
+                    releasePoll(&s)
+                } else {
+                    flush(&s, transport: transport, upgrade: upgrade)
+                }
+            }
+        }
+        state.withLock { $0.pollInProgress = false }
+        return .success(outcome)
+    }
+
+    /// The client went away while its GET was held: the session ends (as in Node).
+    func pollAborted() {
+        var deferred = Deferred()
+        state.withLock { s in
+            if let waiter = s.pollWaiter {
+                s.pollWaiter = nil
+                waiter.resume(returning: .aborted)
+            }
+            apply(s.machine.close(.transportClose), to: &s, deferred: &deferred)
+        }
+        perform(deferred)
+    }
+
+    /// Checks a POST may be accepted now.
+    func canPost() -> EngineHTTPError? {
+        state.withLock { s in
+            guard case .open(let transport, _, _) = s.machine.state else { return .unknownSid }
+            return transport == .polling ? nil : .badRequest
+        }
+    }
+
+    private func releasePoll(_ s: inout State) {
+        if let waiter = s.pollWaiter {
+            s.pollWaiter = nil
+            waiter.resume(returning: .payload(ByteBuffer(integer: EnginePacketType.noop.character)))
+        }
+    }
+
+    // MARK: - WebSocket
+
+    /// Waits for frames to write on the WebSocket. nil when the session is over.
+    func nextFrames() async -> [OutboundFrame]? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<[OutboundFrame]?, Never>) in
+            state.withLock { s in
+                if !s.queue.isEmpty {
+                    let frames = s.queue
+                    s.queue.removeAll(keepingCapacity: false)
+                    s.queuedBytes = 0
+                    continuation.resume(returning: frames)
+                } else if s.writerFinished || s.machine.isClosed {
+                    continuation.resume(returning: nil)
+                } else {
+                    s.writerWaiter = continuation
+                }
+            }
+        }
+    }
+
+    /// A WebSocket with this sid connected. False if it must be refused.
+    func beginProbe() -> Bool {
+        state.withLock { $0.machine.webSocketProbeOpened() }
+    }
+
+    /// Can a WebSocket with this sid be accepted right now?
+    func canProbe() -> Bool {
+        state.withLock { s in
+            if case .open(.polling, .none, _) = s.machine.state { return true }
+            return false
+        }
+    }
+
+    enum ProbeStep {
+        case reply([EnginePacket])
+        case upgraded
+        case aborted
+    }
+
+    func receiveOnProbe(_ packet: EnginePacket) -> ProbeStep {
+        state.withLock { s in
+            let actions = s.machine.receivedOnProbe(packet)
+            var replies: [EnginePacket] = []
+            var upgraded = false
+            for action in actions {
+                switch action {
+                case .sendOnProbe(let p): replies.append(p)
+                case .releasePoll: releasePoll(&s)
+                case .switchToWebSocket: upgraded = true
+                default: break
+                }
+            }
+            if upgraded { return .upgraded }
+            if actions.isEmpty, s.machine.upgrade == .none { return .aborted }
+            return .reply(replies)
+        }
+    }
+
+    func probeClosed() {
+        state.withLock { $0.machine.probeClosed() }
+    }
+
+    // MARK: - Actions
+
+    struct Deferred {
+        var deliveries: [EngineData] = []
+        var closeReason: EngineCloseReason?
+    }
+
+    /// Applies state-machine actions that touch only state (timers, waiters); collects the ones
+    /// that call out (delivery, close notification) to run after the lock is released.
+    private func apply(_ actions: [EngineSessionStateMachine.Action], to s: inout State, deferred: inout Deferred) {
+        for action in actions {
+            switch action {
+            case .send(let packet):
+                let frame = OutboundFrame(packet)
+                s.queue.append(frame)
+                s.queuedBytes += frame.byteCount
+                if case .open(let t, let u, _) = s.machine.state { flush(&s, transport: t, upgrade: u) }
+            case .schedulePing:
+                arm(&s, after: configuration.pingInterval) { $0.pingTimerFired() }
+            case .schedulePingTimeout:
+                arm(&s, after: configuration.pingTimeout) { $0.pingTimeoutFired() }
+            case .deliver(let data):
+                deferred.deliveries.append(data)
+            case .sendOnProbe, .switchToWebSocket:
+                break  // handled by receiveOnProbe
+            case .releasePoll:
+                releasePoll(&s)
+            case .close(let reason):
+                s.timer?.cancel()
+                s.timer = nil
+                // A forced close lets queued packets (e.g. a Socket.IO disconnect) go out first.
+                let flushQueue = reason == .forcedClose || reason == .serverShutdown
+                if let waiter = s.pollWaiter {
+                    s.pollWaiter = nil
+                    var frames = flushQueue ? s.queue : []
+                    // a client-sent close ends the pending GET with a noop, a server close with a close packet
+                    frames.append(OutboundFrame(reason == .transportClose ? .noop : .close))
+                    waiter.resume(returning: .payload(OutboundFrame.payload(frames)))
+                }
+                s.writerFinished = true
+                if let waiter = s.writerWaiter {
+                    s.writerWaiter = nil
+                    waiter.resume(returning: flushQueue && !s.queue.isEmpty ? s.queue : nil)
+                    s.queue.removeAll()
+                } else if !flushQueue {
+                    s.queue.removeAll()
+                }
+                // else: the WebSocket writer picks the queue up, then stops
+                s.queuedBytes = 0
+                deferred.closeReason = reason
+            }
+        }
+    }
+
+    private func arm(_ s: inout State, after delay: Duration, _ fire: @escaping @Sendable (inout EngineSessionStateMachine) -> [EngineSessionStateMachine.Action]) {
+        s.timer?.cancel()
+        s.timer = eventLoop.scheduleTask(in: .nanoseconds(delay.nanosecondsClamped)) { [weak self] in
+            guard let self else { return }
+            var deferred = Deferred()
+            self.state.withLock { s in
+                self.apply(fire(&s.machine), to: &s, deferred: &deferred)
+            }
+            self.perform(deferred)
+        }
+    }
+
+    private func perform(_ deferred: Deferred) {
+        if !deferred.deliveries.isEmpty {
+            // Deliveries only come from receive(), which uses performAsync.
+            assertionFailure("deliveries outside receive")
+        }
+        if let reason = deferred.closeReason { finishClose(reason) }
+    }
+
+    private func performAsync(_ deferred: Deferred) async {
+        if !deferred.deliveries.isEmpty, let delegate = delegate.withLock({ $0 }) {
+            for data in deferred.deliveries {
+                await delegate.engineConnection(self, didReceive: data)
+            }
+        }
+        if let reason = deferred.closeReason { finishClose(reason) }
+    }
+
+    private func finishClose(_ reason: EngineCloseReason) {
+        logger.debug("engine session closed", metadata: ["reason": .string(reason.rawValue)])
+        onClose(self, reason)
+        let delegate = self.delegate.withLock { d in
+            let current = d
+            d = nil
+            return current
+        }
+        delegate?.engineConnection(self, didCloseWith: reason)
+    }
+}
+
+extension Duration {
+    var nanosecondsClamped: Int64 {
+        let (s, attos) = components
+        let (ns, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? Int64.max : ns + attos / 1_000_000_000
+    }
+}

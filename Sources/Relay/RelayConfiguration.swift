@@ -1,0 +1,106 @@
+import HTTPTypes
+import Hummingbird
+
+/// CORS settings for the HTTP long-polling transport (WebSocket is not covered by CORS:
+/// use ``RelayConfiguration/allowRequest`` for an Origin allow-list).
+public struct CORSOptions: Sendable {
+    public enum AllowOrigin: Sendable, Hashable {
+        /// `Access-Control-Allow-Origin: *`
+        case all
+        /// Echo the request's Origin if it is in the list.
+        case list([String])
+        /// Echo any request Origin (needed with credentials).
+        case originBased
+    }
+
+    public var allowOrigin: AllowOrigin
+    public var allowCredentials: Bool
+    public var allowHeaders: [String]
+    public var maxAge: Duration?
+
+    public init(allowOrigin: AllowOrigin = .all, allowCredentials: Bool = false, allowHeaders: [String] = [], maxAge: Duration? = nil) {
+        self.allowOrigin = allowOrigin
+        self.allowCredentials = allowCredentials
+        self.allowHeaders = allowHeaders
+        self.maxAge = maxAge
+    }
+
+    func allowedOrigin(for origin: String?) -> String? {
+        switch allowOrigin {
+        case .all: return "*"
+        case .originBased: return origin
+        case .list(let list):
+            guard let origin, list.contains(origin) else { return nil }
+            return origin
+        }
+    }
+}
+
+/// What an `allowRequest` hook sees of a handshake or WebSocket request.
+public struct EngineRequest: Sendable {
+    public var method: HTTPRequest.Method
+    public var uri: String
+    public var headers: HTTPFields
+    public var query: [String: String]
+    public var remoteAddress: String?
+    public var transport: EngineSessionStateMachine.Transport
+}
+
+/// Configuration of a ``Relay`` (and of its Engine.IO layer).
+public struct RelayConfiguration: Sendable {
+    /// Mount path, e.g. "/socket.io". Requests to `path` and `path/` are served.
+    public var path: String
+    public var pingInterval: Duration
+    public var pingTimeout: Duration
+    /// Largest message (WebSocket) or POST body (polling) accepted, in bytes (Node's maxHttpBufferSize).
+    public var maxPayload: Int
+    /// Close an Engine.IO connection that has joined no namespace within this time.
+    public var connectTimeout: Duration
+    /// CORS for polling requests; nil sends no CORS headers.
+    public var cors: CORSOptions?
+    /// Decides whether a handshake or WebSocket request is accepted (403 `Forbidden` otherwise).
+    public var allowRequest: (@Sendable (EngineRequest) async -> Bool)?
+    /// Transports offered. Both by default.
+    public var allowPolling: Bool
+    public var allowWebSocket: Bool
+    /// Bound on the bytes queued for one connection. A connection that stays over it is
+    /// closed with ``EngineCloseReason/slowConsumer`` (volatile packets are dropped instead).
+    public var maxOutboundBufferBytes: Int
+    /// How long the client has to complete a polling→WebSocket upgrade once probing.
+    public var upgradeTimeout: Duration
+
+    public init(
+        path: String = "/socket.io",
+        pingInterval: Duration = .seconds(25),
+        pingTimeout: Duration = .seconds(20),
+        maxPayload: Int = 1_000_000,
+        connectTimeout: Duration = .seconds(45),
+        cors: CORSOptions? = nil,
+        allowRequest: (@Sendable (EngineRequest) async -> Bool)? = nil,
+        allowPolling: Bool = true,
+        allowWebSocket: Bool = true,
+        maxOutboundBufferBytes: Int = 4 * 1_048_576,
+        upgradeTimeout: Duration = .seconds(10)
+    ) {
+        var path = path
+        while path.count > 1, path.hasSuffix("/") { path.removeLast() }
+        self.path = path
+        self.pingInterval = pingInterval
+        self.pingTimeout = pingTimeout
+        self.maxPayload = maxPayload
+        self.connectTimeout = connectTimeout
+        self.cors = cors
+        self.allowRequest = allowRequest
+        self.allowPolling = allowPolling
+        self.allowWebSocket = allowWebSocket
+        self.maxOutboundBufferBytes = maxOutboundBufferBytes
+        self.upgradeTimeout = upgradeTimeout
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (s, attos) = components
+        return s * 1000 + attos / 1_000_000_000_000_000
+    }
+}
