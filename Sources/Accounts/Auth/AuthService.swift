@@ -1,0 +1,368 @@
+import Foundation
+import Logging
+import SQLKit
+
+/// Settings of the auth flows; defaults follow the issue's numbers.
+public struct AuthSettings: Sendable {
+    public var sessionIdleTimeout: Duration = .seconds(7 * 86_400)
+    public var sessionAbsoluteLifetime: Duration = .seconds(30 * 86_400)
+    /// Failed logins per account identifier: 5 free, then one more every minute.
+    public var accountRule = ThrottleRule(limit: 5, ratePerSecond: 1.0 / 60)
+    /// Failed logins per client IP: 30 free, then one more every 10 s.
+    public var ipRule = ThrottleRule(limit: 30, ratePerSecond: 0.1)
+    /// Registrations per client IP: 10 free, then one every 6 minutes.
+    public var registerRule = ThrottleRule(limit: 10, ratePerSecond: 1.0 / 360)
+
+    public init() {}
+}
+
+/// Where a request came from, for sessions and throttling.
+public struct ClientInfo: Sendable {
+    public var ip: String?
+    public var userAgent: String?
+    public init(ip: String?, userAgent: String?) {
+        self.ip = ip
+        self.userAgent = userAgent.map { String($0.prefix(256)) }
+    }
+}
+
+/// What a successful login or refresh hands back.
+public struct IssuedTokens: Sendable {
+    public let accessToken: String
+    public let accessTokenExpiresAt: Date
+    public let refreshToken: String
+    public let refreshTokenExpiresAt: Date
+    public let user: UserRecord
+    public let sessionID: String
+}
+
+/// Registration, login, sessions and credentials: the logic behind the auth routes.
+public struct AuthService: Sendable {
+    let database: any Database
+    let hasher: PasswordHasher
+    public let tokens: AccessTokenService
+    let clock: AccountsClock
+    let settings: AuthSettings
+    let users = UserStore()
+    let sessions = SessionStore()
+    let throttle = ThrottleStore()
+    let mailHooks: (any RegistrationMailHooks)?
+    let revocations: (any SessionRevocationObserver)?
+    let logger: Logger
+
+    public init(
+        database: any Database, hasher: PasswordHasher, tokens: AccessTokenService, clock: AccountsClock = .system,
+        settings: AuthSettings = .init(), mailHooks: (any RegistrationMailHooks)? = nil,
+        revocations: (any SessionRevocationObserver)? = nil, logger: Logger
+    ) {
+        self.database = database
+        self.hasher = hasher
+        self.tokens = tokens
+        self.clock = clock
+        self.settings = settings
+        self.mailHooks = mailHooks
+        self.revocations = revocations
+        self.logger = logger
+    }
+
+    var now: Int64 { clock.now().millis }
+
+    // MARK: Registration
+
+    public struct Registration: Sendable {
+        public var email: String
+        public var username: String
+        public var password: String
+        public var displayName: String?
+        public init(email: String, username: String, password: String, displayName: String?) {
+            self.email = email
+            self.username = username
+            self.password = password
+            self.displayName = displayName
+        }
+    }
+
+    /// Creates the account. An address that already has an account gets the same
+    /// outcome (and the same hashing work); its owner is mailed a notice instead.
+    public func register(_ input: Registration, client: ClientInfo) async throws {
+        var validator = FieldValidator()
+        let email = validator.check("email", AccountValidation.email(input.email))
+        let username = validator.check("username", AccountValidation.username(input.username))
+        let password = validator.check("password", AccountValidation.password(input.password))
+        let displayName = validator.check("displayName", AccountValidation.displayName(input.displayName ?? input.username))
+        try validator.throwIfInvalid()
+        guard let email, let username, let password, let displayName else { return }
+
+        if let ip = client.ip {
+            let now = self.now
+            if let wait = try await database.write({ db in try await throttle.hit(key: "register:ip:\(ip)", rule: settings.registerRule, now: now, on: db) }) {
+                throw APIError.tooManyRequests(code: "too_many_requests", retryAfter: wait)
+            }
+        }
+        let hash = try await hashPassword(password)
+        let now = self.now
+        let mailHooks = self.mailHooks
+        let outcome = try await database.write { db in
+            let outcome = try await users.insert(email: email, username: username, displayName: displayName, passwordHash: hash, now: now, on: db)
+            switch outcome {
+            case .created(let user): try await mailHooks?.accountCreated(user, on: db)
+            case .emailTaken:
+                if let existing = try await users.findByEmail(email, on: db) {
+                    try await mailHooks?.registrationAttempted(on: existing, on: db)
+                }
+            case .usernameTaken: break
+            }
+            return outcome
+        }
+        switch outcome {
+        case .created(let user):
+            logger.info("account registered", metadata: ["user.id": "\(user.id)"])
+        case .emailTaken:
+            logger.info("registration for an existing address; owner notified")
+        case .usernameTaken:
+            throw APIError(.conflict, code: "username_taken", message: "That username is taken.", fields: ["username": "is taken"])
+        }
+    }
+
+    // MARK: Login
+
+    public func login(login rawLogin: String, password: String, client: ClientInfo) async throws -> IssuedTokens {
+        let login = normalizedLogin(rawLogin)
+        guard !login.isEmpty, login.utf8.count <= 254, !password.isEmpty, password.utf8.count <= 1024 else {
+            throw APIError.validation(["login": "is required", "password": "is required"].filter { key, _ in
+                key == "login" ? login.isEmpty || login.utf8.count > 254 : password.isEmpty || password.utf8.count > 1024
+            })
+        }
+        let accountKey = "login:acct:\(login)"
+        let ipKey = client.ip.map { "login:ip:\($0)" }
+        let start = self.now
+        let settings = self.settings
+        let blocked = try await database.read { db -> Int? in
+            let account = try await throttle.blockedFor(key: accountKey, rule: settings.accountRule, now: start, on: db)
+            let ip = try await ipKey.asyncFlatMap { try await throttle.blockedFor(key: $0, rule: settings.ipRule, now: start, on: db) }
+            return [account, ip].compactMap { $0 }.max()
+        }
+        if let blocked { throw APIError.tooManyRequests(retryAfter: blocked) }
+
+        let user = try await database.read { db in
+            login.contains("@") ? try await users.findByEmail(login, on: db) : try await users.findByUsername(login, on: db)
+        }
+        var verified = false
+        var needsRehash = false
+        if let user, user.disabledAt == nil {
+            let result = try await verifyPassword(password, against: user.passwordHash)
+            verified = result.matches
+            needsRehash = result.needsRehash
+        } else {
+            try await burnHash(password)
+        }
+        guard verified, let user else {
+            let now = self.now
+            _ = try await database.write { db in
+                try await throttle.hit(key: accountKey, rule: settings.accountRule, now: now, on: db)
+                if let ipKey { try await throttle.hit(key: ipKey, rule: settings.ipRule, now: now, on: db) }
+            }
+            throw APIError(.unauthorized, code: "invalid_credentials", message: "The login or password is incorrect.")
+        }
+        if needsRehash {
+            let newHash = try await hashPassword(password)
+            let now = self.now
+            try await database.write { db in try await users.updatePasswordHash(id: user.id, hash: newHash, now: now, on: db) }
+            logger.info("password rehashed with current parameters", metadata: ["user.id": "\(user.id)"])
+        }
+        try await database.write { db in try await throttle.reset(key: accountKey, on: db) }
+        return try await startSession(for: user, client: client)
+    }
+
+    func startSession(for user: UserRecord, client: ClientInfo) async throws -> IssuedTokens {
+        let sessionID = OpaqueToken.generate(bits: 128)
+        let refresh = OpaqueToken.generate()
+        let now = self.now
+        let expiresAt = now + settings.sessionAbsoluteLifetime.millis
+        try await database.write { db in
+            try await sessions.create(
+                id: sessionID, userID: user.id, refreshTokenHash: OpaqueToken.hash(refresh), now: now,
+                expiresAt: expiresAt, userAgent: client.userAgent, ip: client.ip, on: db
+            )
+        }
+        let access = try await tokens.issue(userID: user.id, sessionID: sessionID)
+        logger.info("session started", metadata: ["user.id": "\(user.id)"])
+        return IssuedTokens(
+            accessToken: access.token, accessTokenExpiresAt: access.expiresAt, refreshToken: refresh,
+            refreshTokenExpiresAt: Date(millis: min(expiresAt, now + settings.sessionIdleTimeout.millis)),
+            user: user, sessionID: sessionID
+        )
+    }
+
+    // MARK: Refresh
+
+    /// Rotates a refresh token. A token that was already rotated revokes its whole
+    /// session (RFC 9700 §4.14.2 reuse detection).
+    public func refresh(token: String, client: ClientInfo) async throws -> IssuedTokens {
+        let hash = OpaqueToken.hash(token)
+        let now = self.now
+        let settings = self.settings
+        enum Outcome: Sendable { case rotated(String, Int64, Int64), reused(String, Int64), expired, unknown }
+        let newRefresh = OpaqueToken.generate()
+        let outcome: Outcome = try await database.write { db in
+            guard let found = try await sessions.lookupRefreshToken(hash: hash, on: db) else { return .unknown }
+            if found.revokedAt != nil || found.expiresAt <= now || found.lastUsedAt + settings.sessionIdleTimeout.millis <= now {
+                return .expired
+            }
+            guard found.rotatedAt == nil, try await sessions.markRotated(hash: hash, now: now, on: db) else {
+                try await sessions.revoke(id: found.sessionId, reason: "refresh_token_reuse", now: now, on: db)
+                return .reused(found.sessionId, found.userId)
+            }
+            try await sessions.insertRefreshToken(hash: OpaqueToken.hash(newRefresh), sessionID: found.sessionId, now: now, on: db)
+            try await sessions.touch(id: found.sessionId, now: now, on: db)
+            return .rotated(found.sessionId, found.userId, found.expiresAt)
+        }
+        switch outcome {
+        case .unknown:
+            throw APIError(.unauthorized, code: "invalid_refresh_token", message: "The refresh token is not valid.")
+        case .expired:
+            throw APIError(.unauthorized, code: "session_expired", message: "The session has ended; log in again.")
+        case .reused(let sessionID, let userID):
+            logger.warning("refresh token reuse detected; session revoked", metadata: ["user.id": "\(userID)"])
+            await revocations?.sessionsRevoked(userID: userID, sessionIDs: [sessionID], reason: "refresh_token_reuse")
+            throw APIError(.unauthorized, code: "refresh_token_reused", message: "This refresh token was already used; the session has been ended.")
+        case .rotated(let sessionID, let userID, let absoluteExpiry):
+            guard let user = try await database.read({ db in try await users.find(id: userID, on: db) }), user.disabledAt == nil else {
+                throw APIError(.unauthorized, code: "session_expired", message: "The session has ended; log in again.")
+            }
+            let access = try await tokens.issue(userID: userID, sessionID: sessionID)
+            return IssuedTokens(
+                accessToken: access.token, accessTokenExpiresAt: access.expiresAt, refreshToken: newRefresh,
+                refreshTokenExpiresAt: Date(millis: min(absoluteExpiry, now + settings.sessionIdleTimeout.millis)),
+                user: user, sessionID: sessionID
+            )
+        }
+    }
+
+    // MARK: Sessions
+
+    /// Whether the session behind an access token is still live (not revoked, not expired).
+    public func isSessionActive(_ sessionID: String) async throws -> Bool {
+        let now = self.now
+        let idle = settings.sessionIdleTimeout.millis
+        guard let session = try await database.read({ db in try await sessions.find(id: sessionID, on: db) }) else { return false }
+        return session.revokedAt == nil && session.expiresAt > now && session.lastUsedAt + idle > now
+    }
+
+    /// A fresh access token for a live session (the relay's refresh-on-event).
+    public func reissueAccessToken(for identity: AccessIdentity) async throws -> (token: String, expiresAt: Date)? {
+        guard try await isSessionActive(identity.sessionID) else { return nil }
+        let now = self.now
+        try await database.write { db in try await sessions.touch(id: identity.sessionID, now: now, on: db) }
+        return try await tokens.issue(userID: identity.userID, sessionID: identity.sessionID)
+    }
+
+    public func logout(_ identity: AccessIdentity) async throws {
+        try await revoke(userID: identity.userID, sessionID: identity.sessionID, reason: "logout")
+    }
+
+    public func logoutAll(_ identity: AccessIdentity) async throws {
+        let now = self.now
+        let ids = try await database.write { db in
+            try await sessions.revokeAll(userID: identity.userID, except: nil, reason: "logout_all", now: now, on: db)
+        }
+        await revocations?.sessionsRevoked(userID: identity.userID, sessionIDs: ids, reason: "logout_all")
+    }
+
+    public func activeSessions(userID: Int64) async throws -> [SessionRecord] {
+        let now = self.now
+        let idle = settings.sessionIdleTimeout.millis
+        return try await database.read { db in try await sessions.active(userID: userID, now: now, idleTimeout: idle, on: db) }
+    }
+
+    /// Revokes one of the user's sessions; false when it is not theirs or already ended.
+    @discardableResult
+    public func revoke(userID: Int64, sessionID: String, reason: String) async throws -> Bool {
+        let now = self.now
+        let revoked = try await database.write { db -> Bool in
+            guard let session = try await sessions.find(id: sessionID, on: db), session.userId == userID else { return false }
+            return try await sessions.revoke(id: sessionID, reason: reason, now: now, on: db)
+        }
+        if revoked { await revocations?.sessionsRevoked(userID: userID, sessionIDs: [sessionID], reason: reason) }
+        return revoked
+    }
+
+    /// Revokes every session of a user but `keeping` (password change/reset).
+    public func revokeAll(userID: Int64, keeping: String?, reason: String, on db: any SQLDatabase) async throws -> [String] {
+        try await sessions.revokeAll(userID: userID, except: keeping, reason: reason, now: now, on: db)
+    }
+
+    public func notifyRevoked(userID: Int64, sessionIDs: [String], reason: String) async {
+        guard !sessionIDs.isEmpty else { return }
+        await revocations?.sessionsRevoked(userID: userID, sessionIDs: sessionIDs, reason: reason)
+    }
+
+    // MARK: Profile and password
+
+    public func user(id: Int64) async throws -> UserRecord? {
+        try await database.read { db in try await users.find(id: id, on: db) }
+    }
+
+    public func updateDisplayName(userID: Int64, displayName raw: String) async throws -> UserRecord {
+        var validator = FieldValidator()
+        let displayName = validator.check("displayName", AccountValidation.displayName(raw))
+        try validator.throwIfInvalid()
+        let now = self.now
+        return try await database.write { db in
+            try await users.updateDisplayName(id: userID, displayName: displayName!, now: now, on: db)
+            guard let user = try await users.find(id: userID, on: db) else { throw APIError.notFound }
+            return user
+        }
+    }
+
+    /// Changes the password after checking the current one; revokes every other session.
+    public func changePassword(_ identity: AccessIdentity, current: String, new: String) async throws {
+        var validator = FieldValidator()
+        let newPassword = validator.check("newPassword", AccountValidation.password(new))
+        try validator.throwIfInvalid()
+        guard let user = try await user(id: identity.userID) else { throw APIError.unauthorized }
+        guard try await verifyPassword(current, against: user.passwordHash).matches else {
+            throw APIError(.forbidden, code: "invalid_current_password", message: "The current password is incorrect.", fields: ["currentPassword": "is incorrect"])
+        }
+        let hash = try await hashPassword(newPassword!)
+        let now = self.now
+        let revoked = try await database.write { db in
+            try await users.updatePasswordHash(id: user.id, hash: hash, now: now, on: db)
+            return try await sessions.revokeAll(userID: user.id, except: identity.sessionID, reason: "password_changed", now: now, on: db)
+        }
+        await notifyRevoked(userID: user.id, sessionIDs: revoked, reason: "password_changed")
+    }
+
+    // MARK: Hashing with load shedding
+
+    public func hashPassword(_ password: String) async throws -> String {
+        do { return try await hasher.hash(password) } catch PasswordHasher.PasswordHasherError.overloaded { throw Self.busy }
+    }
+
+    func verifyPassword(_ password: String, against hash: String) async throws -> PasswordHasher.Verification {
+        do { return try await hasher.verify(password, against: hash) } catch PasswordHasher.PasswordHasherError.overloaded { throw Self.busy }
+    }
+
+    func burnHash(_ password: String) async throws {
+        do { try await hasher.burnVerification(password) } catch PasswordHasher.PasswordHasherError.overloaded { throw Self.busy }
+    }
+
+    static let busy = APIError(.serviceUnavailable, code: "server_busy", message: "The server is busy; try again shortly.", headers: [.retryAfter: "1"])
+
+    func normalizedLogin(_ raw: String) -> String {
+        let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.contains("@"), case .success(let email) = AccountValidation.email(trimmed) { return email }
+        return trimmed.lowercased()
+    }
+}
+
+extension Duration {
+    var millis: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}
+
+extension Optional {
+    func asyncFlatMap<U>(_ transform: (Wrapped) async throws -> U?) async rethrows -> U? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// Input rules for account fields. Each returns the normalised value or a message.
+public enum AccountValidation {
+    /// Trims, lowercases the domain; one `@`, a dotted domain, no spaces, ≤ 254 bytes.
+    public static func email(_ raw: String) -> Result<String, FieldProblem> {
+        let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let parts = trimmed.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[0].utf8.count <= 64, trimmed.utf8.count <= 254 else {
+            return .failure("must be a valid email address")
+        }
+        let domain = parts[1].lowercased()
+        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
+        guard labels.count >= 2, labels.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 63 }),
+              domain.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "." }),
+              !parts[0].unicodeScalars.contains(where: { CharacterSet.whitespacesAndNewlines.contains($0) || CharacterSet.controlCharacters.contains($0) })
+        else {
+            return .failure("must be a valid email address")
+        }
+        return .success("\(parts[0])@\(domain)")
+    }
+
+    /// 3–32 of `[a-z0-9_.-]`, compared lowercased.
+    public static func username(_ raw: String) -> Result<String, FieldProblem> {
+        let value = raw.trimmingCharacters(in: .whitespaces).lowercased()
+        guard (3...32).contains(value.count) else { return .failure("must be 3 to 32 characters") }
+        guard value.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || "_.-".unicodeScalars.contains($0) }) else {
+            return .failure("may contain only a-z, 0-9, '_', '.', '-'")
+        }
+        return .success(value)
+    }
+
+    /// 8–128 characters, no composition rules (ASVS 5.0 §6.2).
+    public static func password(_ raw: String) -> Result<String, FieldProblem> {
+        guard raw.count >= 8 else { return .failure("must be at least 8 characters") }
+        guard raw.count <= 128, raw.utf8.count <= 1024 else { return .failure("must be at most 128 characters") }
+        return .success(raw)
+    }
+
+    /// 1–64 characters after trimming, no control characters.
+    public static func displayName(_ raw: String) -> Result<String, FieldProblem> {
+        let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...64).contains(value.count) else { return .failure("must be 1 to 64 characters") }
+        guard !value.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
+            return .failure("must not contain control characters")
+        }
+        return .success(value)
+    }
+}
+
+public struct FieldProblem: Error, Sendable, ExpressibleByStringLiteral {
+    public let message: String
+    public init(stringLiteral value: String) { self.message = value }
+}
+
+/// Collects per-field problems and throws one `validation_failed` error with all of them.
+struct FieldValidator {
+    private(set) var problems: [String: String] = [:]
+
+    mutating func check<T>(_ field: String, _ result: Result<T, FieldProblem>) -> T? {
+        switch result {
+        case .success(let value): return value
+        case .failure(let problem): problems[field] = problem.message; return nil
+        }
+    }
+
+    func throwIfInvalid() throws {
+        if !problems.isEmpty { throw APIError.validation(problems) }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import SQLKit
+
+/// A user row as stored. `passwordHash` never leaves the Accounts module's services.
+public struct UserRecord: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var email: String
+    public var username: String
+    public var displayName: String
+    public var passwordHash: String
+    public var emailVerifiedAt: Int64?
+    public var disabledAt: Int64?
+    public var createdAt: Int64
+    public var updatedAt: Int64
+
+    public var isEmailVerified: Bool { emailVerifiedAt != nil }
+}
+
+/// Users table access. Every method takes the connection or transaction to run on,
+/// so a service can group several stores' writes in one transaction.
+public struct UserStore: Sendable {
+    public init() {}
+
+    static let columns = "id, email, username, display_name, password_hash, email_verified_at, disabled_at, created_at, updated_at"
+
+    public enum InsertOutcome: Sendable, Equatable {
+        case created(UserRecord)
+        case emailTaken
+        case usernameTaken
+    }
+
+    public func insert(email: String, username: String, displayName: String, passwordHash: String, now: Int64, on db: any SQLDatabase) async throws -> InsertOutcome {
+        if try await findByUsername(username, on: db) != nil { return .usernameTaken }
+        if try await findByEmail(email, on: db) != nil { return .emailTaken }
+        let row = try await db.raw(
+            """
+            INSERT INTO users (email, username, display_name, password_hash, created_at, updated_at)
+            VALUES (\(bind: email), \(bind: username), \(bind: displayName), \(bind: passwordHash), \(bind: now), \(bind: now))
+            RETURNING \(unsafeRaw: Self.columns)
+            """
+        ).first(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+        guard let row else { throw StoreError.noRowReturned }
+        return .created(row)
+    }
+
+    public func find(id: Int64, on db: any SQLDatabase) async throws -> UserRecord? {
+        try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM users WHERE id = \(bind: id)")
+            .first(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    public func findByEmail(_ email: String, on db: any SQLDatabase) async throws -> UserRecord? {
+        try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM users WHERE email = \(bind: email)")
+            .first(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    public func findByUsername(_ username: String, on db: any SQLDatabase) async throws -> UserRecord? {
+        try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM users WHERE username = \(bind: username)")
+            .first(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    public func updatePasswordHash(id: Int64, hash: String, now: Int64, on db: any SQLDatabase) async throws {
+        try await db.raw("UPDATE users SET password_hash = \(bind: hash), updated_at = \(bind: now) WHERE id = \(bind: id)").run()
+    }
+
+    public func updateDisplayName(id: Int64, displayName: String, now: Int64, on db: any SQLDatabase) async throws {
+        try await db.raw("UPDATE users SET display_name = \(bind: displayName), updated_at = \(bind: now) WHERE id = \(bind: id)").run()
+    }
+
+    public func markEmailVerified(id: Int64, now: Int64, on db: any SQLDatabase) async throws {
+        try await db.raw(
+            "UPDATE users SET email_verified_at = COALESCE(email_verified_at, \(bind: now)), updated_at = \(bind: now) WHERE id = \(bind: id)"
+        ).run()
+    }
+}
+
+public enum StoreError: Error {
+    case noRowReturned
+}

@@ -1,0 +1,22 @@
+import Accounts
+import Hummingbird
+import HummingbirdWebSocket
+
+/// The request context of every route: Hummingbird's core storage, the WebSocket
+/// handler slot the relay's upgrade route fills, and the authenticated identity.
+public struct AppRequestContext: RequestContext, WebSocketRequestContext, IdentityRequestContext, RemoteAddressProviding {
+    public var coreContext: CoreRequestContextStorage
+    public let webSocket: WebSocketHandlerReference<Self>
+    public var identity: AccessIdentity?
+    public let remoteAddress: String?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.webSocket = .init()
+        self.identity = nil
+        self.remoteAddress = source.channel.remoteAddress?.ipAddress
+    }
+
+    /// JSON bodies of the API are small; the relay's long-polling POSTs check their own limit.
+    public var maxUploadSize: Int { 1_100_000 }
+}

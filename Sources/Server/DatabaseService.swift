@@ -1,0 +1,20 @@
+import Accounts
+import ServiceLifecycle
+
+/// Keeps the database open for the life of the application and closes it last
+/// on graceful shutdown (services stop in reverse order, so the HTTP server has
+/// drained by then). For PostgreSQL it also runs the connection pool.
+struct DatabaseService: Service {
+    let database: any Database
+
+    func run() async throws {
+        if let postgres = database as? PostgresDatabase {
+            await cancelWhenGracefulShutdown {
+                await postgres.client.run()
+            }
+        } else {
+            try? await gracefulShutdown()
+        }
+        await database.shutdown()
+    }
+}

@@ -1,0 +1,86 @@
+import Accounts
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+
+@main
+struct Switchboard: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchboard",
+        abstract: "A self-hostable realtime chat server (Socket.IO + REST).",
+        subcommands: [Serve.self, Migrate.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+/// Loads configuration or exits with status 2 and one message naming every bad key.
+func loadConfiguration(_ arguments: [String]) async -> AppConfiguration {
+    do {
+        return try await AppConfiguration.load(arguments: arguments)
+    } catch let error as ConfigurationError {
+        FileHandle.standardError.write(Data((error.description + "\n").utf8))
+        Foundation.exit(2)
+    } catch {
+        FileHandle.standardError.write(Data("invalid configuration: \(error)\n".utf8))
+        Foundation.exit(2)
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the server (default). Any setting may be given as --key value, e.g. --port 9000 --data-dir ./data."
+    )
+
+    @Argument(parsing: .allUnrecognized, help: "Configuration overrides, e.g. --port 9000")
+    var settings: [String] = []
+
+    func run() async throws {
+        let config = await loadConfiguration(settings)
+        let app = try await buildApplication(config)
+        try await app.runService()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Inspect or apply database migrations.",
+        subcommands: [Status.self, Apply.self],
+        defaultSubcommand: Status.self
+    )
+
+    struct Status: AsyncParsableCommand {
+        @Argument(parsing: .allUnrecognized) var settings: [String] = []
+        func run() async throws {
+            let status = try await withMigrationRunner(settings) { try await $0.status() }
+            for name in status.applied { print("applied  \(name)") }
+            for name in status.pending { print("pending  \(name)") }
+        }
+    }
+
+    struct Apply: AsyncParsableCommand {
+        @Argument(parsing: .allUnrecognized) var settings: [String] = []
+        func run() async throws {
+            let applied = try await withMigrationRunner(settings) { try await $0.apply() }
+            print(applied.isEmpty ? "up to date" : "applied \(applied.joined(separator: ", "))")
+        }
+    }
+}
+
+func withMigrationRunner<T: Sendable>(_ settings: [String], _ body: @escaping @Sendable (MigrationRunner) async throws -> T) async throws -> T {
+    let config = await loadConfiguration(settings)
+    var logger = Logger(label: "switchboard")
+    logger.logLevel = config.logLevel
+    try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
+    let database = try await DatabaseFactory.open(config.database, logger: logger)
+    let runner = MigrationRunner(
+        database: database,
+        migrations: try MigrationLoader.load(directory: config.migrationsDirectory, kind: database.kind),
+        logger: logger
+    )
+    defer { Task { await database.shutdown() } }
+    if let postgres = database as? PostgresDatabase {
+        return try await postgres.runWhile { try await body(runner) }
+    }
+    return try await body(runner)
+}
