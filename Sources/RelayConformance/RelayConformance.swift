@@ -31,7 +31,7 @@ struct RelayConformance: AsyncParsableCommand {
         let logger = configuredLogger
         let router = Router(context: BasicWebSocketRequestContext.self)
         let fixture = ConformanceFixture(logger: logger, bench: bench, interop: interop)
-        fixture.addRoutes(to: router)
+        let relay = fixture.addRoutes(to: router)
         let app = Application(
             router: router,
             server: .http1WebSocketUpgrade(
@@ -39,6 +39,7 @@ struct RelayConformance: AsyncParsableCommand {
                 configuration: .init(ws: .init(maxFrameSize: 1_000_000, autoPing: .disabled))
             ),
             configuration: .init(address: .hostname(host, port: port)),
+            services: [relay],
             onServerRunning: { channel in
                 logger.notice("listening", metadata: ["port": "\(channel.localAddress?.port ?? 0)"])
             },

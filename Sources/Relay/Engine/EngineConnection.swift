@@ -41,6 +41,8 @@ public final class EngineConnection: Sendable {
         /// Set when closed: the WebSocket writer flushes these, then stops.
         var writerFinished = false
         var timer: Scheduled<Void>?
+        /// The client closed over polling while no GET was held: its in-flight GET is owed a noop.
+        var owesPollNoop = false
     }
 
     init(
@@ -76,6 +78,7 @@ public final class EngineConnection: Sendable {
 
     public var transport: EngineSessionStateMachine.Transport? { state.withLock { $0.machine.transport } }
     public var isClosed: Bool { state.withLock { $0.machine.isClosed } }
+    var owesPollNoop: Bool { state.withLock { $0.owesPollNoop } }
 
     /// Arms the heartbeat; called once the open packet is on its way.
     func start() {
@@ -329,6 +332,9 @@ public final class EngineConnection: Sendable {
                 s.timer = nil
                 // A forced close lets queued packets (e.g. a Socket.IO disconnect) go out first.
                 let flushQueue = reason == .forcedClose || reason == .serverShutdown
+                if s.pollWaiter == nil, reason == .transportClose, !s.pollInProgress, !s.writerFinished, s.writerWaiter == nil {
+                    s.owesPollNoop = true
+                }
                 if let waiter = s.pollWaiter {
                     s.pollWaiter = nil
                     var frames = flushQueue ? s.queue : []

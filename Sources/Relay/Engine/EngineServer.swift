@@ -14,6 +14,9 @@ public final class EngineServer: Sendable {
     let logger: Logger
     let eventLoopGroup: any EventLoopGroup
     private let sessions: Mutex<[String: EngineConnection]>
+    /// Sessions the client closed over polling while its GET was still in flight: that GET gets
+    /// a noop instead of an error (Node answers it the same way when it was already held).
+    private let closedByClient: Mutex<[String: ContinuousClock.Instant]>
     private let makeDelegate: @Sendable (EngineConnection) -> any EngineConnectionDelegate
 
     /// - Parameters:
@@ -28,6 +31,7 @@ public final class EngineServer: Sendable {
         self.logger = logger
         self.eventLoopGroup = eventLoopGroup
         self.sessions = Mutex([:])
+        self.closedByClient = Mutex([:])
         self.makeDelegate = onConnection
     }
 
@@ -53,8 +57,16 @@ public final class EngineServer: Sendable {
             configuration: configuration,
             eventLoop: eventLoopGroup.any(),
             logger: logger,
-            onClose: { [weak self] connection, _ in
-                self?.sessions.withLock { _ = $0.removeValue(forKey: connection.sid) }
+            onClose: { [weak self] connection, reason in
+                guard let self else { return }
+                self.sessions.withLock { _ = $0.removeValue(forKey: connection.sid) }
+                if reason == .transportClose, connection.owesPollNoop {
+                    let now = ContinuousClock.now
+                    self.closedByClient.withLock { tombs in
+                        tombs = tombs.filter { $0.value > now }
+                        tombs[connection.sid] = now + .seconds(1)
+                    }
+                }
             }
         )
         sessions.withLock { $0[sid] = connection }
@@ -194,6 +206,8 @@ public final class EngineServer: Sendable {
 
     func handleGet(_ request: Request, context: some RequestContext) async throws -> Response {
         switch await verify(request: request, remoteAddress: Self.remoteAddress(context), isUpgrade: false) {
+        case .failure(.unknownSid) where owedNoop(Query(request).sid):
+            return textResponse(ByteBuffer(integer: EnginePacketType.noop.character), request: request)
         case .failure(let error):
             return errorResponse(error, request: request)
         case .success(.handshake(let engineRequest, _)):
@@ -205,6 +219,15 @@ public final class EngineServer: Sendable {
             return textResponse(body, request: request)
         case .success(.existing(let connection)):
             return try await poll(connection, request: request)
+        }
+    }
+
+    private func owedNoop(_ sid: String?) -> Bool {
+        guard let sid else { return false }
+        let now = ContinuousClock.now
+        return closedByClient.withLock { tombs in
+            guard let deadline = tombs.removeValue(forKey: sid) else { return false }
+            return deadline > now
         }
     }
 

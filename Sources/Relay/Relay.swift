@@ -1,0 +1,111 @@
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// A Socket.IO v5 server (over Engine.IO v4) mounted on a Hummingbird router.
+///
+/// ```swift
+/// let relay = Relay(configuration: RelayConfiguration(path: "/socket.io"), logger: logger)
+/// relay.addRoutes(to: router)
+/// let chat = relay.namespace("/")
+/// chat.onConnection { socket in
+///     socket.on("message") { args, ack in await ack?(args) }
+/// }
+/// ```
+/// `Relay` is also a `Service`: run it in the ServiceGroup so that graceful shutdown closes
+/// every connection.
+public final class Relay: Sendable, Service {
+    public let configuration: RelayConfiguration
+    public let engine: EngineServer
+    let logger: Logger
+    let adapter: any BroadcastAdapter
+    private let namespaces: Mutex<[String: Namespace]>
+    private let dynamicRules: Mutex<[DynamicRule]>
+
+    struct DynamicRule: Sendable {
+        let matches: @Sendable (String, Handshake) -> Bool
+        let configure: @Sendable (Namespace) -> Void
+    }
+
+    public init(
+        configuration: RelayConfiguration,
+        logger: Logger,
+        adapter: any BroadcastAdapter = InMemoryAdapter(),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        self.adapter = adapter
+        self.namespaces = Mutex([:])
+        self.dynamicRules = Mutex([])
+        let holder = RelayHolder()
+        self.engine = EngineServer(configuration: configuration, logger: logger, eventLoopGroup: eventLoopGroup) { connection in
+            SocketIOClient(connection: connection, relay: holder.relay!)
+        }
+        holder.relay = self
+    }
+
+    /// Mounts the endpoint; give the same router to `.http1WebSocketUpgrade(webSocketRouter:)`.
+    public func addRoutes<Context: WebSocketRequestContext>(to router: Router<Context>) {
+        engine.addRoutes(to: router)
+    }
+
+    /// The namespace with this name, created on first use ("/" is the default namespace).
+    public func namespace(_ name: String = "/") -> Namespace {
+        let name = name.hasPrefix("/") ? name : "/" + name
+        return namespaces.withLock { all in
+            if let existing = all[name] { return existing }
+            let created = Namespace(name: name, adapter: adapter)
+            all[name] = created
+            return created
+        }
+    }
+
+    /// Dynamic namespaces: a CONNECT to an unknown name that `matches` creates the namespace,
+    /// which `configure` sets up (middleware, connection handler) before the client joins it.
+    public func dynamicNamespaces(
+        matching matches: @escaping @Sendable (_ name: String, _ handshake: Handshake) -> Bool,
+        configure: @escaping @Sendable (Namespace) -> Void
+    ) {
+        dynamicRules.withLock { $0.append(DynamicRule(matches: matches, configure: configure)) }
+    }
+
+    /// Namespaces that exist now.
+    public var namespaceNames: [String] { namespaces.withLock { Array($0.keys) } }
+
+    func resolveNamespace(_ name: String, handshake: Handshake) -> Namespace? {
+        if let existing = namespaces.withLock({ $0[name] }) { return existing }
+        let rules = dynamicRules.withLock { $0 }
+        guard let rule = rules.first(where: { $0.matches(name, handshake) }) else { return nil }
+        let (namespace, created) = namespaces.withLock { all -> (Namespace, Bool) in
+            if let existing = all[name] { return (existing, false) }
+            let ns = Namespace(name: name, adapter: adapter)
+            all[name] = ns
+            return (ns, true)
+        }
+        if created { rule.configure(namespace) }
+        return namespace
+    }
+
+    /// Number of open Engine.IO connections.
+    public var connectionCount: Int { engine.connectionCount }
+
+    /// Closes every connection (sockets see ``DisconnectReason/serverShuttingDown``).
+    public func close() {
+        engine.closeAll(reason: .serverShutdown)
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        close()
+    }
+}
+
+final class RelayHolder: @unchecked Sendable {
+    // Written once in Relay.init before any connection can exist.
+    weak var relay: Relay?
+}

@@ -1,0 +1,271 @@
+import Logging
+import NIOCore
+import Synchronization
+
+/// Acknowledges a client's event (send it at most once; later calls are ignored).
+public typealias Acknowledge = @Sendable ([JSONValue]) async -> Void
+/// Handles one client event: its arguments, and an acknowledger if the client asked for one.
+public typealias EventHandler = @Sendable ([JSONValue], Acknowledge?) async throws -> Void
+/// Per-packet middleware: throw to refuse the event (it is dropped and logged).
+public typealias PacketMiddleware = @Sendable (_ event: String, _ args: [JSONValue]) async throws -> Void
+
+/// One client connected to one namespace.
+public final class Socket: Sendable {
+    /// The Socket.IO socket id (also the name of its own room).
+    public let id: String
+    public let namespace: Namespace
+    public let handshake: Handshake
+    let client: SocketIOClient
+    private let state: Mutex<State>
+
+    struct State: ~Copyable {
+        var connected = true
+        var data: (any Sendable)?
+        var handlers: [String: EventHandler] = [:]
+        var anyHandler: (@Sendable (String, [JSONValue]) async -> Void)?
+        var middlewares: [PacketMiddleware] = []
+        var disconnectHandlers: [@Sendable (DisconnectReason) async -> Void] = []
+        var nextAckID = 0
+        var pendingAcks: [Int: PendingAck] = [:]
+        /// Inbound events wait here; a task drains them in order (spawned only while non-empty).
+        var inbox: [SocketPacket] = []
+        var draining = false
+    }
+
+    struct PendingAck {
+        let continuation: CheckedContinuation<[JSONValue], any Error>
+        let timer: Scheduled<Void>?
+    }
+
+    init(id: String, namespace: Namespace, handshake: Handshake, client: SocketIOClient, data: (any Sendable)?) {
+        self.id = id
+        self.namespace = namespace
+        self.handshake = handshake
+        self.client = client
+        var s = State()
+        s.data = data
+        self.state = Mutex(s)
+    }
+
+    var logger: Logger { client.connection.logger }
+
+    public var connected: Bool { state.withLock { $0.connected } }
+
+    /// Application data (set by connection middleware or by the app).
+    public var data: (any Sendable)? {
+        get { state.withLock { $0.data } }
+        set { state.withLock { $0.data = newValue } }
+    }
+
+    public func data<T: Sendable>(as type: T.Type) -> T? { data as? T }
+
+    // MARK: - Handlers
+
+    /// Registers the handler of an event (replaces an earlier one for the same name).
+    public func on(_ event: String, _ handler: @escaping EventHandler) {
+        state.withLock { $0.handlers[event] = handler }
+    }
+
+    /// Registers a handler whose single argument is decoded as `T` (events whose first
+    /// argument does not decode are dropped and logged).
+    public func on<T: Decodable & Sendable>(_ event: String, as type: T.Type, _ handler: @escaping @Sendable (T, Acknowledge?) async throws -> Void) {
+        let logger = self.logger
+        on(event) { args, ack in
+            guard let first = args.first, let value = try? first.decode(as: T.self) else {
+                logger.debug("event payload did not decode", metadata: ["event": .string(event)])
+                return
+            }
+            try await handler(value, ack)
+        }
+    }
+
+    /// Called for every event (after middleware), before the named handler.
+    public func onAny(_ handler: @escaping @Sendable (String, [JSONValue]) async -> Void) {
+        state.withLock { $0.anyHandler = handler }
+    }
+
+    /// Adds per-packet middleware.
+    public func use(_ middleware: @escaping PacketMiddleware) {
+        state.withLock { $0.middlewares.append(middleware) }
+    }
+
+    public func onDisconnect(_ handler: @escaping @Sendable (DisconnectReason) async -> Void) {
+        state.withLock { $0.disconnectHandlers.append(handler) }
+    }
+
+    // MARK: - Rooms
+
+    public func join(_ rooms: String...) async { namespace.join(id, rooms: Set(rooms)) }
+    public func join(_ rooms: some Sequence<String>) async { namespace.join(id, rooms: Set(rooms)) }
+    public func leave(_ room: String) async { namespace.leave(id, rooms: [room]) }
+    public var rooms: Set<String> { namespace.rooms(ofSocket: id) }
+
+    // MARK: - Emitting
+
+    /// Emits an event to this socket.
+    public func emit(_ event: String, _ args: JSONValue...) {
+        emit(event, arguments: args)
+    }
+
+    public func emit(_ event: String, _ arg: JSONValue) {
+        emit(event, arguments: [arg])
+    }
+
+    public func emit(_ event: String, arguments: [JSONValue]) {
+        send(.event(event, arguments, namespace: namespace.name))
+    }
+
+    /// Emits an `Encodable` value as the single argument.
+    public func emit(_ event: String, _ value: some Encodable) throws {
+        emit(event, arguments: [try JSONValue(encoding: value)])
+    }
+
+    /// Emits an event and waits for the client's acknowledgement.
+    /// Throws ``AckError/timeout`` or ``AckError/disconnected``.
+    public func emitWithAck(_ event: String, _ args: JSONValue..., timeout: Duration = .seconds(10)) async throws -> [JSONValue] {
+        try await emitWithAck(event, arguments: args, timeout: timeout)
+    }
+
+    public func emitWithAck(_ event: String, arguments: [JSONValue], timeout: Duration = .seconds(10)) async throws -> [JSONValue] {
+        let eventLoop = client.connection.eventLoop
+        return try await withCheckedThrowingContinuation { continuation in
+            let ackID: Int? = state.withLock { s in
+                guard s.connected else { return nil }
+                let ackID = s.nextAckID
+                s.nextAckID &+= 1
+                let timer = eventLoop.scheduleTask(in: .nanoseconds(timeout.nanosecondsClamped)) { [weak self] () -> Void in
+                    self?.failAck(ackID, with: AckError.timeout)
+                }
+                s.pendingAcks[ackID] = PendingAck(continuation: continuation, timer: timer)
+                return ackID
+            }
+            guard let ackID else {
+                continuation.resume(throwing: AckError.disconnected)
+                return
+            }
+            send(.event(event, arguments, namespace: namespace.name, id: ackID))
+        }
+    }
+
+    /// Broadcast to every other socket of the namespace.
+    public var broadcast: BroadcastOperator { BroadcastOperator(namespace: namespace).except(id) }
+    /// Broadcast to a room, without this socket.
+    public func to(_ room: String) -> BroadcastOperator { broadcast.to(room) }
+    public func `in`(_ room: String) -> BroadcastOperator { to(room) }
+    public func except(_ room: String) -> BroadcastOperator { broadcast.except(room) }
+
+    func send(_ packet: SocketPacket, volatile: Bool = false) {
+        client.connection.enqueue(SocketPacketEncoder.encodeFrames(packet).frames, volatile: volatile)
+    }
+
+    /// Leaves the namespace (the client gets a DISCONNECT packet). With `close`, the whole
+    /// underlying connection is closed too.
+    public func disconnect(close: Bool = false) {
+        guard markDisconnected() else { return }
+        send(SocketPacket(.disconnect, namespace: namespace.name))
+        client.socketDidLeave(self)
+        if close { client.connection.close(reason: .forcedClose) }
+        finishDisconnect(.serverNamespaceDisconnect)
+    }
+
+    // MARK: - Inbound (from SocketIOClient)
+
+    func receiveEvent(_ packet: SocketPacket) {
+        let spawn: Bool = state.withLock { s in
+            guard s.connected else { return false }
+            s.inbox.append(packet)
+            if s.draining { return false }
+            s.draining = true
+            return true
+        }
+        if spawn {
+            Task { await self.drainInbox() }
+        }
+    }
+
+    private func drainInbox() async {
+        while true {
+            let next: SocketPacket? = state.withLock { s in
+                if s.inbox.isEmpty || !s.connected {
+                    s.inbox.removeAll()
+                    s.draining = false
+                    return nil
+                }
+                return s.inbox.removeFirst()
+            }
+            guard let packet = next else { return }
+            await dispatch(packet)
+        }
+    }
+
+    private func dispatch(_ packet: SocketPacket) async {
+        guard let (event, args) = packet.eventNameAndArgs else { return }
+        let (middlewares, handler, anyHandler) = state.withLock { ($0.middlewares, $0.handlers[event], $0.anyHandler) }
+        do {
+            for m in middlewares { try await m(event, args) }
+        } catch {
+            logger.debug("event refused by middleware", metadata: ["event": .string(event), "error": "\(error)"])
+            return
+        }
+        var ack: Acknowledge?
+        if let ackID = packet.id {
+            let sent = Atomic<Bool>(false)
+            let namespaceName = namespace.name
+            ack = { [weak self] args in
+                guard let self, !sent.exchange(true, ordering: .acquiringAndReleasing) else { return }
+                self.send(.ack(args, id: ackID, namespace: namespaceName))
+            }
+        }
+        await anyHandler?(event, args)
+        guard let handler else { return }
+        do {
+            try await handler(args, ack)
+        } catch {
+            logger.debug("event handler failed", metadata: ["event": .string(event), "error": "\(error)"])
+        }
+    }
+
+    func receiveAck(_ packet: SocketPacket) {
+        guard let id = packet.id, case .array(let args)? = packet.data else { return }
+        let pending = state.withLock { $0.pendingAcks.removeValue(forKey: id) }
+        guard let pending else { return }
+        pending.timer?.cancel()
+        pending.continuation.resume(returning: args)
+    }
+
+    private func failAck(_ id: Int, with error: any Error) {
+        let pending = state.withLock { $0.pendingAcks.removeValue(forKey: id) }
+        pending?.continuation.resume(throwing: error)
+    }
+
+    /// Returns true the first time only.
+    func markDisconnected() -> Bool {
+        state.withLock { s in
+            guard s.connected else { return false }
+            s.connected = false
+            return true
+        }
+    }
+
+    /// Leaves rooms, fails pending acks, runs disconnect handlers.
+    func finishDisconnect(_ reason: DisconnectReason) {
+        namespace.remove(self)
+        let (handlers, acks) = state.withLock { s in
+            let acks = s.pendingAcks
+            s.pendingAcks = [:]
+            s.handlers = [:]
+            s.inbox.removeAll()
+            return (s.disconnectHandlers, acks)
+        }
+        for (_, pending) in acks {
+            pending.timer?.cancel()
+            pending.continuation.resume(throwing: AckError.disconnected)
+        }
+        logger.debug("socket disconnected", metadata: ["socket.id": .string(id), "reason": .string(reason.rawValue)])
+        if !handlers.isEmpty {
+            Task {
+                for h in handlers { await h(reason) }
+            }
+        }
+    }
+}

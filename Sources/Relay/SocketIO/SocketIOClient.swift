@@ -1,0 +1,131 @@
+import NIOCore
+import Synchronization
+
+/// The Socket.IO side of one Engine.IO connection: packet decoding, namespace connects,
+/// dispatch to sockets, connect timeout.
+final class SocketIOClient: EngineConnectionDelegate, Sendable {
+    let connection: EngineConnection
+    private let relay: Relay
+    private let state: Mutex<State>
+
+    struct State: ~Copyable {
+        var decoder = SocketPacketDecoder()
+        var sockets: [String: Socket] = [:]
+        var connectTimer: Scheduled<Void>?
+        var closed = false
+    }
+
+    init(connection: EngineConnection, relay: Relay) {
+        self.connection = connection
+        self.relay = relay
+        self.state = Mutex(State())
+        let timer = connection.eventLoop.scheduleTask(in: .nanoseconds(relay.configuration.connectTimeout.nanosecondsClamped)) {
+            [weak connection] in
+            connection?.logger.debug("no namespace joined before connectTimeout")
+            connection?.close(reason: .forcedClose)
+        }
+        state.withLock { $0.connectTimer = timer }
+    }
+
+    func engineConnection(_ connection: EngineConnection, didReceive data: EngineData) async {
+        let result: Result<SocketPacket?, SocketDecodingError> = state.withLock { s in
+            switch data {
+            case .text(let text): return Result { () throws(SocketDecodingError) in try s.decoder.decode(text: text) }
+            case .binary(let buffer): return Result { () throws(SocketDecodingError) in try s.decoder.decode(binary: Array(buffer.readableBytesView)) }
+            }
+        }
+        switch result {
+        case .failure(let error):
+            connection.logger.debug("invalid Socket.IO packet", metadata: ["error": "\(error)"])
+            connection.close(reason: .parseError)
+        case .success(nil):
+            return
+        case .success(let packet?):
+            await handle(packet)
+        }
+    }
+
+    private func handle(_ packet: SocketPacket) async {
+        let socket = state.withLock { $0.sockets[packet.namespace] }
+        switch packet.type {
+        case .connect:
+            guard socket == nil else { return }
+            await connect(namespace: packet.namespace, auth: packet.data)
+        case .disconnect:
+            guard let socket, socket.markDisconnected() else { return }
+            socketDidLeave(socket)
+            socket.finishDisconnect(.clientNamespaceDisconnect)
+        case .event, .binaryEvent:
+            socket?.receiveEvent(packet)
+        case .ack, .binaryAck:
+            socket?.receiveAck(packet)
+        case .connectError:
+            connection.close(reason: .parseError)
+        }
+    }
+
+    private func connect(namespace name: String, auth: JSONValue?) async {
+        let handshake = Handshake(
+            auth: auth,
+            headers: connection.request.headers,
+            query: connection.request.query,
+            remoteAddress: connection.request.remoteAddress,
+            namespace: name,
+            engineSid: connection.sid
+        )
+        guard let namespace = relay.resolveNamespace(name, handshake: handshake) else {
+            send(SocketPacket(.connectError, namespace: name, data: ["message": "Invalid namespace"]))
+            return
+        }
+        var data: (any Sendable)?
+        do {
+            for middleware in namespace.middlewares {
+                if let value = try await middleware(handshake) { data = value }
+            }
+        } catch let error as ConnectError {
+            send(SocketPacket(.connectError, namespace: name, data: error.payload))
+            return
+        } catch {
+            connection.logger.debug("connection middleware failed", metadata: ["error": "\(error)"])
+            send(SocketPacket(.connectError, namespace: name, data: ["message": "Connection refused"]))
+            return
+        }
+        let socket = Socket(id: EngineServer.generateSid(), namespace: namespace, handshake: handshake, client: self, data: data)
+        let accepted: Bool = state.withLock { s in
+            guard !s.closed, s.sockets[name] == nil else { return false }
+            s.sockets[name] = socket
+            s.connectTimer?.cancel()
+            s.connectTimer = nil
+            return true
+        }
+        guard accepted else { return }
+        namespace.add(socket)
+        send(SocketPacket(.connect, namespace: name, data: ["sid": .string(socket.id)]))
+        if let handler = namespace.connectionHandler { await handler(socket) }
+    }
+
+    func socketDidLeave(_ socket: Socket) {
+        state.withLock { s in
+            if s.sockets[socket.namespace.name] === socket { s.sockets.removeValue(forKey: socket.namespace.name) }
+        }
+    }
+
+    private func send(_ packet: SocketPacket) {
+        connection.enqueue(SocketPacketEncoder.encodeFrames(packet).frames, volatile: false)
+    }
+
+    func engineConnection(_ connection: EngineConnection, didCloseWith reason: EngineCloseReason) {
+        let sockets = state.withLock { s in
+            s.closed = true
+            s.connectTimer?.cancel()
+            s.connectTimer = nil
+            let all = Array(s.sockets.values)
+            s.sockets = [:]
+            return all
+        }
+        let disconnectReason = DisconnectReason(reason)
+        for socket in sockets where socket.markDisconnected() {
+            socket.finishDisconnect(disconnectReason)
+        }
+    }
+}
