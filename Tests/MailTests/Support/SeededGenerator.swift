@@ -1,0 +1,24 @@
+/// SplitMix64: a small deterministic generator for reproducible tests.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        self.state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        self.state &+= 0x9E37_79B9_7F4A_7C15
+        var z = self.state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Always returns the same word. Only `.max` is safe with `random(in:)`: it
+/// maps to the top of any range, while a word that the rejection step of
+/// Lemire's method refuses (zero, for one) would make it loop forever.
+struct ConstantGenerator: RandomNumberGenerator {
+    var value: UInt64
+    mutating func next() -> UInt64 { self.value }
+}
