@@ -31,6 +31,8 @@ public struct AppConfiguration: Sendable {
     public var resendCAFile: String?
     public var mailFrom: String
     public var requireVerifiedEmail: Bool
+    /// Registrations allowed per client IP per hour (a burst of this many, then refilling).
+    public var registrationsPerIPPerHour: Int = 20
     /// scrypt cost; OWASP's setting unless tests lower it.
     public var passwordHashing: ScryptParameters = .owasp
 
@@ -141,8 +143,15 @@ extension AppConfiguration {
             }
         }
 
+        var registrationsPerHour = 20
+        if let raw = string("registrations.per.ip.per.hour") {
+            if let value = Int(raw), value >= 1, value <= 1_000_000 { registrationsPerHour = value } else {
+                problems.append(("REGISTRATIONS_PER_IP_PER_HOUR", "must be an integer from 1 to 1000000"))
+            }
+        }
+
         if !problems.isEmpty { throw ConfigurationError(problems: problems) }
-        return AppConfiguration(
+        var config = AppConfiguration(
             host: host, port: port, dataDirectory: dataDirectory, database: database, publicURL: publicURL,
             jwtSecret: jwtSecret, jwtPreviousSecrets: previous, logLevel: logLevel, environment: environment!,
             frontendDirectory: string("frontend.dir") ?? ProjectPaths.frontend,
@@ -152,6 +161,8 @@ extension AppConfiguration {
             mailFrom: string("mail.from") ?? "Switchboard <no-reply@localhost>",
             requireVerifiedEmail: requireVerified
         )
+        config.registrationsPerIPPerHour = registrationsPerHour
+        return config
     }
 }
 

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import Relay
 import ServiceLifecycle
 
 /// The composition root, used by `main` and by every test.
@@ -25,14 +26,31 @@ public func buildApplication(_ configuration: AppConfiguration, logger baseLogge
     let tokens = await AccessTokenService(
         secret: configuration.jwtSecret!, previousSecrets: configuration.jwtPreviousSecrets, ttl: configuration.accessTokenTTL
     )
-    let auth = AuthService(database: database, hasher: hasher, tokens: tokens, logger: logger)
+    let mail = try MailWiring(configuration: configuration, database: database, logger: logger)
+    let relay = Relay(configuration: relayConfiguration(config), logger: logger)
+    let realtime = RelayChatEvents(namespace: relay.namespace("/"), logger: logger)
+    var authSettings = AuthSettings()
+    authSettings.registerRule = ThrottleRule(limit: Double(config.registrationsPerIPPerHour), ratePerSecond: Double(config.registrationsPerIPPerHour) / 3600)
+    let auth = AuthService(
+        database: database, hasher: hasher, tokens: tokens, settings: authSettings, mailHooks: mail.registrationHooks,
+        revocations: realtime, logger: logger
+    )
+    let chat = ChatService(database: database, hasher: hasher, requireVerifiedEmail: config.requireVerifiedEmail, events: realtime, logger: logger)
+    let presence = PresenceTracker()
+    ChatGateway(
+        namespace: relay.namespace("/"), auth: auth, chat: chat, presence: presence,
+        refreshWindow: max(config.accessTokenTTL / 3, .seconds(30)), logger: logger
+    ).install()
 
     let router = Router(context: AppRequestContext.self)
     HealthController(database: database).addRoutes(to: router)
     let api = router.group("api").add(middleware: APIErrorMiddleware())
     AuthController(auth: auth, secureCookies: configuration.publicURL.hasPrefix("https://")).addRoutes(to: api)
+    mail.addRoutes(api: api, router: router, auth: auth)
+    RoomsController(chat: chat, tokens: tokens, presence: presence).addRoutes(to: api)
     OpenAPIController(specPath: configuration.openAPIPath).addRoutes(to: api)
     api.addUnknownRouteHandler()
+    relay.addRoutes(to: router)
     router.addMiddleware {
         FileMiddleware(config.frontendDirectory, searchForIndexHtml: true, logger: logger)
     }
@@ -41,7 +59,7 @@ public func buildApplication(_ configuration: AppConfiguration, logger baseLogge
         router: router,
         server: .http1WebSocketUpgrade(webSocketRouter: router),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "switchboard"),
-        services: [DatabaseService(database: database)],
+        services: [DatabaseService(database: database), relay],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.port
             logger.info("switchboard listening", metadata: ["url": "http://\(config.host):\(port)"])
@@ -52,7 +70,34 @@ public func buildApplication(_ configuration: AppConfiguration, logger baseLogge
     app.beforeServerStarts {
         try await runner.apply()
     }
+    mail.install(on: &app)
     return app
+}
+
+/// The Socket.IO endpoint's settings. Browsers may connect only from the app's own
+/// origin (PUBLIC_URL; in development also the loopback spellings of this port) or
+/// ALLOWED_ORIGINS. Clients that send no Origin (native apps, python-socketio) are not
+/// browsers, which is what an Origin check protects, and pass.
+func relayConfiguration(_ config: AppConfiguration) -> RelayConfiguration {
+    var allowed = Set([origin(of: config.publicURL)].compactMap { $0 } + config.allowedOrigins)
+    if !config.isProduction {
+        allowed.formUnion(["http://localhost:\(config.port)", "http://127.0.0.1:\(config.port)"])
+    }
+    let origins = allowed
+    return RelayConfiguration(
+        path: "/socket.io",
+        maxPayload: 100_000,
+        cors: nil,
+        allowRequest: { request in
+            guard let origin = request.headers[.origin] else { return true }
+            return origins.contains(origin.trimmingSuffix("/"))
+        }
+    )
+}
+
+func origin(of url: String) -> String? {
+    guard let components = URLComponents(string: url), let scheme = components.scheme, let host = components.host else { return nil }
+    return components.port.map { "\(scheme)://\(host):\($0)" } ?? "\(scheme)://\(host)"
 }
 
 extension RouterGroup {

@@ -4,8 +4,9 @@ import SQLKit
 /// Leaky-bucket counters for auth throttling, shared by all nodes through the database.
 ///
 /// Each failure adds 1 to a key's score; the score drains at `ratePerSecond`.
-/// A key is blocked while its drained score is at or over `limit`, and the block
-/// lifts by itself as the score drains: a lockout can never be made permanent.
+/// A key is blocked while one more event would take its drained score over `limit`
+/// (so `limit` events pass, the next is refused), and the block lifts by itself as
+/// the score drains: a lockout can never be made permanent.
 public struct ThrottleRule: Sendable {
     public var limit: Double
     public var ratePerSecond: Double
@@ -34,9 +35,9 @@ public struct ThrottleStore: Sendable {
     public func blockedFor(key: String, rule: ThrottleRule, now: Int64, on db: any SQLDatabase) async throws -> Int? {
         let row = try await db.raw("SELECT score, updated_at FROM auth_throttle WHERE key = \(bind: key)")
             .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
-        let score = drained(row, rule: rule, now: now)
-        guard score >= rule.limit else { return nil }
-        return Int(((score - rule.limit + 1) / rule.ratePerSecond).rounded(.up))
+        let next = drained(row, rule: rule, now: now) + 1
+        guard next > rule.limit else { return nil }
+        return Int(((next - rule.limit) / rule.ratePerSecond).rounded(.up))
     }
 
     /// Adds one event to `key`; returns seconds blocked after it, or nil.

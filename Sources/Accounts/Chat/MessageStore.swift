@@ -1,0 +1,85 @@
+import Foundation
+import Models
+import SQLKit
+
+public struct MessageRecord: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var roomId: Int64
+    public var authorId: Int64
+    public var body: String
+    public var clientMsgId: String?
+    public var replyTo: Int64?
+    public var createdAt: Int64
+    public var editedAt: Int64?
+    public var authorUsername: String?
+    public var authorDisplayName: String?
+
+    public var wire: ChatMessage {
+        ChatMessage(
+            id: id, roomId: roomId, authorId: authorId, body: body, createdAt: WireTime.string(millis: createdAt),
+            clientMsgId: clientMsgId, replyTo: replyTo, editedAt: editedAt.map { WireTime.string(millis: $0) },
+            author: authorUsername.map { UserSummary(id: authorId, username: $0, displayName: authorDisplayName ?? $0) }
+        )
+    }
+}
+
+public struct MessageStore: Sendable {
+    public init() {}
+
+    static let select = """
+        SELECT m.id, m.room_id, m.author_id, m.body, m.client_msg_id, m.reply_to, m.created_at, m.edited_at,
+               u.username AS author_username, u.display_name AS author_display_name
+        FROM messages m JOIN users u ON u.id = m.author_id
+        """
+
+    public func find(id: Int64, on db: any SQLDatabase) async throws -> MessageRecord? {
+        try await db.raw("\(unsafeRaw: Self.select) WHERE m.id = \(bind: id)")
+            .first(decoding: MessageRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    public func find(roomID: Int64, authorID: Int64, clientMsgID: String, on db: any SQLDatabase) async throws -> MessageRecord? {
+        try await db.raw(
+            "\(unsafeRaw: Self.select) WHERE m.room_id = \(bind: roomID) AND m.author_id = \(bind: authorID) AND m.client_msg_id = \(bind: clientMsgID)"
+        ).first(decoding: MessageRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    /// Inserts a message, moves the room's last message and the author's read cursor.
+    public func insert(roomID: Int64, authorID: Int64, body: String, clientMsgID: String?, replyTo: Int64?, now: Int64, on db: any SQLDatabase) async throws -> MessageRecord {
+        struct Row: Decodable { let id: Int64 }
+        guard let inserted = try await db.raw(
+            """
+            INSERT INTO messages (room_id, author_id, body, client_msg_id, reply_to, created_at)
+            VALUES (\(bind: roomID), \(bind: authorID), \(bind: body), \(bind: clientMsgID), \(bind: replyTo), \(bind: now))
+            RETURNING id
+            """
+        ).first(decoding: Row.self) else { throw StoreError.noRowReturned }
+        try await db.raw("UPDATE rooms SET last_message_id = \(bind: inserted.id), last_message_at = \(bind: now) WHERE id = \(bind: roomID)").run()
+        try await db.raw(
+            """
+            UPDATE memberships SET last_read_message_id = \(bind: inserted.id), last_read_at = \(bind: now)
+            WHERE room_id = \(bind: roomID) AND user_id = \(bind: authorID) AND last_read_message_id < \(bind: inserted.id)
+            """
+        ).run()
+        guard let message = try await find(id: inserted.id, on: db) else { throw StoreError.noRowReturned }
+        return message
+    }
+
+    /// A page of a room's history in ascending id order.
+    /// `before`: the newest `limit` messages older than it; `after`: the oldest `limit` newer than it;
+    /// neither: the newest `limit`. `hasMore` says whether the walk in that direction continues.
+    public func page(roomID: Int64, before: Int64?, after: Int64?, limit: Int, on db: any SQLDatabase) async throws -> (messages: [MessageRecord], hasMore: Bool) {
+        let fetch = limit + 1
+        var rows: [MessageRecord]
+        if let after {
+            rows = try await db.raw("\(unsafeRaw: Self.select) WHERE m.room_id = \(bind: roomID) AND m.id > \(bind: after) ORDER BY m.id ASC LIMIT \(bind: fetch)")
+                .all(decoding: MessageRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            let hasMore = rows.count > limit
+            return (Array(rows.prefix(limit)), hasMore)
+        }
+        let upper = before ?? Int64.max
+        rows = try await db.raw("\(unsafeRaw: Self.select) WHERE m.room_id = \(bind: roomID) AND m.id < \(bind: upper) ORDER BY m.id DESC LIMIT \(bind: fetch)")
+            .all(decoding: MessageRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+        let hasMore = rows.count > limit
+        return (Array(rows.prefix(limit).reversed()), hasMore)
+    }
+}

@@ -1,0 +1,254 @@
+import Foundation
+import Models
+import SQLKit
+
+public struct RoomRecord: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var kind: String
+    public var name: String?
+    public var topic: String?
+    public var passwordHash: String?
+    public var joinCode: String?
+    public var directKey: String?
+    public var createdBy: Int64
+    public var createdAt: Int64
+    public var updatedAt: Int64
+    public var lastMessageId: Int64?
+    public var lastMessageAt: Int64?
+
+    public var roomKind: RoomKind { RoomKind(rawValue: kind) ?? .private }
+}
+
+public struct MembershipRecord: Codable, Sendable, Equatable {
+    public var roomId: Int64
+    public var userId: Int64
+    public var role: String
+    public var joinedAt: Int64
+    public var lastReadMessageId: Int64
+    public var lastReadAt: Int64?
+
+    public var roomRole: RoomRole { RoomRole(rawValue: role) ?? .member }
+}
+
+/// One row of "my rooms": the room, my membership, unread count and last message.
+public struct RoomListRow: Codable, Sendable {
+    public var id: Int64
+    public var kind: String
+    public var name: String?
+    public var topic: String?
+    public var joinCode: String?
+    public var hasPassword: Int64
+    public var createdAt: Int64
+    public var role: String
+    public var lastReadMessageId: Int64
+    public var lastReadAt: Int64?
+    public var unreadCount: Int64
+    public var lastMessageId: Int64?
+    public var lastMessageAuthorId: Int64?
+    public var lastMessageBody: String?
+    public var lastMessageCreatedAt: Int64?
+    public var memberCount: Int64
+}
+
+public struct MemberRow: Codable, Sendable {
+    public var userId: Int64
+    public var username: String
+    public var displayName: String
+    public var role: String
+    public var joinedAt: Int64
+    public var lastSeenAt: Int64?
+}
+
+/// Unread counts are exact up to this cap (the badge shows "999+" beyond it).
+public let unreadCountCap = 1000
+
+public struct RoomStore: Sendable {
+    public init() {}
+
+    static let columns = "id, kind, name, topic, password_hash, join_code, direct_key, created_by, created_at, updated_at, last_message_id, last_message_at"
+
+    public enum CreateOutcome: Sendable { case created(RoomRecord), nameTaken, codeCollision }
+
+    public func create(kind: RoomKind, name: String?, topic: String?, passwordHash: String?, joinCode: String?, directKey: String?,
+                       createdBy: Int64, now: Int64, on db: any SQLDatabase) async throws -> CreateOutcome {
+        if kind == .public, let name {
+            let taken = try await db.raw("SELECT id FROM rooms WHERE kind = 'public' AND name_key = \(bind: name.lowercased())").first()
+            if taken != nil { return .nameTaken }
+        }
+        if let joinCode, try await db.raw("SELECT id FROM rooms WHERE join_code = \(bind: joinCode)").first() != nil {
+            return .codeCollision
+        }
+        let row = try await db.raw(
+            """
+            INSERT INTO rooms (kind, name, name_key, topic, password_hash, join_code, direct_key, created_by, created_at, updated_at)
+            VALUES (\(bind: kind.rawValue), \(bind: name), \(bind: name?.lowercased()), \(bind: topic), \(bind: passwordHash),
+                    \(bind: joinCode), \(bind: directKey), \(bind: createdBy), \(bind: now), \(bind: now))
+            RETURNING \(unsafeRaw: Self.columns)
+            """
+        ).first(decoding: RoomRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+        guard let row else { throw StoreError.noRowReturned }
+        return .created(row)
+    }
+
+    public func find(id: Int64, on db: any SQLDatabase) async throws -> RoomRecord? {
+        try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM rooms WHERE id = \(bind: id)")
+            .first(decoding: RoomRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    public func find(joinCode: String, on db: any SQLDatabase) async throws -> RoomRecord? {
+        try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM rooms WHERE join_code = \(bind: joinCode)")
+            .first(decoding: RoomRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    public func find(directKey: String, on db: any SQLDatabase) async throws -> RoomRecord? {
+        try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM rooms WHERE direct_key = \(bind: directKey)")
+            .first(decoding: RoomRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    public func delete(id: Int64, on db: any SQLDatabase) async throws {
+        try await db.raw("DELETE FROM messages WHERE room_id = \(bind: id)").run()
+        try await db.raw("DELETE FROM memberships WHERE room_id = \(bind: id)").run()
+        try await db.raw("DELETE FROM rooms WHERE id = \(bind: id)").run()
+    }
+
+    /// Public rooms whose name contains `query`, by name, after the `cursor` name.
+    public func searchPublic(query: String, after cursor: String?, limit: Int, on db: any SQLDatabase) async throws -> [(RoomRecord, Int64)] {
+        struct Row: Decodable {
+            let id: Int64, kind: String, name: String?, topic: String?, createdBy: Int64, createdAt: Int64, updatedAt: Int64
+            let lastMessageAt: Int64?, memberCount: Int64
+        }
+        let pattern = "%" + query.lowercased().replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%"
+        let rows = try await db.raw(
+            """
+            SELECT r.id, r.kind, r.name, r.topic, r.created_by, r.created_at, r.updated_at, r.last_message_at,
+                   (SELECT COUNT(*) FROM memberships m WHERE m.room_id = r.id) AS member_count
+            FROM rooms r
+            WHERE r.kind = 'public' AND r.name_key LIKE \(bind: pattern) ESCAPE '\\' AND r.name_key > \(bind: cursor?.lowercased() ?? "")
+            ORDER BY r.name_key
+            LIMIT \(bind: limit)
+            """
+        ).all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+        return rows.map {
+            (RoomRecord(id: $0.id, kind: $0.kind, name: $0.name, topic: $0.topic, passwordHash: nil, joinCode: nil, directKey: nil,
+                        createdBy: $0.createdBy, createdAt: $0.createdAt, updatedAt: $0.updatedAt, lastMessageId: nil, lastMessageAt: $0.lastMessageAt),
+             $0.memberCount)
+        }
+    }
+
+    // MARK: Memberships
+
+    public func membership(roomID: Int64, userID: Int64, on db: any SQLDatabase) async throws -> MembershipRecord? {
+        try await db.raw(
+            "SELECT room_id, user_id, role, joined_at, last_read_message_id, last_read_at FROM memberships WHERE room_id = \(bind: roomID) AND user_id = \(bind: userID)"
+        ).first(decoding: MembershipRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    /// Adds a member (no-op if already one); returns whether it was added. New members start
+    /// with everything already posted marked read: history is there to scroll, not unread.
+    @discardableResult
+    public func addMember(roomID: Int64, userID: Int64, role: RoomRole, now: Int64, on db: any SQLDatabase) async throws -> Bool {
+        let rows = try await db.raw(
+            """
+            INSERT INTO memberships (room_id, user_id, role, joined_at, last_read_message_id, last_read_at)
+            SELECT \(bind: roomID), \(bind: userID), \(bind: role.rawValue), \(bind: now), COALESCE(r.last_message_id, 0), \(bind: now)
+            FROM rooms r WHERE r.id = \(bind: roomID)
+            ON CONFLICT (room_id, user_id) DO NOTHING
+            RETURNING user_id
+            """
+        ).all()
+        return !rows.isEmpty
+    }
+
+    @discardableResult
+    public func removeMember(roomID: Int64, userID: Int64, on db: any SQLDatabase) async throws -> Bool {
+        let rows = try await db.raw("DELETE FROM memberships WHERE room_id = \(bind: roomID) AND user_id = \(bind: userID) RETURNING user_id").all()
+        return !rows.isEmpty
+    }
+
+    public func setRole(roomID: Int64, userID: Int64, role: RoomRole, on db: any SQLDatabase) async throws {
+        try await db.raw("UPDATE memberships SET role = \(bind: role.rawValue) WHERE room_id = \(bind: roomID) AND user_id = \(bind: userID)").run()
+    }
+
+    public func memberIDs(roomID: Int64, on db: any SQLDatabase) async throws -> [Int64] {
+        struct Row: Decodable { let userId: Int64 }
+        return try await db.raw("SELECT user_id FROM memberships WHERE room_id = \(bind: roomID) ORDER BY joined_at, user_id")
+            .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase).map(\.userId)
+    }
+
+    public func roomIDs(userID: Int64, on db: any SQLDatabase) async throws -> [Int64] {
+        struct Row: Decodable { let roomId: Int64 }
+        return try await db.raw("SELECT room_id FROM memberships WHERE user_id = \(bind: userID)")
+            .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase).map(\.roomId)
+    }
+
+    public func members(roomID: Int64, on db: any SQLDatabase) async throws -> [MemberRow] {
+        try await db.raw(
+            """
+            SELECT m.user_id, u.username, u.display_name, m.role, m.joined_at, u.last_seen_at
+            FROM memberships m JOIN users u ON u.id = m.user_id
+            WHERE m.room_id = \(bind: roomID)
+            ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, u.username
+            """
+        ).all(decoding: MemberRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    /// The user's rooms with unread counts (capped at ``unreadCountCap``) and the last message,
+    /// most recently active first. One query: a membership index scan plus, per room, an
+    /// index range scan over messages after the read cursor.
+    public func listForUser(_ userID: Int64, on db: any SQLDatabase) async throws -> [RoomListRow] {
+        try await db.raw(
+            """
+            SELECT r.id, r.kind, r.name, r.topic,
+                   CASE WHEN m.role IN ('owner', 'admin') THEN r.join_code END AS join_code,
+                   CASE WHEN r.password_hash IS NULL THEN 0 ELSE 1 END AS has_password,
+                   r.created_at, m.role, m.last_read_message_id, m.last_read_at,
+                   (SELECT COUNT(*) FROM (
+                        SELECT 1 FROM messages x
+                        WHERE x.room_id = r.id AND x.id > m.last_read_message_id AND x.author_id <> m.user_id
+                        LIMIT \(unsafeRaw: String(unreadCountCap))) AS unread) AS unread_count,
+                   lm.id AS last_message_id, lm.author_id AS last_message_author_id,
+                   SUBSTR(lm.body, 1, 140) AS last_message_body, lm.created_at AS last_message_created_at,
+                   (SELECT COUNT(*) FROM memberships mc WHERE mc.room_id = r.id) AS member_count
+            FROM memberships m
+            JOIN rooms r ON r.id = m.room_id
+            LEFT JOIN messages lm ON lm.id = r.last_message_id
+            WHERE m.user_id = \(bind: userID)
+            ORDER BY COALESCE(r.last_message_at, r.created_at) DESC, r.id DESC
+            """
+        ).all(decoding: RoomListRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+    }
+
+    /// Moves the read cursor forward only; returns the membership after the move.
+    public func markRead(roomID: Int64, userID: Int64, messageID: Int64, now: Int64, on db: any SQLDatabase) async throws -> MembershipRecord? {
+        try await db.raw(
+            """
+            UPDATE memberships SET last_read_message_id = \(bind: messageID), last_read_at = \(bind: now)
+            WHERE room_id = \(bind: roomID) AND user_id = \(bind: userID) AND last_read_message_id < \(bind: messageID)
+            """
+        ).run()
+        return try await membership(roomID: roomID, userID: userID, on: db)
+    }
+
+    public func unreadCount(roomID: Int64, userID: Int64, after messageID: Int64, on db: any SQLDatabase) async throws -> Int {
+        struct Row: Decodable { let n: Int64 }
+        let row = try await db.raw(
+            """
+            SELECT COUNT(*) AS n FROM (
+                SELECT 1 FROM messages WHERE room_id = \(bind: roomID) AND id > \(bind: messageID) AND author_id <> \(bind: userID)
+                LIMIT \(unsafeRaw: String(unreadCountCap))) AS unread
+            """
+        ).first(decoding: Row.self)
+        return Int(row?.n ?? 0)
+    }
+
+    /// Users who share at least one room with `userID` (presence goes to them).
+    public func contacts(of userID: Int64, on db: any SQLDatabase) async throws -> [Int64] {
+        struct Row: Decodable { let userId: Int64 }
+        return try await db.raw(
+            """
+            SELECT DISTINCT o.user_id FROM memberships mine JOIN memberships o ON o.room_id = mine.room_id
+            WHERE mine.user_id = \(bind: userID) AND o.user_id <> \(bind: userID)
+            """
+        ).all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase).map(\.userId)
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import Hummingbird
+import Models
+
+/// `/api/rooms/*` and `/api/direct`.
+public struct RoomsController<Context: IdentityRequestContext>: Sendable {
+    let chat: ChatService
+    let tokens: AccessTokenService
+    let presence: (any PresenceDirectory)?
+
+    public init(chat: ChatService, tokens: AccessTokenService, presence: (any PresenceDirectory)?) {
+        self.chat = chat
+        self.tokens = tokens
+        self.presence = presence
+    }
+
+    public func addRoutes(to group: RouterGroup<Context>) {
+        let authed = group.group().add(middleware: BearerAuthenticator<Context>(tokens: tokens))
+        authed.post("rooms", use: create)
+        authed.get("rooms", use: list)
+        authed.get("rooms/public", use: discover)
+        authed.post("rooms/join-by-code", use: joinByCode)
+        authed.post("rooms/{id}/join", use: join)
+        authed.post("rooms/{id}/leave", use: leave)
+        authed.post("rooms/{id}/invites", use: invite)
+        authed.get("rooms/{id}/members", use: members)
+        authed.delete("rooms/{id}", use: delete)
+        authed.get("rooms/{id}/messages", use: history)
+        authed.post("rooms/{id}/messages", use: post)
+        authed.post("rooms/{id}/read", use: read)
+        authed.post("direct", use: direct)
+    }
+
+    // MARK: Wire types
+
+    struct CreateRequest: Decodable {
+        let name: String?
+        let kind: String?
+        let topic: String?
+        let password: String?
+    }
+
+    struct RoomsResponse: ResponseEncodable {
+        let rooms: [RoomView]
+    }
+
+    struct DiscoverResponse: ResponseEncodable {
+        let rooms: [ChatService.DiscoveredRoom]
+        let nextCursor: String?
+    }
+
+    struct JoinByCodeRequest: Decodable {
+        let code: String
+        let password: String?
+    }
+
+    struct UserRefRequest: Decodable {
+        let userId: Int64?
+        let username: String?
+    }
+
+    struct InviteResponse: ResponseEncodable {
+        let user: UserSummary
+    }
+
+    struct MembersResponse: ResponseEncodable {
+        let members: [ChatService.Member]
+    }
+
+    struct MessagesResponse: ResponseEncodable {
+        let messages: [ChatMessage]
+        let hasMore: Bool
+    }
+
+    struct PostRequest: Decodable {
+        let body: String
+        let clientMsgId: String?
+        let replyTo: Int64?
+    }
+
+    struct PostResponse: ResponseEncodable {
+        let message: ChatMessage
+        let duplicate: Bool
+    }
+
+    struct ReadRequest: Decodable {
+        let messageId: Int64
+    }
+
+    // MARK: Handlers
+
+    @Sendable func create(_ request: Request, context: Context) async throws -> EditedResponse<RoomView> {
+        let identity = try context.requireIdentity()
+        var request = request
+        let body = try await request.decodeJSON(CreateRequest.self, context: context)
+        guard let kind = RoomKind(rawValue: body.kind ?? "public") else {
+            throw APIError.validation(["kind": "must be public or private"])
+        }
+        let room = try await chat.createRoom(userID: identity.userID, .init(name: body.name, kind: kind, topic: body.topic, password: body.password))
+        return EditedResponse(status: .created, response: room)
+    }
+
+    @Sendable func list(_ request: Request, context: Context) async throws -> RoomsResponse {
+        RoomsResponse(rooms: try await chat.listRooms(userID: try context.requireIdentity().userID))
+    }
+
+    @Sendable func discover(_ request: Request, context: Context) async throws -> DiscoverResponse {
+        _ = try context.requireIdentity()
+        let query = request.uri.queryParameters
+        let limit = query.get("limit", as: Int.self) ?? 20
+        let result = try await chat.discover(query: query.get("q") ?? "", cursor: query.get("cursor"), limit: limit)
+        return DiscoverResponse(rooms: result.rooms, nextCursor: result.nextCursor)
+    }
+
+    @Sendable func join(_ request: Request, context: Context) async throws -> RoomView {
+        try await chat.join(userID: try context.requireIdentity().userID, roomID: try roomID(context))
+    }
+
+    @Sendable func joinByCode(_ request: Request, context: Context) async throws -> RoomView {
+        let identity = try context.requireIdentity()
+        var request = request
+        let body = try await request.decodeJSON(JoinByCodeRequest.self, context: context)
+        guard (1...32).contains(body.code.count), (body.password?.count ?? 0) <= 128 else {
+            throw APIError(.forbidden, code: "invalid_join_code", message: "The code or the room password is wrong.")
+        }
+        return try await chat.joinByCode(userID: identity.userID, code: body.code, password: body.password, ip: request.clientInfo(context: context).ip)
+    }
+
+    @Sendable func leave(_ request: Request, context: Context) async throws -> Response {
+        try await chat.leave(userID: try context.requireIdentity().userID, roomID: try roomID(context))
+        return Response(status: .noContent)
+    }
+
+    @Sendable func invite(_ request: Request, context: Context) async throws -> EditedResponse<InviteResponse> {
+        let identity = try context.requireIdentity()
+        var request = request
+        let body = try await request.decodeJSON(UserRefRequest.self, context: context)
+        let user = try await chat.invite(actorID: identity.userID, roomID: try roomID(context), target: try userRef(body))
+        return EditedResponse(status: .created, response: InviteResponse(user: user))
+    }
+
+    @Sendable func members(_ request: Request, context: Context) async throws -> MembersResponse {
+        let identity = try context.requireIdentity()
+        return MembersResponse(members: try await chat.members(userID: identity.userID, roomID: try roomID(context), presence: presence))
+    }
+
+    @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
+        try await chat.deleteRoom(userID: try context.requireIdentity().userID, roomID: try roomID(context))
+        return Response(status: .noContent)
+    }
+
+    @Sendable func history(_ request: Request, context: Context) async throws -> MessagesResponse {
+        let identity = try context.requireIdentity()
+        let query = request.uri.queryParameters
+        var problems: [String: String] = [:]
+        func id(_ name: String) -> Int64? {
+            guard let raw = query.get(name) else { return nil }
+            guard let value = Int64(raw), value >= 0 else { problems[name] = "must be a message id"; return nil }
+            return value
+        }
+        let before = id("before"), after = id("after")
+        var limit: Int?
+        if let raw = query.get("limit") {
+            if let value = Int(raw), (1...ChatService.maxPageSize).contains(value) { limit = value } else { problems["limit"] = "must be 1 to \(ChatService.maxPageSize)" }
+        }
+        if before != nil && after != nil { problems["before"] = "use before or after, not both" }
+        if !problems.isEmpty { throw APIError.validation(problems) }
+        let page = try await chat.history(userID: identity.userID, roomID: try roomID(context), before: before, after: after, limit: limit)
+        return MessagesResponse(messages: page.messages, hasMore: page.hasMore)
+    }
+
+    @Sendable func post(_ request: Request, context: Context) async throws -> EditedResponse<PostResponse> {
+        let identity = try context.requireIdentity()
+        var request = request
+        let body = try await request.decodeJSON(PostRequest.self, context: context)
+        let outcome = try await chat.postMessage(userID: identity.userID, roomID: try roomID(context), body: body.body, clientMsgID: body.clientMsgId, replyTo: body.replyTo)
+        return EditedResponse(status: outcome.duplicate ? .ok : .created, response: PostResponse(message: outcome.message, duplicate: outcome.duplicate))
+    }
+
+    @Sendable func read(_ request: Request, context: Context) async throws -> ReadEvent {
+        let identity = try context.requireIdentity()
+        var request = request
+        let body = try await request.decodeJSON(ReadRequest.self, context: context)
+        return try await chat.markRead(userID: identity.userID, roomID: try roomID(context), messageID: body.messageId)
+    }
+
+    @Sendable func direct(_ request: Request, context: Context) async throws -> RoomView {
+        let identity = try context.requireIdentity()
+        var request = request
+        let body = try await request.decodeJSON(UserRefRequest.self, context: context)
+        return try await chat.direct(userID: identity.userID, with: try userRef(body))
+    }
+
+    func roomID(_ context: Context) throws -> Int64 {
+        guard let raw = context.parameters.get("id"), let id = Int64(raw), id > 0 else { throw ChatService.roomNotFound }
+        return id
+    }
+
+    func userRef(_ body: UserRefRequest) throws -> ChatService.UserRef {
+        if let id = body.userId { return .id(id) }
+        if let name = body.username, !name.isEmpty, name.count <= 32 { return .username(name) }
+        throw APIError.validation(["userId": "userId or username is required"])
+    }
+}
+
+extension ReadEvent: ResponseEncodable {}
+extension RoomView: ResponseEncodable {}

@@ -1,0 +1,162 @@
+import Foundation
+
+/// The wire shapes shared by REST and the realtime events. Times are ISO-8601
+/// strings with milliseconds (UTC); ids are integers.
+
+/// A chat message, as REST returns it and as `message:new` carries it.
+public struct ChatMessage: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var roomId: Int64
+    public var authorId: Int64
+    public var body: String
+    public var createdAt: String
+    public var clientMsgId: String?
+    public var replyTo: Int64?
+    public var editedAt: String?
+    /// Display fields of the author, so a client need not look them up.
+    public var author: UserSummary?
+
+    public init(id: Int64, roomId: Int64, authorId: Int64, body: String, createdAt: String, clientMsgId: String? = nil,
+                replyTo: Int64? = nil, editedAt: String? = nil, author: UserSummary? = nil) {
+        self.id = id
+        self.roomId = roomId
+        self.authorId = authorId
+        self.body = body
+        self.createdAt = createdAt
+        self.clientMsgId = clientMsgId
+        self.replyTo = replyTo
+        self.editedAt = editedAt
+        self.author = author
+    }
+}
+
+/// Public profile of a user.
+public struct UserSummary: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var username: String
+    public var displayName: String
+
+    public init(id: Int64, username: String, displayName: String) {
+        self.id = id
+        self.username = username
+        self.displayName = displayName
+    }
+}
+
+public enum RoomKind: String, Codable, Sendable, CaseIterable {
+    case `public`, `private`, direct
+}
+
+public enum RoomRole: String, Codable, Sendable {
+    case owner, admin, member
+}
+
+/// `room:member`: someone joined, left or was removed/added.
+public struct RoomMemberEvent: Codable, Sendable, Equatable {
+    public enum Change: String, Codable, Sendable { case joined, left, removed }
+    public var roomId: Int64
+    public var change: Change
+    public var user: UserSummary
+    public var role: RoomRole?
+
+    public init(roomId: Int64, change: Change, user: UserSummary, role: RoomRole?) {
+        self.roomId = roomId
+        self.change = change
+        self.user = user
+        self.role = role
+    }
+}
+
+/// `read`: my last-read cursor in a room moved (sent to my own sockets).
+public struct ReadEvent: Codable, Sendable, Equatable {
+    public var roomId: Int64
+    public var lastReadMessageId: Int64
+    public var lastReadAt: String
+    public var unreadCount: Int
+
+    public init(roomId: Int64, lastReadMessageId: Int64, lastReadAt: String, unreadCount: Int) {
+        self.roomId = roomId
+        self.lastReadMessageId = lastReadMessageId
+        self.lastReadAt = lastReadAt
+        self.unreadCount = unreadCount
+    }
+}
+
+/// `room:updated`: name or topic changed.
+public struct RoomUpdatedEvent: Codable, Sendable, Equatable {
+    public var roomId: Int64
+    public var name: String?
+    public var topic: String?
+
+    public init(roomId: Int64, name: String?, topic: String?) {
+        self.roomId = roomId
+        self.name = name
+        self.topic = topic
+    }
+}
+
+/// `room:deleted`.
+public struct RoomDeletedEvent: Codable, Sendable, Equatable {
+    public var roomId: Int64
+    public init(roomId: Int64) { self.roomId = roomId }
+}
+
+/// `typing`: a member started or stopped typing.
+public struct TypingEvent: Codable, Sendable, Equatable {
+    public var roomId: Int64
+    public var userId: Int64
+    public var typing: Bool
+    public init(roomId: Int64, userId: Int64, typing: Bool) {
+        self.roomId = roomId
+        self.userId = userId
+        self.typing = typing
+    }
+}
+
+/// `presence`: online while any connection of the user is open.
+public struct PresenceEvent: Codable, Sendable, Equatable {
+    public var userId: Int64
+    public var online: Bool
+    public var lastSeenAt: String?
+    public init(userId: Int64, online: Bool, lastSeenAt: String?) {
+        self.userId = userId
+        self.online = online
+        self.lastSeenAt = lastSeenAt
+    }
+}
+
+/// `auth:token`: a fresh access token for the same session.
+public struct AuthTokenEvent: Codable, Sendable, Equatable {
+    public var accessToken: String
+    public var expiresAt: String
+    public init(accessToken: String, expiresAt: String) {
+        self.accessToken = accessToken
+        self.expiresAt = expiresAt
+    }
+}
+
+/// Names of the realtime events, client → server and server → client.
+public enum ChatEventName {
+    public static let messageSend = "message:send"
+    public static let roomRead = "room:read"
+    public static let typing = "typing"
+    public static let authRefresh = "auth:refresh"
+
+    public static let messageNew = "message:new"
+    public static let roomMember = "room:member"
+    public static let roomUpdated = "room:updated"
+    public static let roomDeleted = "room:deleted"
+    public static let read = "read"
+    public static let presence = "presence"
+    public static let authToken = "auth:token"
+}
+
+/// The stable error codes of the realtime acks (`{ok:false, error:{code,message}}`).
+public struct ChatError: Codable, Sendable, Equatable, Error {
+    public var code: String
+    public var message: String
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+}

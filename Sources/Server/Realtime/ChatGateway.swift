@@ -1,0 +1,244 @@
+import Accounts
+import Foundation
+import Logging
+import Models
+import Relay
+import Synchronization
+
+/// The identity a socket acts as. The token can be replaced during the connection
+/// (`auth:refresh`, or a pushed `auth:token`), so it sits behind a lock.
+final class SocketAuth: Sendable {
+    private let state: Mutex<AccessIdentity>
+    init(_ identity: AccessIdentity) { state = Mutex(identity) }
+    var identity: AccessIdentity { state.withLock { $0 } }
+    func replace(_ identity: AccessIdentity) { state.withLock { $0 = identity } }
+}
+
+/// Wires the default namespace to the chat: authenticates the handshake, joins the
+/// user's rooms, serves `message:send`, `room:read`, `typing`, `auth:refresh`, refreshes
+/// tokens on traffic, and announces presence.
+struct ChatGateway: Sendable {
+    let namespace: Namespace
+    let auth: AuthService
+    let chat: ChatService
+    let presence: PresenceTracker
+    let refreshWindow: Duration
+    let logger: Logger
+
+    func install() {
+        namespace.use { handshake in try await authenticate(handshake) }
+        namespace.onConnection { socket in await connected(socket) }
+    }
+
+    // MARK: Handshake
+
+    func authenticate(_ handshake: Handshake) async throws -> SocketAuth {
+        guard let token = handshake.auth?["token"]?.stringValue, !token.isEmpty, token.utf8.count < 4096 else {
+            throw Self.refusal("invalid_token", "An access token is required: connect with auth {token}.")
+        }
+        let identity: AccessIdentity
+        do {
+            identity = try await auth.tokens.verify(token)
+        } catch .expired {
+            throw Self.refusal("token_expired", "The access token has expired; refresh it and reconnect.")
+        } catch {
+            throw Self.refusal("invalid_token", "The access token is not valid.")
+        }
+        guard try await auth.isSessionActive(identity.sessionID) else {
+            throw Self.refusal("session_revoked", "This session has ended; log in again.")
+        }
+        return SocketAuth(identity)
+    }
+
+    static func refusal(_ code: String, _ message: String) -> ConnectError {
+        ConnectError(message: code, data: .object(["code": .string(code), "message": .string(message)]))
+    }
+
+    // MARK: Connection
+
+    func connected(_ socket: Socket) async {
+        guard let socketAuth = socket.data(as: SocketAuth.self) else {
+            socket.disconnect()
+            return
+        }
+        let identity = socketAuth.identity
+        let roomIDs: [Int64]
+        do {
+            roomIDs = try await chat.roomIDs(userID: identity.userID)
+        } catch {
+            logger.error("could not load rooms for socket", metadata: ["user.id": "\(identity.userID)"])
+            socket.disconnect()
+            return
+        }
+        await socket.join([ChatRooms.user(identity.userID), ChatRooms.session(identity.sessionID)] + roomIDs.map(ChatRooms.room))
+        let typingLimiter = TypingLimiter()
+
+        socket.on(ChatEventName.messageSend) { args, ack in
+            await handle(socket, socketAuth, args, ack) { (request: SendRequest, identity) in
+                let outcome = try await chat.postMessage(
+                    userID: identity.userID, roomID: request.roomId, body: request.body,
+                    clientMsgID: request.clientMsgId, replyTo: request.replyTo
+                )
+                return .object(["ok": true, "message": try JSONValue(encoding: outcome.message), "duplicate": .bool(outcome.duplicate)])
+            }
+        }
+        socket.on(ChatEventName.roomRead) { args, ack in
+            await handle(socket, socketAuth, args, ack) { (request: ReadRequest, identity) in
+                let event = try await chat.markRead(userID: identity.userID, roomID: request.roomId, messageID: request.messageId)
+                return .object(["ok": true, "read": try JSONValue(encoding: event)])
+            }
+        }
+        socket.on(ChatEventName.typing) { args, ack in
+            await handle(socket, socketAuth, args, ack) { (request: TypingRequest, identity) in
+                guard socket.rooms.contains(ChatRooms.room(request.roomId)) else { throw ChatService.notAMemberError }
+                if typingLimiter.allow(roomID: request.roomId, typing: request.typing) {
+                    try await namespace.to(ChatRooms.room(request.roomId)).except(ChatRooms.user(identity.userID)).volatile
+                        .emit(ChatEventName.typing, TypingEvent(roomId: request.roomId, userId: identity.userID, typing: request.typing))
+                }
+                return .object(["ok": true])
+            }
+        }
+        socket.on(ChatEventName.authRefresh) { args, ack in
+            await refreshToken(socket, socketAuth, args, ack)
+        }
+        socket.onDisconnect { _ in
+            await disconnected(identity.userID)
+        }
+
+        if presence.connected(identity.userID) {
+            await announce(userID: identity.userID, online: true, lastSeenAt: nil, rooms: roomIDs)
+        }
+    }
+
+    func disconnected(_ userID: Int64) async {
+        guard presence.disconnected(userID) else { return }
+        try? await Task.sleep(for: presence.gracePeriod)
+        guard await !presence.isOnline(userID: userID) else { return }
+        do {
+            let lastSeen = try await chat.recordLastSeen(userID: userID)
+            let rooms = try await chat.roomIDs(userID: userID)
+            await announce(userID: userID, online: false, lastSeenAt: WireTime.string(millis: lastSeen), rooms: rooms)
+        } catch {
+            logger.warning("could not record last seen", metadata: ["user.id": "\(userID)"])
+        }
+    }
+
+    func announce(userID: Int64, online: Bool, lastSeenAt: String?, rooms: [Int64]) async {
+        guard !rooms.isEmpty else { return }
+        try? await namespace.to(rooms.map(ChatRooms.room)).emit(
+            ChatEventName.presence, PresenceEvent(userId: userID, online: online, lastSeenAt: lastSeenAt)
+        )
+    }
+
+    // MARK: Events
+
+    struct SendRequest: Decodable { let roomId: Int64; let body: String; let clientMsgId: String?; let replyTo: Int64? }
+    struct ReadRequest: Decodable { let roomId: Int64; let messageId: Int64 }
+    struct TypingRequest: Decodable { let roomId: Int64; let typing: Bool }
+    struct RefreshRequest: Decodable { let token: String }
+
+    /// Runs one client event: checks the socket's token (refusing expired ones,
+    /// pushing a fresh one when expiry is near), decodes the payload, and acks
+    /// `{ok:true,…}` or `{ok:false,error:{code,message}}`.
+    func handle<Request: Decodable>(
+        _ socket: Socket, _ socketAuth: SocketAuth, _ args: [JSONValue], _ ack: Acknowledge?,
+        _ body: (Request, AccessIdentity) async throws -> JSONValue
+    ) async {
+        let identity = socketAuth.identity
+        let now = Date()
+        guard identity.expiresAt > now else {
+            await ack?([Self.failure("token_expired", "The access token has expired; send auth:refresh with a new one.")])
+            return
+        }
+        if identity.expiresAt.timeIntervalSince(now) < refreshWindow.seconds {
+            await pushFreshToken(socket, socketAuth, identity)
+        }
+        guard let first = args.first, let request = try? first.decode(as: Request.self) else {
+            await ack?([Self.failure("invalid_payload", "The event payload is missing or malformed.")])
+            return
+        }
+        do {
+            await ack?([try await body(request, identity)])
+        } catch let error as APIError {
+            await ack?([Self.failure(error.code, error.message, fields: error.fields)])
+        } catch {
+            logger.error("realtime event failed", metadata: ["error.type": "\(String(reflecting: type(of: error)))"])
+            await ack?([Self.failure("internal_error", "Something went wrong on our side.")])
+        }
+    }
+
+    func pushFreshToken(_ socket: Socket, _ socketAuth: SocketAuth, _ identity: AccessIdentity) async {
+        do {
+            guard let fresh = try await auth.reissueAccessToken(for: identity) else {
+                socket.disconnect()
+                return
+            }
+            socketAuth.replace(AccessIdentity(userID: identity.userID, sessionID: identity.sessionID, expiresAt: fresh.expiresAt))
+            try socket.emit(ChatEventName.authToken, AuthTokenEvent(accessToken: fresh.token, expiresAt: WireTime.string(fresh.expiresAt)))
+        } catch {
+            logger.warning("could not refresh a socket's token", metadata: ["user.id": "\(identity.userID)"])
+        }
+    }
+
+    func refreshToken(_ socket: Socket, _ socketAuth: SocketAuth, _ args: [JSONValue], _ ack: Acknowledge?) async {
+        guard let request = try? args.first?.decode(as: RefreshRequest.self) else {
+            await ack?([Self.failure("invalid_payload", "Send {token}.")])
+            return
+        }
+        let identity: AccessIdentity
+        do {
+            identity = try await auth.tokens.verify(request.token)
+        } catch .expired {
+            await ack?([Self.failure("token_expired", "That token has expired too.")])
+            return
+        } catch {
+            await ack?([Self.failure("invalid_token", "The access token is not valid.")])
+            return
+        }
+        let current = socketAuth.identity
+        guard identity.userID == current.userID else {
+            await ack?([Self.failure("invalid_token", "The token belongs to another user.")])
+            return
+        }
+        guard (try? await auth.isSessionActive(identity.sessionID)) == true else {
+            await ack?([Self.failure("session_revoked", "This session has ended; log in again.")])
+            socket.disconnect()
+            return
+        }
+        if identity.sessionID != current.sessionID {
+            await socket.leave(ChatRooms.session(current.sessionID))
+            await socket.join(ChatRooms.session(identity.sessionID))
+        }
+        socketAuth.replace(identity)
+        await ack?([.object(["ok": true, "expiresAt": .string(WireTime.string(identity.expiresAt))])])
+    }
+
+    static func failure(_ code: String, _ message: String, fields: [String: String]? = nil) -> JSONValue {
+        var error: [String: JSONValue] = ["code": .string(code), "message": .string(message)]
+        if let fields { error["fields"] = .object(fields.mapValues { .string($0) }) }
+        return .object(["ok": false, "error": .object(error)])
+    }
+}
+
+/// Lets `typing: true` through at most every 2 s per room (stops always pass).
+final class TypingLimiter: Sendable {
+    private let last = Mutex<[Int64: ContinuousClock.Instant]>([:])
+
+    func allow(roomID: Int64, typing: Bool) -> Bool {
+        let now = ContinuousClock.now
+        return last.withLock { last in
+            guard typing else { last[roomID] = nil; return true }
+            if let previous = last[roomID], now - previous < .seconds(2) { return false }
+            last[roomID] = now
+            return true
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+extension ChatService {
+    static var notAMemberError: APIError { APIError(.forbidden, code: "not_a_member", message: "You are not a member of this room.") }
+}

@@ -1,0 +1,216 @@
+@testable import Accounts
+import Foundation
+import Models
+import SQLKit
+import Synchronization
+import Testing
+
+/// Records chat events in order.
+final class EventRecorder: ChatEventSink {
+    let log = Mutex<[String]>([])
+    func messageCreated(_ message: ChatMessage) async { log.withLock { $0.append("message:\(message.roomId):\(message.body)") } }
+    func memberChanged(_ event: RoomMemberEvent) async { log.withLock { $0.append("member:\(event.roomId):\(event.change.rawValue):\(event.user.username)") } }
+    func roomUpdated(_ event: RoomUpdatedEvent) async { log.withLock { $0.append("updated:\(event.roomId)") } }
+    func roomDeleted(_ event: RoomDeletedEvent, memberIDs: [Int64]) async { log.withLock { $0.append("deleted:\(event.roomId):\(memberIDs.count)") } }
+    func readMoved(userID: Int64, _ event: ReadEvent) async { log.withLock { $0.append("read:\(userID):\(event.roomId):\(event.unreadCount)") } }
+    var entries: [String] { log.withLock { $0 } }
+}
+
+struct ChatHarness {
+    let db: any Database
+    let chat: ChatService
+    let events: EventRecorder
+
+    static func with(_ kind: DatabaseKind, requireVerified: Bool = true, _ body: @Sendable (ChatHarness) async throws -> Void) async throws {
+        try await TestDatabases.with(kind) { db in
+            let events = EventRecorder()
+            let chat = ChatService(database: db, hasher: PasswordHasher(parameters: .testing), requireVerifiedEmail: requireVerified, events: events, logger: TestDatabases.logger)
+            try await body(ChatHarness(db: db, chat: chat, events: events))
+        }
+    }
+
+    /// A verified user, created straight in the store.
+    func user(_ name: String, verified: Bool = true) async throws -> Int64 {
+        try await db.write { sql in
+            guard case .created(let user) = try await UserStore().insert(email: "\(name)@example.com", username: name, displayName: name.capitalized, passwordHash: "x", now: 1, on: sql) else {
+                throw TestSetupError("user exists")
+            }
+            if verified { try await UserStore().markEmailVerified(id: user.id, now: 1, on: sql) }
+            return user.id
+        }
+    }
+
+    func post(_ user: Int64, _ room: Int64, _ body: String, clientMsgID: String? = nil) async throws -> ChatMessage {
+        try await chat.postMessage(userID: user, roomID: room, body: body, clientMsgID: clientMsgID, replyTo: nil).message
+    }
+}
+
+@Suite("Chat service")
+struct ChatServiceTests {
+    @Test("public rooms: create, discover, join, post, unread counts, read", arguments: TestDatabases.kinds)
+    func publicRoomFlow(kind: DatabaseKind) async throws {
+        try await ChatHarness.with(kind) { h in
+            let ann = try await h.user("ann"), bob = try await h.user("bob")
+            let room = try await h.chat.createRoom(userID: ann, .init(name: "General", kind: .public, topic: "all things", password: nil))
+            #expect(room.role == .owner && room.kind == .public && room.joinCode == nil)
+            let found = try await h.chat.discover(query: "gen", cursor: nil, limit: 10)
+            #expect(found.rooms.map(\.id) == [room.id])
+            _ = try await h.chat.join(userID: bob, roomID: room.id)
+            for i in 1...3 { _ = try await h.post(ann, room.id, "hello \(i)") }
+            var bobRooms = try await h.chat.listRooms(userID: bob)
+            #expect(bobRooms.first?.unreadCount == 3)
+            #expect(bobRooms.first?.lastMessage?.body == "hello 3")
+            // The author's own messages are never unread for them.
+            #expect(try await h.chat.listRooms(userID: ann).first?.unreadCount == 0)
+            let page = try await h.chat.history(userID: bob, roomID: room.id, before: nil, after: nil, limit: 10)
+            let read = try await h.chat.markRead(userID: bob, roomID: room.id, messageID: page.messages[1].id)
+            #expect(read.unreadCount == 1)
+            // Read cursors never move back.
+            let back = try await h.chat.markRead(userID: bob, roomID: room.id, messageID: page.messages[0].id)
+            #expect(back.lastReadMessageId == page.messages[1].id && back.unreadCount == 1)
+            bobRooms = try await h.chat.listRooms(userID: bob)
+            #expect(bobRooms.first?.unreadCount == 1)
+            #expect(h.events.entries.contains("member:\(room.id):joined:bob"))
+            #expect(h.events.entries.contains("read:\(bob):\(room.id):1"))
+            #expect(await apiCode { try await h.chat.createRoom(userID: bob, .init(name: "general", kind: .public, topic: nil, password: nil)) } == "room_name_taken")
+        }
+    }
+
+    @Test("private rooms: invite-only, join by code with password, non-members refused", arguments: TestDatabases.kinds)
+    func privateRooms(kind: DatabaseKind) async throws {
+        try await ChatHarness.with(kind) { h in
+            let ann = try await h.user("ann"), bob = try await h.user("bob"), eve = try await h.user("eve")
+            let room = try await h.chat.createRoom(userID: ann, .init(name: "Secret", kind: .private, topic: nil, password: "opensesame"))
+            let code = try #require(room.joinCode)
+            #expect(code.count == 8 && code.allSatisfy { ChatService.joinCodeAlphabet.contains($0) })
+            #expect(room.hasPassword)
+            #expect(await apiCode { try await h.chat.join(userID: bob, roomID: room.id) } == "invite_only")
+            #expect(await apiCode { try await h.chat.joinByCode(userID: bob, code: code, password: "wrong", ip: nil) } == "invalid_join_code")
+            let joined = try await h.chat.joinByCode(userID: bob, code: code.lowercased(), password: "opensesame", ip: nil)
+            #expect(joined.id == room.id && joined.role == .member && joined.joinCode == nil)
+            #expect(await apiCode { try await h.chat.history(userID: eve, roomID: room.id, before: nil, after: nil, limit: nil) } == "not_a_member")
+            #expect(await apiCode { try await h.post(eve, room.id, "hi") } == "not_a_member")
+            #expect(await apiCode { try await h.chat.members(userID: eve, roomID: room.id, presence: nil) } == "not_a_member")
+            #expect(await apiCode { try await h.chat.invite(actorID: bob, roomID: room.id, target: .username("eve")) } == "not_room_admin")
+            _ = try await h.chat.invite(actorID: ann, roomID: room.id, target: .username("eve"))
+            #expect(try await h.chat.members(userID: eve, roomID: room.id, presence: nil).map(\.user.username) == ["ann", "bob", "eve"])
+            #expect(await apiCode { try await h.chat.deleteRoom(userID: bob, roomID: room.id) } == "not_room_owner")
+            try await h.chat.deleteRoom(userID: ann, roomID: room.id)
+            #expect(try await h.chat.listRooms(userID: bob).isEmpty)
+            #expect(h.events.entries.last == "deleted:\(room.id):3")
+        }
+    }
+
+    @Test("brute-forcing join codes is throttled", arguments: TestDatabases.kinds)
+    func joinCodeThrottle(kind: DatabaseKind) async throws {
+        try await ChatHarness.with(kind) { h in
+            let bob = try await h.user("bob")
+            for _ in 0..<10 { _ = await apiCode { try await h.chat.joinByCode(userID: bob, code: "AAAAAAAA", password: nil, ip: nil) } }
+            #expect(await apiCode { try await h.chat.joinByCode(userID: bob, code: "AAAAAAAA", password: nil, ip: nil) } == "too_many_attempts")
+        }
+    }
+
+    @Test("direct conversations are unique per pair", arguments: TestDatabases.kinds)
+    func direct(kind: DatabaseKind) async throws {
+        try await ChatHarness.with(kind) { h in
+            let ann = try await h.user("ann"), bob = try await h.user("bob")
+            let first = try await h.chat.direct(userID: ann, with: .username("bob"))
+            let second = try await h.chat.direct(userID: bob, with: .id(ann))
+            #expect(first.id == second.id && first.kind == .direct)
+            #expect(first.name == "Bob" && first.peer?.username == "bob")
+            #expect(second.name == "Ann")
+            #expect(await apiCode { try await h.chat.direct(userID: ann, with: .id(ann)) } == "validation_failed")
+            #expect(await apiCode { try await h.chat.direct(userID: ann, with: .username("ghost")) } == "user_not_found")
+        }
+    }
+
+    @Test("clientMsgId retries store one message", arguments: TestDatabases.kinds)
+    func idempotentSend(kind: DatabaseKind) async throws {
+        try await ChatHarness.with(kind) { h in
+            let ann = try await h.user("ann")
+            let room = try await h.chat.createRoom(userID: ann, .init(name: "R", kind: .private, topic: nil, password: nil))
+            let a = try await h.chat.postMessage(userID: ann, roomID: room.id, body: "once", clientMsgID: "c-1", replyTo: nil)
+            let b = try await h.chat.postMessage(userID: ann, roomID: room.id, body: "once", clientMsgID: "c-1", replyTo: nil)
+            #expect(!a.duplicate && b.duplicate && a.message.id == b.message.id)
+            #expect(try await h.chat.history(userID: ann, roomID: room.id, before: nil, after: nil, limit: nil).messages.count == 1)
+            #expect(h.events.entries.filter { $0.hasPrefix("message:") }.count == 1)
+        }
+    }
+
+    @Test("unverified users cannot create rooms or post; bodies are validated", arguments: TestDatabases.kinds)
+    func gates(kind: DatabaseKind) async throws {
+        try await ChatHarness.with(kind) { h in
+            let ann = try await h.user("ann"), newbie = try await h.user("newbie", verified: false)
+            #expect(await apiCode { try await h.chat.createRoom(userID: newbie, .init(name: "X", kind: .public, topic: nil, password: nil)) } == "email_unverified")
+            let room = try await h.chat.createRoom(userID: ann, .init(name: "Open", kind: .public, topic: nil, password: nil))
+            _ = try await h.chat.join(userID: newbie, roomID: room.id)
+            #expect(await apiCode { try await h.post(newbie, room.id, "hi") } == "email_unverified")
+            #expect(await apiCode { try await h.post(ann, room.id, "   ") } == "validation_failed")
+            #expect(await apiCode { try await h.post(ann, room.id, String(repeating: "x", count: 4001)) } == "validation_failed")
+            _ = try await h.post(ann, room.id, String(repeating: "x", count: 4000))
+            #expect(await apiCode { try await h.post(ann, 999_999, "hi") } == "room_not_found")
+        }
+    }
+
+    @Test("history pagination walks every message once, both directions", arguments: TestDatabases.kinds)
+    func pagination(kind: DatabaseKind) async throws {
+        try await ChatHarness.with(kind) { h in
+            let ann = try await h.user("ann")
+            let room = try await h.chat.createRoom(userID: ann, .init(name: "Log", kind: .private, topic: nil, password: nil))
+            var posted: [Int64] = []
+            for i in 0..<57 { posted.append(try await h.post(ann, room.id, "m\(i)").id) }
+            // Backwards from the newest.
+            var seen: [Int64] = []
+            var before: Int64? = nil
+            while true {
+                let page = try await h.chat.history(userID: ann, roomID: room.id, before: before, after: nil, limit: 10)
+                seen = page.messages.map(\.id) + seen
+                guard page.hasMore, let first = page.messages.first else { break }
+                before = first.id
+            }
+            #expect(seen == posted)
+            // Forwards from the start.
+            var forward: [Int64] = []
+            var after: Int64 = 0
+            while true {
+                let page = try await h.chat.history(userID: ann, roomID: room.id, before: nil, after: after, limit: 20)
+                forward += page.messages.map(\.id)
+                guard page.hasMore, let last = page.messages.last else { break }
+                after = last.id
+            }
+            #expect(forward == posted)
+        }
+    }
+
+    @Test("an owner who leaves hands over the room; the last one out deletes it", arguments: TestDatabases.kinds)
+    func leaving(kind: DatabaseKind) async throws {
+        try await ChatHarness.with(kind) { h in
+            let ann = try await h.user("ann"), bob = try await h.user("bob")
+            let room = try await h.chat.createRoom(userID: ann, .init(name: "Hand", kind: .public, topic: nil, password: nil))
+            _ = try await h.chat.join(userID: bob, roomID: room.id)
+            try await h.chat.leave(userID: ann, roomID: room.id)
+            #expect(try await h.chat.listRooms(userID: bob).first?.role == .owner)
+            #expect(await apiCode { try await h.chat.leave(userID: ann, roomID: room.id) } == "not_a_member")
+            try await h.chat.leave(userID: bob, roomID: room.id)
+            #expect(try await h.chat.discover(query: "hand", cursor: nil, limit: 5).rooms.isEmpty)
+        }
+    }
+
+    @Test("unread counts are exact up to the cap", arguments: TestDatabases.kinds)
+    func unreadCap(kind: DatabaseKind) async throws {
+        try await ChatHarness.with(kind) { h in
+            let ann = try await h.user("ann"), bob = try await h.user("bob")
+            let room = try await h.chat.createRoom(userID: ann, .init(name: "Busy", kind: .public, topic: nil, password: nil))
+            _ = try await h.chat.join(userID: bob, roomID: room.id)
+            try await h.db.write { sql in
+                for i in 0..<1005 {
+                    _ = try await MessageStore().insert(roomID: room.id, authorID: ann, body: "b\(i)", clientMsgID: nil, replyTo: nil, now: Int64(i), on: sql)
+                }
+            }
+            #expect(try await h.chat.listRooms(userID: bob).first?.unreadCount == unreadCountCap)
+            let oldest = try await h.chat.history(userID: bob, roomID: room.id, before: nil, after: 0, limit: 10)
+            let read = try await h.chat.markRead(userID: bob, roomID: room.id, messageID: oldest.messages[5].id)
+            #expect(read.unreadCount == 999)
+        }
+    }
+}
