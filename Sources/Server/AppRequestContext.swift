@@ -17,6 +17,7 @@ public struct AppRequestContext: RequestContext, WebSocketRequestContext, Identi
         self.remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 
-    /// JSON bodies of the API are small; the relay's long-polling POSTs check their own limit.
-    public var maxUploadSize: Int { 1_100_000 }
+    /// JSON bodies of the API are small (a 4000-character message is < 20 KB); the relay's
+    /// long-polling POSTs are capped separately by its maxPayload.
+    public var maxUploadSize: Int { 256 * 1024 }
 }

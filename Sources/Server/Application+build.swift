@@ -8,6 +8,13 @@ import ServiceLifecycle
 
 /// The composition root, used by `main` and by every test.
 public func buildApplication(_ configuration: AppConfiguration, logger baseLogger: Logger? = nil) async throws -> some ApplicationProtocol {
+    try await buildApplicationAndRoutes(configuration, logger: baseLogger).app
+}
+
+/// The same composition, also returning the registered routes (the OpenAPI test checks each is documented).
+func buildApplicationAndRoutes(
+    _ configuration: AppConfiguration, logger baseLogger: Logger? = nil
+) async throws -> (app: Application<RouterResponder<AppRequestContext>>, routes: [Router<AppRequestContext>.RouteDescription]) {
     var configuration = configuration
     var mutableLogger = baseLogger ?? Logger(label: "switchboard")
     mutableLogger.logLevel = configuration.logLevel
@@ -51,6 +58,9 @@ public func buildApplication(_ configuration: AppConfiguration, logger baseLogge
     OpenAPIController(specPath: configuration.openAPIPath).addRoutes(to: api)
     api.addUnknownRouteHandler()
     relay.addRoutes(to: router)
+    // The web app: security headers wrap only what is mounted from here on.
+    router.add(middleware: SecurityHeadersMiddleware())
+    FrontendRoutes(directory: config.frontendDirectory).addRoutes(to: router)
     router.addMiddleware {
         FileMiddleware(config.frontendDirectory, searchForIndexHtml: true, logger: logger)
     }
@@ -71,7 +81,7 @@ public func buildApplication(_ configuration: AppConfiguration, logger baseLogge
         try await runner.apply()
     }
     mail.install(on: &app)
-    return app
+    return (app, router.routes)
 }
 
 /// The Socket.IO endpoint's settings. Browsers may connect only from the app's own

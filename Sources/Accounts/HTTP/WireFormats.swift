@@ -50,10 +50,11 @@ extension Request {
     mutating func decodeJSON<T: Decodable>(_ type: T.Type, context: some RequestContext) async throws -> T {
         do {
             return try await decode(as: type, context: context)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw APIError.payloadTooLarge
         } catch let error as APIError {
             throw error
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            // Hummingbird's body limit (NIOTooManyBytesError) or an HTTPError(.contentTooLarge).
+            throw APIError.payloadTooLarge
         } catch {
             throw APIError.invalidJSON
         }
