@@ -275,7 +275,7 @@ public final class ResendMailSender: MailSender, Service {
             switch error {
             case .deadlineExceeded, .readTimeout, .writeTimeout, .tlsHandshakeTimeout:
                 code = .deadlineExceeded
-            case .cancelled:
+            case .cancelled, .alreadyShutdown:
                 code = .cancelled
             case .invalidURL, .emptyHost, .emptyScheme:
                 code = .invalidConfiguration
@@ -307,6 +307,9 @@ public final class ResendMailSender: MailSender, Service {
     private static func tlsConfiguration(_ configuration: ResendConfiguration) throws -> TLSConfiguration {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.certificateVerification = .fullVerification
+        // An abandoned exchange (deadline, oversized body) closes its
+        // connection; do not wait long for the server's close_notify.
+        tls.shutdownTimeout = .seconds(1)
         if let path = configuration.additionalTrustedCAFile {
             do {
                 let certificates = try NIOSSLCertificate.fromPEMFile(path)
