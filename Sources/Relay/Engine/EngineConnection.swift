@@ -210,19 +210,6 @@ public final class EngineConnection: Sendable {
         return .success(outcome)
     }
 
-    /// The client went away while its GET was held: the session ends (as in Node).
-    func pollAborted() {
-        var deferred = Deferred()
-        state.withLock { s in
-            if let waiter = s.pollWaiter {
-                s.pollWaiter = nil
-                waiter.resume(returning: .aborted)
-            }
-            apply(s.machine.close(.transportClose), to: &s, deferred: &deferred)
-        }
-        perform(deferred)
-    }
-
     /// Checks a POST may be accepted now.
     func canPost() -> EngineHTTPError? {
         state.withLock { s in

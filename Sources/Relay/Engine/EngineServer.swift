@@ -196,11 +196,10 @@ public final class EngineServer: Sendable {
         return address.ipAddress
     }
 
-    func textResponse(_ body: ByteBuffer, request: Request, close: Bool = false) -> Response {
+    func textResponse(_ body: ByteBuffer, request: Request) -> Response {
         var headers = corsHeaders(for: request)
         headers[.contentType] = "text/plain; charset=UTF-8"
         headers[.contentLength] = String(body.readableBytes)
-        if close { headers[.connection] = "close" }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
     }
 
@@ -231,23 +230,15 @@ public final class EngineServer: Sendable {
         }
     }
 
+    /// Held until data, a ping, a noop or close. No inbound-close watcher: Hummingbird's watcher
+    /// ends the connection's keep-alive, and a client that abandons a GET is found out anyway —
+    /// its next GET is an overlapping poll (which closes the session, as in Node), or the
+    /// heartbeat times out.
     private func poll(_ connection: EngineConnection, request: Request) async throws -> Response {
-        // Watch for the client going away while the GET is held: that ends the session.
-        let watched = LockedFlag()
-        let result = try await request.body.consumeWithInboundCloseHandler { _ in
-            let result = await connection.poll()
-            // from here on the watcher is being torn down, which also looks like an inbound close
-            watched.set()
-            return result
-        } onInboundClosed: {
-            if !watched.isSet { connection.pollAborted() }
-        }
-        switch result {
+        switch await connection.poll() {
         case .failure(let error): return errorResponse(error, request: request)
         case .success(.aborted): return errorResponse(.badRequest, request: request)
-        case .success(.payload(let body)):
-            // The inbound watcher consumed the connection's request stream: it cannot be reused.
-            return textResponse(body, request: request, close: true)
+        case .success(.payload(let body)): return textResponse(body, request: request)
         }
     }
 
@@ -436,12 +427,6 @@ struct WebSocketUpgradeGate<Context: WebSocketRequestContext>: RouterMiddleware 
             return try await upgrade.handle(request, context: context, next: next)
         }
     }
-}
-
-final class LockedFlag: Sendable {
-    private let value = Atomic<Bool>(false)
-    var isSet: Bool { value.load(ordering: .acquiring) }
-    func set() { value.store(true, ordering: .releasing) }
 }
 
 struct UnsafeSendableBox<T>: @unchecked Sendable {

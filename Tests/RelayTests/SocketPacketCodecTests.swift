@@ -1,0 +1,87 @@
+import Testing
+
+@testable import Relay
+
+@Suite struct SocketPacketCodecTests {
+    func encode(_ p: SocketPacket) -> String { SocketPacketEncoder.encode(p).text }
+
+    @Test func encodesExactWireStrings() {
+        #expect(encode(SocketPacket(.connect, data: ["sid": "abc"])) == #"0{"sid":"abc"}"#)
+        #expect(encode(SocketPacket(.connect, namespace: "/admin", data: ["sid": "abc"])) == #"0/admin,{"sid":"abc"}"#)
+        #expect(encode(SocketPacket(.disconnect, namespace: "/admin")) == "1/admin,")
+        #expect(encode(SocketPacket(.disconnect)) == "1")
+        #expect(encode(.event("hello", [1])) == #"2["hello",1]"#)
+        #expect(encode(.event("hello", [1], namespace: "/admin", id: 456)) == #"2/admin,456["hello",1]"#)
+        #expect(encode(.ack(["a"], id: 456, namespace: "/admin")) == #"3/admin,456["a"]"#)
+        #expect(encode(SocketPacket(.connectError, namespace: "/random", data: ["message": "Invalid namespace"])) == #"4/random,{"message":"Invalid namespace"}"#)
+    }
+
+    @Test func extractsBinaryAsPlaceholders() {
+        let (text, attachments) = SocketPacketEncoder.encode(.event("message-back", [.binary([1, 2, 3]), .binary([4, 5, 6])]))
+        #expect(text == #"52-["message-back",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
+        #expect(attachments == [[1, 2, 3], [4, 5, 6]])
+        let ack = SocketPacketEncoder.encode(.ack([.binary([1]), .binary([2])], id: 789))
+        #expect(ack.text == #"62-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
+        let ns = SocketPacketEncoder.encode(.event("e", [.binary([1])], namespace: "/admin", id: 7))
+        #expect(ns.text == #"51-/admin,7["e",{"_placeholder":true,"num":0}]"#)
+    }
+
+    @Test func encodesEngineFramesOnce() {
+        let encoded = SocketPacketEncoder.encodeFrames(.event("e", [.binary([9])]))
+        #expect(encoded.frames.count == 2)
+        guard case .text(let text) = encoded.frames[0], case .binary(let bin) = encoded.frames[1] else {
+            Issue.record("wrong frames")
+            return
+        }
+        #expect(String(buffer: text) == #"451-["e",{"_placeholder":true,"num":0}]"#)
+        #expect(Array(bin.readableBytesView) == [9])
+    }
+
+    @Test func decodesPackets() throws {
+        var d = SocketPacketDecoder()
+        do { let r = try d.decode(text: "0"); #expect(r == SocketPacket(.connect)) }
+        do { let r = try d.decode(text: #"0{"token":"123"}"#); #expect(r == SocketPacket(.connect, data: ["token": "123"])) }
+        do { let r = try d.decode(text: "0/custom,"); #expect(r == SocketPacket(.connect, namespace: "/custom")) }
+        do { let r = try d.decode(text: "0/random"); #expect(r == SocketPacket(.connect, namespace: "/random")) }
+        do { let r = try d.decode(text: #"0/custom,{"token":"abc"}"#); #expect(r == SocketPacket(.connect, namespace: "/custom", data: ["token": "abc"])) }
+        do { let r = try d.decode(text: "1/custom"); #expect(r == SocketPacket(.disconnect, namespace: "/custom")) }
+        do { let r = try d.decode(text: #"2["message",1,"2",{"3":[true]}]"#); #expect(r == .event("message", [1, "2", ["3": [true]]])) }
+        do { let r = try d.decode(text: #"2456["m"]"#); #expect(r == .event("m", [], id: 456)) }
+        do { let r = try d.decode(text: #"2/admin,456["m"]"#); #expect(r == .event("m", [], namespace: "/admin", id: 456)) }
+        do { let r = try d.decode(text: #"3/admin,456["a"]"#); #expect(r == .ack(["a"], id: 456, namespace: "/admin")) }
+    }
+
+    @Test func reassemblesBinaryPackets() throws {
+        var d = SocketPacketDecoder()
+        do { let r = try d.decode(text: #"52-["message",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#); #expect(r == nil) }
+        #expect(d.isAwaitingAttachments)
+        do { let r = try d.decode(binary: [1, 2, 3]); #expect(r == nil) }
+        do { let r = try d.decode(binary: [4, 5, 6]); #expect(r == SocketPacket(.binaryEvent, data: ["message", .binary([1, 2, 3]), .binary([4, 5, 6])])) }
+        #expect(!d.isAwaitingAttachments)
+        do { let r = try d.decode(text: #"61-789[{"_placeholder":true,"num":0}]"#); #expect(r == nil) }
+        let ack = try d.decode(binary: [7])
+        #expect(ack == SocketPacket(.binaryAck, id: 789, data: [.binary([7])]))
+    }
+
+    @Test(arguments: [
+        "", "7", "abc", "2{}", "2[]", "2[1.5x", #"2abc["message-with-ack",1]"#, "3[1]", "1{}",
+        #"2["connect"]"#, "0[]", "0\"x\"", "5-[\"a\"]", "5x-[\"a\"]", "5999-[\"a\"]", "4", "2[\"a\"", "2/ns,abc",
+    ])
+    func rejectsMalformedPackets(text: String) {
+        var d = SocketPacketDecoder()
+        #expect(throws: SocketDecodingError.self) { var d = d; _ = try d.decode(text: text) }
+    }
+
+    @Test func rejectsBinaryWithoutHeaderAndTextWhileWaiting() throws {
+        var d = SocketPacketDecoder()
+        #expect(throws: SocketDecodingError.unexpectedBinary) { var d = d; _ = try d.decode(binary: [1]) }
+        _ = try d.decode(text: #"51-["m",{"_placeholder":true,"num":0}]"#)
+        #expect(throws: SocketDecodingError.unexpectedText) { var d = d; _ = try d.decode(text: #"2["m"]"#) }
+    }
+
+    @Test func rejectsPlaceholderOutOfRange() throws {
+        var d = SocketPacketDecoder()
+        _ = try d.decode(text: #"51-["m",{"_placeholder":true,"num":5}]"#)
+        #expect(throws: SocketDecodingError.badPlaceholder) { var d = d; _ = try d.decode(binary: [1]) }
+    }
+}
