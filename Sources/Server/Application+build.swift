@@ -60,7 +60,7 @@ func buildApplicationAndRoutes(
     relay.addRoutes(to: router)
     // The web app: security headers wrap only what is mounted from here on.
     router.add(middleware: SecurityHeadersMiddleware())
-    FrontendRoutes(directory: config.frontendDirectory).addRoutes(to: router)
+    FrontendRoutes(directory: config.frontendDirectory, devMailbox: mail.mailbox != nil && !config.isProduction).addRoutes(to: router)
     router.addMiddleware {
         FileMiddleware(config.frontendDirectory, searchForIndexHtml: true, logger: logger)
     }

@@ -1,0 +1,248 @@
+// REST calls and the session: the access token lives in memory only; the refresh token
+// is an HttpOnly cookie the browser sends to /api/auth/refresh.
+//
+// Several tabs share one refresh cookie, and the server revokes a session whose refresh
+// token is presented twice. So refreshes are serialised across tabs with a Web Lock,
+// and a tab that refreshes hands the new access token to the others on a
+// BroadcastChannel; a tab that waited for the lock uses that token instead of
+// refreshing again.
+
+const HINT_KEY = "switchboard.session"; // "1" while this browser probably has a session cookie
+
+/** An error answer of the API: `{error: {code, message, fields?}}`, plus the HTTP status. */
+export class APIError extends Error {
+  constructor(status, code, message, fields, retryAfter) {
+    super(message || "Something went wrong.");
+    this.name = "APIError";
+    this.status = status;
+    this.code = code || `http_${status}`;
+    this.fields = fields || null;
+    this.retryAfter = retryAfter || null;
+  }
+}
+
+/** Failures that are not answers: offline, server down, aborted. */
+export function networkError(cause) {
+  const error = new APIError(0, "network_error", "Could not reach the server. Check your connection and try again.");
+  error.cause = cause;
+  return error;
+}
+
+async function parseResponse(response) {
+  if (response.status === 204) return null;
+  const type = response.headers.get("content-type") || "";
+  const body = type.includes("json") ? await response.json().catch(() => null) : null;
+  if (response.ok) return body;
+  const error = body && body.error ? body.error : {};
+  throw new APIError(
+    response.status,
+    error.code,
+    error.message || `The server answered ${response.status}.`,
+    error.fields,
+    response.headers.get("retry-after"),
+  );
+}
+
+/** A plain call with no credentials (register, login, verify, reset...). */
+export async function request(method, path, body) {
+  let response;
+  try {
+    response = await fetch("/api" + path, {
+      method,
+      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+  } catch (cause) {
+    throw networkError(cause);
+  }
+  return parseResponse(response);
+}
+
+export class Session extends EventTarget {
+  constructor() {
+    super();
+    this.accessToken = null;
+    this.expiresAt = 0;
+    this.user = null;
+    this.generation = 0; // bumps whenever the token changes
+    this.refreshing = null;
+    this.timer = null;
+    this.channel = "BroadcastChannel" in globalThis ? new BroadcastChannel("switchboard-auth") : null;
+    this.channel?.addEventListener("message", (event) => this.#onBroadcast(event.data));
+  }
+
+  get loggedIn() {
+    return !!this.accessToken;
+  }
+
+  /** On page load: restore the session from the refresh cookie, if there may be one. */
+  async restore() {
+    if (localStorage.getItem(HINT_KEY) !== "1") return false;
+    try {
+      await this.refresh({ force: true });
+      return true;
+    } catch (error) {
+      if (error.status === 401) localStorage.removeItem(HINT_KEY);
+      if (error.code === "network_error") throw error;
+      return false;
+    }
+  }
+
+  async login(login, password) {
+    const answer = await request("POST", "/auth/login", { login, password });
+    this.#adopt(answer, { broadcast: true });
+    localStorage.setItem(HINT_KEY, "1");
+    return answer.user;
+  }
+
+  /**
+   * A fresh access token from the refresh cookie (one request at a time, across tabs).
+   * Without `force`, a token another tab refreshed while we waited is taken instead.
+   */
+  refresh({ force = false } = {}) {
+    if (this.refreshing) return this.refreshing;
+    const startGeneration = this.generation;
+    const run = async () => {
+      if (!force && this.generation !== startGeneration && this.expiresAt - Date.now() > 30000) return this.accessToken;
+      const answer = await request("POST", "/auth/refresh");
+      this.#adopt(answer, { broadcast: true });
+      return this.accessToken;
+    };
+    const locked = navigator.locks ? navigator.locks.request("switchboard-refresh", run) : run();
+    this.refreshing = locked.finally(() => {
+      this.refreshing = null;
+    });
+    this.refreshing.catch((error) => {
+      if (error.status === 401) this.#ended(error.code === "refresh_token_reused" ? "reused" : "expired");
+    });
+    return this.refreshing;
+  }
+
+  /** A token good for at least `margin` ms (refreshing first if needed). */
+  async freshToken(margin = 30000) {
+    if (!this.accessToken) throw new APIError(401, "unauthorized", "Not logged in.");
+    if (this.expiresAt - Date.now() < margin) await this.refresh();
+    return this.accessToken;
+  }
+
+  /** A pushed `auth:token` from the socket: a fresh token for the same session. */
+  applyPushedToken({ accessToken, expiresAt }) {
+    if (!accessToken) return;
+    this.#adopt({ accessToken, accessTokenExpiresAt: expiresAt, user: this.user }, { broadcast: true });
+  }
+
+  /** An authenticated API call; refreshes once on 401 token_expired / invalid_token. */
+  async api(method, path, body) {
+    const call = async () => {
+      let response;
+      try {
+        response = await fetch("/api" + path, {
+          method,
+          headers: {
+            Authorization: `Bearer ${this.accessToken}`,
+            ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          credentials: "same-origin",
+          cache: "no-store",
+        });
+      } catch (cause) {
+        throw networkError(cause);
+      }
+      return parseResponse(response);
+    };
+    if (!this.accessToken) throw new APIError(401, "unauthorized", "Not logged in.");
+    if (this.expiresAt - Date.now() < 5000) await this.refresh();
+    try {
+      return await call();
+    } catch (error) {
+      if (error.status === 401 && (error.code === "token_expired" || error.code === "invalid_token")) {
+        await this.refresh();
+        return call();
+      }
+      throw error;
+    }
+  }
+
+  async logout({ everywhere = false } = {}) {
+    // The server ends our sockets before it answers: that is not a revocation to chase.
+    this.loggingOut = true;
+    try {
+      await this.api("POST", everywhere ? "/auth/logout-all" : "/auth/logout");
+    } finally {
+      this.loggingOut = false;
+      this.channel?.postMessage({ type: "logout" });
+      this.#clear();
+      this.#emit("ended", { reason: "logout" });
+    }
+  }
+
+  /** The server says this session is over (revoked socket, dead refresh token). */
+  end(reason) {
+    this.#ended(reason);
+  }
+
+  // ---- internals ----
+
+  #adopt(answer, { broadcast }) {
+    const previousUser = this.user;
+    this.accessToken = answer.accessToken;
+    this.expiresAt = Date.parse(answer.accessTokenExpiresAt) || Date.now() + 60000;
+    if (answer.user) this.user = answer.user;
+    this.generation++;
+    this.#schedule();
+    if (broadcast) {
+      this.channel?.postMessage({ type: "token", accessToken: this.accessToken, accessTokenExpiresAt: answer.accessTokenExpiresAt, user: this.user });
+    }
+    this.#emit("token", { user: this.user, changedUser: previousUser && this.user && previousUser.id !== this.user.id });
+  }
+
+  #schedule() {
+    clearTimeout(this.timer);
+    const lifetime = this.expiresAt - Date.now();
+    // Refresh when three quarters of the lifetime have passed (at least 5 s from now).
+    const delay = Math.max(5000, lifetime - Math.max(30000, lifetime / 4));
+    this.timer = setTimeout(() => {
+      this.refresh().catch(() => {});
+    }, delay);
+  }
+
+  #onBroadcast(message) {
+    if (!message || typeof message !== "object") return;
+    if (message.type === "token") {
+      if (!this.accessToken && !message.user) return;
+      if (this.user && message.user && this.user.id !== message.user.id) {
+        // Another tab logged in as someone else: the shared cookie is theirs now.
+        this.#clear({ keepHint: true });
+        this.#emit("ended", { reason: "switched" });
+        return;
+      }
+      this.#adopt(message, { broadcast: false });
+    } else if (message.type === "logout") {
+      if (!this.accessToken) return;
+      this.#clear();
+      this.#emit("ended", { reason: "logout_elsewhere" });
+    }
+  }
+
+  #ended(reason) {
+    if (!this.accessToken) return;
+    this.#clear();
+    this.#emit("ended", { reason });
+  }
+
+  #clear({ keepHint = false } = {}) {
+    clearTimeout(this.timer);
+    this.accessToken = null;
+    this.expiresAt = 0;
+    this.user = null;
+    this.generation++;
+    if (!keepHint) localStorage.removeItem(HINT_KEY);
+  }
+
+  #emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
