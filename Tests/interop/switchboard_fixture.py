@@ -73,7 +73,7 @@ class Switchboard:
         headers = kwargs.pop("headers", {})
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        return requests.request(method, self.url + "/api" + path, headers=headers, timeout=10, **kwargs)
+        return requests.request(method, self.url + "/api" + path, headers=headers, timeout=60, **kwargs)
 
     def new_user(self, prefix: str = "u", password: str = "correct horse battery") -> dict:
         """Registers (and verifies, through the development mailbox) a fresh user; returns its login."""
