@@ -106,7 +106,7 @@ def test_journey(server, browsers):
     wait_message(bob, "Hello Bob, welcome to the garden!")
     find(bob, "#composer-input").send_keys("typing something")
     text_of(alice, "#typing", "Bob is typing")
-    find(alice, f"#members li[data-user-id] .dot.online")
+    find(alice, f"#members li[data-username='{b_name}'] .dot.online")
     find(bob, "#composer-input").clear()
     send_message(bob, "Hi Alice! Happy to be here.")
     wait_message(alice, "Hi Alice! Happy to be here.")

@@ -64,7 +64,10 @@ function show(title, ...children) {
   return card;
 }
 
+let noticeKeep = false; // a notice set just before navigating survives that one render
+
 function notice(text, kind = "info") {
+  noticeKeep = !!text;
   noticeBox.textContent = text;
   noticeBox.className = `notice ${kind}`;
   noticeBox.hidden = !text;
@@ -113,7 +116,8 @@ session.addEventListener("token", (event) => {
 });
 
 function render() {
-  notice("");
+  if (noticeKeep) noticeKeep = false;
+  else notice("");
   const route = currentRoute();
   switch (route.name) {
     case "verify-email":

@@ -65,7 +65,10 @@ export class ChatApp {
     on("presence", (event) => this.onPresence(event));
     on("auth:token", (event) => session.applyPushedToken(event));
     this.onVisibility = () => {
-      if (document.visibilityState === "visible") this.markOpenRoomRead();
+      if (document.visibilityState !== "visible") return;
+      this.markOpenRoomRead();
+      // Back from the mailed link in another tab? Pick up the verified address.
+      if (this.session.user && !this.session.user.emailVerified) this.refreshMe();
     };
     document.addEventListener("visibilitychange", this.onVisibility);
     this.socket.connect();
@@ -187,6 +190,17 @@ export class ChatApp {
     this.banner.hidden = false;
   }
 
+  async refreshMe() {
+    try {
+      const me = await this.session.api("GET", "/me");
+      if (this.stopped || !this.session.user) return;
+      Object.assign(this.session.user, me);
+      this.renderBanner();
+    } catch {
+      // Not important enough to report.
+    }
+  }
+
   showConnection(state) {
     if (!this.connection) return;
     const text = { connected: "Online", connecting: "Connecting…", waiting: "Reconnecting…", closed: "Offline", idle: "" }[state] ?? "";
@@ -297,7 +311,7 @@ export class ChatApp {
     const isOpen = this.open?.id === room.id;
     const name = this.roomName(room);
     const dot = room.kind === "direct" && room.peer ? this.presenceDot(room.peer.id) : null;
-    const kindLabel = { public: "#", private: "🔒", direct: "@" }[room.kind] || "";
+    const kindLabel = { public: "#", private: "", direct: "@" }[room.kind] || "";
     const preview = room.lastMessage ? room.lastMessage.body.slice(0, 80) : room.topic || "";
     const badge = unread > 0 ? h("span", { class: "badge", "aria-hidden": "true" }, formatBadge(unread)) : null;
     const label = unread > 0 ? `${name}, ${formatBadge(unread)} unread` : name;
@@ -307,7 +321,7 @@ export class ChatApp {
       h(
         "a",
         { href: `#/rooms/${room.id}`, "aria-label": label, "aria-current": isOpen ? "page" : null, "data-unread": unread },
-        h("span", { class: "kind", "aria-hidden": "true" }, kindLabel),
+        h("span", { class: `kind kind-${room.kind}`, "aria-hidden": "true" }, kindLabel),
         h("span", { class: "room-text" }, h("span", { class: "room-name" }, name, dot), h("span", { class: "preview" }, preview)),
         badge,
       ),
@@ -389,6 +403,8 @@ export class ChatApp {
         if (index >= 0) members[index].role = event.role || members[index].role;
         else members.push({ user: event.user, role: event.role || "member", online: this.presence.get(event.user.id) === true });
         this.announce(`${event.user.displayName || event.user.username} joined.`);
+        // Presence of the newcomer: the server knows whether they are connected.
+        this.loadMembers(this.open);
       } else if (index >= 0) {
         members.splice(index, 1);
         this.announce(`${event.user.displayName || event.user.username} left.`);
@@ -786,7 +802,7 @@ export class ChatApp {
       state.membersList.append(
         h(
           "li",
-          { "data-user-id": member.user.id },
+          { "data-user-id": member.user.id, "data-username": member.user.username },
           this.presenceDot(member.user.id),
           h("span", { class: "member-name" }, member.user.displayName || member.user.username),
           h("span", { class: "member-username" }, ` @${member.user.username}`),

@@ -1,0 +1,219 @@
+"""Focused browser checks of the web app (headless Chromium through Selenium): form errors
+from the API, failed sends and retry, history loading upward, badges kept in step across
+tabs, public rooms, direct messages, deleting a room, sessions and logging out everywhere.
+
+Users are made over REST (`Switchboard.new_user`, password "correct horse battery") so
+each test starts where it needs to."""
+import uuid
+
+import pytest
+
+from browser_support import (
+    DESKTOP, PHONE, assert_no_console_errors, badge_of, find, gone, login, make_driver, require_browser,
+    screenshot, send_message, submit, text_of, wait, wait_message,
+)
+from switchboard_fixture import Switchboard
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def server():
+    require_browser()
+    s = Switchboard()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def browser():
+    require_browser()
+    drivers = []
+
+    def open_browser(size=DESKTOP):
+        driver = make_driver(size)
+        drivers.append(driver)
+        return driver
+
+    yield open_browser
+    for driver in drivers:
+        try:
+            for entry in driver.get_log("browser"):
+                print(f"console {entry['level']}: {entry['message']}")
+        finally:
+            driver.quit()
+
+
+def make_room(server, token, name=None, kind="public", **extra):
+    r = server.api("POST", "/rooms", token=token, json={"name": name or f"room-{uuid.uuid4().hex[:6]}", "kind": kind, **extra})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def post(server, token, room_id, body):
+    r = server.api("POST", f"/rooms/{room_id}/messages", token=token, json={"body": body, "clientMsgId": uuid.uuid4().hex})
+    assert r.status_code == 201, r.text
+    return r.json()["message"]
+
+
+def test_register_errors_show_on_the_form(server, browser):
+    existing = server.new_user("taken")
+    driver = browser(PHONE)
+    driver.get(server.url + "/#/register")
+    # The server's field rules (validation_failed) land next to the field.
+    submit(driver, "register-form", email="not-an-email@x", username="Bad Name!", displayName="", password="long enough password")
+    text_of(driver, "#register-form .form-error", "invalid")
+    username_error = text_of(driver, "#register-form .field-error", "may contain only")
+    assert username_error.is_displayed()
+    assert driver.find_element("name", "username").get_attribute("aria-invalid") == "true"
+    screenshot(driver, "phone-10-register-errors")
+    # username_taken is mapped to the username field.
+    name = existing["user"]["username"]
+    submit(driver, "register-form", email=f"other-{uuid.uuid4().hex[:6]}@example.com", username=name, password="long enough password")
+    text_of(driver, "#register-form .field-error", "is taken")
+    assert_no_console_errors(driver, allowed=[r"/api/auth/register - Failed to load resource: the server responded with a status of (409|422)"])
+
+
+def test_failed_send_shows_retry_and_retry_succeeds(server, browser):
+    owner = server.new_user("owner")
+    room = make_room(server, owner["accessToken"], name=f"lobby-{uuid.uuid4().hex[:6]}")
+    # An unverified user may join a public room but not post yet.
+    name = f"newbie{uuid.uuid4().hex[:6]}"
+    email = f"{name}@example.com"
+    r = server.api("POST", "/auth/register", json={"email": email, "username": name, "password": PASSWORD})
+    assert r.status_code == 202
+    driver = browser()
+    driver.get(server.url + "/")
+    login(driver, name, PASSWORD)
+    find(driver, "#verify-banner")
+    find(driver, "#discover-link").click()
+    find(driver, f"button[data-join-room='{room['id']}']").click()
+    box = find(driver, "#composer-input")
+    box.send_keys("Hello, anyone here?\n")
+    failed = find(driver, "#messages li.message.failed")
+    assert "Verify your email" in failed.text
+    screenshot(driver, "desktop-11-send-failed")
+    # Verify (the mailed link, over REST here), then retry the same message.
+    server.verify_email(email)
+    failed.find_element("css selector", "button.retry").click()
+    wait(driver).until(lambda d: not d.find_elements("css selector", "#messages li.message.failed, #messages li.message.pending"))
+    wait_message(driver, "Hello, anyone here?")
+    # Exactly one stored copy: the retry reused the clientMsgId.
+    history = server.api("GET", f"/rooms/{room['id']}/messages", token=owner["accessToken"]).json()["messages"]
+    assert [m["body"] for m in history].count("Hello, anyone here?") == 1
+    assert_no_console_errors(driver)
+
+
+def test_history_loads_upward_as_you_scroll(server, browser):
+    me = server.new_user("reader")
+    room = make_room(server, me["accessToken"])
+    for i in range(1, 131):
+        post(server, me["accessToken"], room["id"], f"history message {i}")
+    driver = browser()
+    driver.get(server.url + "/")
+    login(driver, me["user"]["username"], PASSWORD)
+    find(driver, f"#room-list li[data-room-id='{room['id']}'] a").click()
+    wait_message(driver, "history message 130")
+    count = lambda d: len(d.find_elements("css selector", "#messages li.message"))
+    assert count(driver) == 50
+    for expected in (100, 130):
+        driver.execute_script("document.getElementById('message-scroller').scrollTop = 0")
+        wait(driver).until(lambda d: count(d) == expected, f"expected {expected} messages")
+    wait_message(driver, "history message 1")
+    bodies = [el.text for el in driver.find_elements("css selector", "#messages li.message .body")]
+    assert bodies == [f"history message {i}" for i in range(1, 131)]
+    assert_no_console_errors(driver)
+
+
+def test_badges_follow_reads_in_other_tabs(server, browser):
+    me, friend = server.new_user("tabs"), server.new_user("friend")
+    room = make_room(server, me["accessToken"], kind="private")
+    r = server.api("POST", "/rooms/join-by-code", token=friend["accessToken"], json={"code": room["joinCode"]})
+    assert r.status_code == 200, r.text
+    driver = browser()
+    driver.get(server.url + "/")
+    login(driver, me["user"]["username"], PASSWORD)
+    first = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    driver.get(server.url + "/#/rooms")  # a second tab restores the session from the cookie
+    find(driver, f"#room-list li[data-room-id='{room['id']}']")
+    find(driver, "#connection[data-state=connected]")
+    second = driver.current_window_handle
+    post(server, friend["accessToken"], room["id"], "one")
+    post(server, friend["accessToken"], room["id"], "two")
+    for handle in (second, first):
+        driver.switch_to.window(handle)
+        wait(driver).until(lambda d: badge_of(d, room["id"]) == "2", "badge of 2")
+    # Reading in the first tab clears the badge in the second (the `read` event).
+    driver.switch_to.window(first)
+    find(driver, f"#room-list li[data-room-id='{room['id']}'] a").click()
+    wait_message(driver, "two")
+    gone(driver, f"#room-list li[data-room-id='{room['id']}'] .badge")
+    driver.switch_to.window(second)
+    gone(driver, f"#room-list li[data-room-id='{room['id']}'] .badge")
+    # Both tabs still hold a working session (refreshes were not replayed).
+    for handle in (first, second):
+        driver.switch_to.window(handle)
+        assert_no_console_errors(driver)
+    assert server.api("GET", "/sessions", token=me["accessToken"]).status_code == 200
+
+
+def test_public_rooms_direct_messages_and_deleting(server, browser):
+    me, other = server.new_user("host"), server.new_user("guest")
+    driver = browser(PHONE)
+    driver.get(server.url + "/")
+    login(driver, me["user"]["username"], PASSWORD)
+    # Create a public room from the form.
+    find(driver, "#new-room-link").click()
+    name = f"town-square-{uuid.uuid4().hex[:4]}"
+    submit(driver, "create-room-form", name=name)
+    find(driver, "#composer-input")
+    room_id = int(driver.execute_script("return location.hash.split('/').pop()"))
+    # Someone else finds it and joins over REST; the member list follows live.
+    found = server.api("GET", f"/rooms/public?q={name}", token=other["accessToken"]).json()["rooms"]
+    assert [r["id"] for r in found] == [room_id]
+    assert server.api("POST", f"/rooms/{room_id}/join", token=other["accessToken"]).status_code == 200
+    find(driver, ".members-toggle").click()
+    find(driver, f"#members li[data-username='{other['user']['username']}']")
+    screenshot(driver, "phone-12-members")
+    find(driver, ".members-toggle").click()
+    # A direct message by username.
+    find(driver, ".back-link").click()
+    find(driver, "#direct-link").click()
+    submit(driver, "direct-form", username="nobody-" + uuid.uuid4().hex[:6])
+    text_of(driver, "#direct-form .form-error", "Nobody has that username")
+    submit(driver, "direct-form", username=other["user"]["username"])
+    find(driver, "#composer-input")
+    send_message(driver, "psst")
+    dm_id = int(driver.execute_script("return location.hash.split('/').pop()"))
+    history = server.api("GET", f"/rooms/{dm_id}/messages", token=other["accessToken"]).json()["messages"]
+    assert [m["body"] for m in history] == ["psst"]
+    # Delete the public room (owner), confirming the dialog.
+    driver.get(server.url + f"/#/rooms/{room_id}")
+    find(driver, "#delete-room").click()
+    driver.switch_to.alert.accept()
+    find(driver, "#room-list")
+    gone(driver, f"#room-list li[data-room-id='{room_id}']")
+    text_of(driver, "#notice", "was deleted")
+    assert_no_console_errors(driver, allowed=[r"/api/direct - Failed to load resource: the server responded with a status of 404"])
+
+
+def test_sessions_list_and_log_out_everywhere(server, browser):
+    me = server.new_user("sessions")  # one session from the REST login
+    driver = browser()
+    driver.get(server.url + "/")
+    login(driver, me["user"]["username"], PASSWORD)
+    find(driver, "#nav-sessions").click()
+    wait(driver).until(lambda d: len(d.find_elements("css selector", "#sessions-list li")) == 2)
+    find(driver, "#sessions-list li.current")
+    screenshot(driver, "desktop-13-sessions")
+    find(driver, "#logout-everywhere").click()
+    driver.switch_to.alert.accept()
+    find(driver, "form#login-form")
+    # Every session is gone: the REST login's refresh token no longer works.
+    r = server.api("POST", "/auth/refresh", json={"refreshToken": me["refreshToken"]})
+    assert r.status_code == 401
+    # Reloading does not bring the session back.
+    driver.refresh()
+    find(driver, "form#login-form")
+    assert_no_console_errors(driver)
