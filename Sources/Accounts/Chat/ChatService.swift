@@ -301,6 +301,35 @@ public struct ChatService: Sendable {
         return result
     }
 
+    /// Renames a room or changes its topic (owners and admins; not direct rooms).
+    public func updateRoom(userID: Int64, roomID: Int64, name rawName: String?, topic rawTopic: String?) async throws -> RoomView {
+        var validator = FieldValidator()
+        let name = rawName.flatMap { validator.check("name", Self.validateRoomName($0)) }
+        let topic = rawTopic.flatMap { validator.check("topic", Self.validateTopic($0)) }
+        try validator.throwIfInvalid()
+        let now = self.now
+        try await database.write { db in
+            guard let room = try await rooms.find(id: roomID, on: db) else { throw Self.roomNotFound }
+            guard let membership = try await rooms.membership(roomID: roomID, userID: userID, on: db) else { throw Self.notAMember }
+            guard room.roomKind != .direct else { throw Self.forbidden("direct_room", "Direct conversations have no name or topic.") }
+            guard membership.roomRole != .member else { throw Self.forbidden("not_room_admin", "Only the room's owner and admins can change it.") }
+            if let name, room.roomKind == .public, name.lowercased() != room.name?.lowercased(),
+               try await db.raw("SELECT id FROM rooms WHERE kind = 'public' AND name_key = \(bind: name.lowercased())").first() != nil {
+                throw APIError(.conflict, code: "room_name_taken", message: "A public room with that name exists.", fields: ["name": "is taken"])
+            }
+            try await db.raw(
+                """
+                UPDATE rooms SET name = COALESCE(\(bind: name), name), name_key = COALESCE(\(bind: name?.lowercased()), name_key),
+                                 topic = COALESCE(\(bind: topic), topic), updated_at = \(bind: now)
+                WHERE id = \(bind: roomID)
+                """
+            ).run()
+        }
+        let view = try await roomView(userID: userID, roomID: roomID)
+        await events?.roomUpdated(RoomUpdatedEvent(roomId: roomID, name: view.name, topic: view.topic))
+        return view
+    }
+
     public func deleteRoom(userID: Int64, roomID: Int64) async throws {
         let memberIDs = try await database.write { db -> [Int64] in
             guard try await rooms.find(id: roomID, on: db) != nil else { throw Self.roomNotFound }

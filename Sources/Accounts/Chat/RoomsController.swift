@@ -25,6 +25,7 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
         authed.post("rooms/{id}/invites", use: invite)
         authed.get("rooms/{id}/members", use: members)
         authed.delete("rooms/{id}", use: delete)
+        authed.patch("rooms/{id}", use: update)
         authed.get("rooms/{id}/messages", use: history)
         authed.post("rooms/{id}/messages", use: post)
         authed.post("rooms/{id}/read", use: read)
@@ -142,6 +143,18 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
     @Sendable func members(_ request: Request, context: Context) async throws -> MembersResponse {
         let identity = try context.requireIdentity()
         return MembersResponse(members: try await chat.members(userID: identity.userID, roomID: try roomID(context), presence: presence))
+    }
+
+    struct UpdateRequest: Decodable {
+        let name: String?
+        let topic: String?
+    }
+
+    @Sendable func update(_ request: Request, context: Context) async throws -> RoomView {
+        let identity = try context.requireIdentity()
+        var request = request
+        let body = try await request.decodeJSON(UpdateRequest.self, context: context)
+        return try await chat.updateRoom(userID: identity.userID, roomID: try roomID(context), name: body.name, topic: body.topic)
     }
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
