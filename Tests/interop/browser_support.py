@@ -194,3 +194,24 @@ def wait_message(driver, text: str, timeout=10):
 def badge_of(driver, room_id: int):
     items = driver.find_elements(By.CSS_SELECTOR, f"#room-list li[data-room-id='{room_id}'] .badge")
     return items[0].text if items else None
+
+
+# ---- stopping and starting the server under a running browser ----
+
+def stop_server_process(server):
+    """Stops the server process (SIGTERM), keeping its port and data directory; returns its environment."""
+    import subprocess  # noqa: F401  (the process object is the fixture's)
+    with open(f"/proc/{server.process.pid}/environ", "rb") as f:
+        environment = dict(item.split(b"=", 1) for item in f.read().split(b"\0") if b"=" in item)
+    server.process.terminate()
+    server.process.wait(timeout=15)
+    return {k.decode(): v.decode() for k, v in environment.items()}
+
+
+def start_server_process(server, environment):
+    """Starts the server again with the same environment (port, data directory, secrets)."""
+    import subprocess
+    from relay_fixture import bin_dir
+    server.process = subprocess.Popen([str(bin_dir() / "switchboard")], cwd=REPO_ROOT, env=environment,
+                                      stdout=server.log, stderr=subprocess.STDOUT)
+    server._wait_ready()

@@ -700,7 +700,8 @@ export class ChatApp {
     state.scroller.scrollTop = state.scroller.scrollHeight;
     clearTimeout(state.typingIdle);
     if (state.typingSent) this.sendTyping(state, false);
-    this.request("message:send", { roomId: state.id, body, clientMsgId })
+    // A generous ack timeout: a send made while reconnecting waits in the buffer.
+    this.request("message:send", { roomId: state.id, body, clientMsgId }, { timeout: 20000 })
       .then((answer) => {
         if (this.open === state) this.addMessages(state, [answer.message], "append");
         const room = this.rooms.get(state.id);
