@@ -80,6 +80,26 @@ import Testing
         }
     }
 
+    @Test func stalledUpgradeTimesOut() async throws {
+        var configuration = liveConfiguration(path: "/engine.io", pingInterval: .seconds(5))
+        configuration.upgradeTimeout = .milliseconds(200)
+        try await withLiveEngine(configuration) { engine, client in
+            let port = try #require(client.port)
+            let sid = try await client.pollingHandshake("/engine.io")
+            let ws = TestWebSocket(url: "ws://127.0.0.1:\(port)/engine.io/?EIO=4&transport=websocket&sid=\(sid)")
+            ws.send("2probe")
+            #expect(await ws.next() == .text("3probe"))
+            try await Task.sleep(for: .milliseconds(400))
+            // polling carries on normally after the timeout
+            #expect(try await client.post("/engine.io/?EIO=4&transport=polling&sid=\(sid)", "4after").status == 200)
+            #expect(try await client.get("/engine.io/?EIO=4&transport=polling&sid=\(sid)").body == "4after")
+            // a late upgrade packet is refused: the session stays on polling
+            ws.send("5")
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(engine.connection(sid: sid)?.transport == .polling)
+        }
+    }
+
     @Test func websocketWithUnknownSidIsRefused() async throws {
         try await withLiveEngine { _, client in
             let port = try #require(client.port)

@@ -43,6 +43,13 @@ public final class EngineConnection: Sendable {
         var timer: Scheduled<Void>?
         /// The client closed over polling while no GET was held: its in-flight GET is owed a noop.
         var owesPollNoop = false
+        /// Ends an upgrade that does not complete within upgradeTimeout.
+        var upgradeTimer: Scheduled<Void>?
+        /// When the current ping is (or was) due, and when its pong is due: deadlines are computed
+        /// from the schedule, not from when a timer happened to fire, and checked on every request
+        /// so a late timer cannot keep a timed-out session alive.
+        var pingDue: NIODeadline?
+        var pongDeadline: NIODeadline?
     }
 
     init(
@@ -171,7 +178,15 @@ public final class EngineConnection: Sendable {
     func poll() async -> Result<PollOutcome, EngineHTTPError> {
         var deferred = Deferred()
         let immediate: Result<PollOutcome, EngineHTTPError>? = state.withLock { s in
-            guard case .open(let transport, let upgrade, _) = s.machine.state else { return .failure(.unknownSid) }
+            checkPongDeadline(&s, deferred: &deferred)
+            guard case .open(let transport, let upgrade, _) = s.machine.state else {
+                if s.owesPollNoop {
+                    // the client closed over POST while this GET was on its way
+                    s.owesPollNoop = false
+                    return .success(.payload(ByteBuffer(integer: EnginePacketType.noop.character)))
+                }
+                return .failure(.unknownSid)
+            }
             guard transport == .polling else { return .failure(.badRequest) }
             if s.pollInProgress {
                 // overlapping GETs: Node closes the session; the first GET gets the close packet
@@ -212,10 +227,14 @@ public final class EngineConnection: Sendable {
 
     /// Checks a POST may be accepted now.
     func canPost() -> EngineHTTPError? {
-        state.withLock { s in
+        var deferred = Deferred()
+        let error: EngineHTTPError? = state.withLock { s in
+            checkPongDeadline(&s, deferred: &deferred)
             guard case .open(let transport, _, _) = s.machine.state else { return .unknownSid }
             return transport == .polling ? nil : .badRequest
         }
+        perform(deferred)
+        return error
     }
 
     private func releasePoll(_ s: inout State) {
@@ -247,7 +266,14 @@ public final class EngineConnection: Sendable {
 
     /// A WebSocket with this sid connected. False if it must be refused.
     func beginProbe() -> Bool {
-        state.withLock { $0.machine.webSocketProbeOpened() }
+        state.withLock { s in
+            guard s.machine.webSocketProbeOpened() else { return false }
+            s.upgradeTimer = eventLoop.scheduleTask(in: .nanoseconds(configuration.upgradeTimeout.nanosecondsClamped)) { [weak self] () -> Void in
+                // the probe stalled: polling carries on; a late `5` aborts the probe transport
+                self?.probeClosed()
+            }
+            return true
+        }
     }
 
     /// Can a WebSocket with this sid be accepted right now?
@@ -277,14 +303,22 @@ public final class EngineConnection: Sendable {
                 default: break
                 }
             }
-            if upgraded { return .upgraded }
+            if upgraded {
+                s.upgradeTimer?.cancel()
+                s.upgradeTimer = nil
+                return .upgraded
+            }
             if actions.isEmpty, s.machine.upgrade == .none { return .aborted }
             return .reply(replies)
         }
     }
 
     func probeClosed() {
-        state.withLock { $0.machine.probeClosed() }
+        state.withLock { s in
+            s.upgradeTimer?.cancel()
+            s.upgradeTimer = nil
+            s.machine.probeClosed()
+        }
     }
 
     // MARK: - Actions
@@ -305,9 +339,19 @@ public final class EngineConnection: Sendable {
                 s.queuedBytes += frame.byteCount
                 if case .open(let t, let u, _) = s.machine.state { flush(&s, transport: t, upgrade: u) }
             case .schedulePing:
-                arm(&s, after: configuration.pingInterval) { $0.pingTimerFired() }
+                let due = NIODeadline.now() + .nanoseconds(configuration.pingInterval.nanosecondsClamped)
+                s.pingDue = due
+                s.pongDeadline = nil
+                arm(&s, at: due) { $0.pingTimerFired() }
             case .schedulePingTimeout:
-                arm(&s, after: configuration.pingTimeout) { $0.pingTimeoutFired() }
+                // A ping handed to a transport gets the full pingTimeout from now (as in Node). A ping
+                // still queued (polling client not polling) cannot be answered: its deadline runs from
+                // when it was due, so a late timer does not extend a dead session.
+                let pingStillQueued = !s.queue.isEmpty
+                let base = pingStillQueued ? (s.pingDue ?? .now()) : .now()
+                let deadline = base + .nanoseconds(configuration.pingTimeout.nanosecondsClamped)
+                s.pongDeadline = deadline
+                arm(&s, at: deadline) { $0.pingTimeoutFired() }
             case .deliver(let data):
                 deferred.deliveries.append(data)
             case .sendOnProbe, .switchToWebSocket:
@@ -317,6 +361,8 @@ public final class EngineConnection: Sendable {
             case .close(let reason):
                 s.timer?.cancel()
                 s.timer = nil
+                s.upgradeTimer?.cancel()
+                s.upgradeTimer = nil
                 // A forced close lets queued packets (e.g. a Socket.IO disconnect) go out first.
                 let flushQueue = reason == .forcedClose || reason == .serverShutdown
                 if s.pollWaiter == nil, reason == .transportClose, !s.pollInProgress, !s.writerFinished, s.writerWaiter == nil {
@@ -344,9 +390,15 @@ public final class EngineConnection: Sendable {
         }
     }
 
-    private func arm(_ s: inout State, after delay: Duration, _ fire: @escaping @Sendable (inout EngineSessionStateMachine) -> [EngineSessionStateMachine.Action]) {
+    /// Closes the session now if its pong deadline has passed (the timer may not have fired yet).
+    private func checkPongDeadline(_ s: inout State, deferred: inout Deferred) {
+        guard let deadline = s.pongDeadline, NIODeadline.now() >= deadline else { return }
+        apply(s.machine.pingTimeoutFired(), to: &s, deferred: &deferred)
+    }
+
+    private func arm(_ s: inout State, at deadline: NIODeadline, _ fire: @escaping @Sendable (inout EngineSessionStateMachine) -> [EngineSessionStateMachine.Action]) {
         s.timer?.cancel()
-        s.timer = eventLoop.scheduleTask(in: .nanoseconds(delay.nanosecondsClamped)) { [weak self] in
+        s.timer = eventLoop.scheduleTask(deadline: deadline) { [weak self] in
             guard let self else { return }
             var deferred = Deferred()
             self.state.withLock { s in

@@ -127,7 +127,8 @@ public final class EngineServer: Sendable {
         if let sid = query.sid {
             guard let connection = connection(sid: sid) else { return .failure(.unknownSid) }
             if transport == .polling {
-                guard connection.transport == .polling else { return .failure(.badRequest) }
+                // a session closing right now is answered by poll() (noop owed, or unknown sid)
+                guard connection.transport == .polling || connection.isClosed else { return .failure(.badRequest) }
             } else {
                 // A WebSocket for a session that is upgrading or upgraded is accepted and then
                 // closed (as Node does), see `handleWebSocket`.
