@@ -64,10 +64,13 @@ function show(title, ...children) {
   return card;
 }
 
-let noticeKeep = false; // a notice set just before navigating survives that one render
+// A notice is meant for the next screen (it is often set just before navigating): it
+// survives the next change of route and goes away on the one after.
+let noticeHold = false;
+let renderedRoute = null;
 
 function notice(text, kind = "info") {
-  noticeKeep = !!text;
+  noticeHold = !!text;
   noticeBox.textContent = text;
   noticeBox.className = `notice ${kind}`;
   noticeBox.hidden = !text;
@@ -116,8 +119,12 @@ session.addEventListener("token", (event) => {
 });
 
 function render() {
-  if (noticeKeep) noticeKeep = false;
-  else notice("");
+  const key = location.pathname + location.hash;
+  if (key !== renderedRoute) {
+    renderedRoute = key;
+    if (noticeHold) noticeHold = false;
+    else notice("");
+  }
   const route = currentRoute();
   switch (route.name) {
     case "verify-email":

@@ -835,6 +835,7 @@ export class ChatApp {
     if (!confirm(`Leave “${name}”?`)) return;
     try {
       await this.session.api("POST", `/rooms/${state.id}/leave`);
+      this.closeRoom();
       this.rooms.delete(state.id);
       this.updateRoomItem(state.id);
       this.notice(`You left “${name}”.`, "info");
@@ -849,6 +850,7 @@ export class ChatApp {
     if (!confirm(`Delete “${name}” and all its messages for everyone? This cannot be undone.`)) return;
     try {
       await this.session.api("DELETE", `/rooms/${state.id}`);
+      this.closeRoom();
       this.rooms.delete(state.id);
       this.updateRoomItem(state.id);
       this.notice(`“${name}” was deleted.`, "info");
