@@ -105,6 +105,8 @@ export function showError(form, error, overrides = {}) {
     general.textContent = overrides[error?.code] || messageFor(error);
     general.hidden = false;
   }
+  // Focus the first bad field in the form's order.
+  firstBad = [...form.elements].find((el) => el.getAttribute("aria-invalid") === "true") || firstBad;
   (firstBad || general)?.focus?.();
 }
 
