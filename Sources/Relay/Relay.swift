@@ -44,7 +44,12 @@ public final class Relay: Sendable, Service {
         self.dynamicRules = Mutex([])
         let holder = RelayHolder()
         self.engine = EngineServer(configuration: configuration, logger: logger, eventLoopGroup: eventLoopGroup) { connection in
-            SocketIOClient(connection: connection, relay: holder.relay!)
+            guard let relay = holder.relay else {
+                // the Relay was released while its routes still serve: refuse politely
+                connection.close(reason: .serverShutdown)
+                return ClosedDelegate()
+            }
+            return SocketIOClient(connection: connection, relay: relay)
         }
         holder.relay = self
     }
@@ -103,6 +108,11 @@ public final class Relay: Sendable, Service {
         try? await gracefulShutdown()
         close()
     }
+}
+
+struct ClosedDelegate: EngineConnectionDelegate {
+    func engineConnection(_ connection: EngineConnection, didReceive data: EngineData) async {}
+    func engineConnection(_ connection: EngineConnection, didCloseWith reason: EngineCloseReason) {}
 }
 
 final class RelayHolder: @unchecked Sendable {
