@@ -67,7 +67,10 @@ func buildApplicationAndRoutes(
 
     var app = Application(
         router: router,
-        server: .http1WebSocketUpgrade(webSocketRouter: router),
+        // Frames up to the relay's maxPayload; Engine.IO runs its own heartbeat, so no WebSocket auto-ping.
+        server: .http1WebSocketUpgrade(
+            webSocketRouter: router, configuration: .init(ws: .init(maxFrameSize: relayConfiguration(config).maxPayload, autoPing: .disabled))
+        ),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "switchboard"),
         services: [DatabaseService(database: database), relay],
         onServerRunning: { channel in

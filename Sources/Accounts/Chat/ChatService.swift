@@ -379,7 +379,7 @@ public struct ChatService: Sendable {
                 FROM users u LEFT JOIN memberships m ON m.user_id = u.id AND m.room_id = \(bind: roomID)
                 WHERE u.id = \(bind: userID)
                 """
-            ).first(decoding: Gate.self, keyDecodingStrategy: .convertFromSnakeCase)
+            ).first(decoding: Gate.self, keyDecodingStrategy: .snakeCaseColumns)
             guard let gate, gate.roomExists != nil else { throw Self.roomNotFound }
             guard gate.role != nil else { throw Self.notAMember }
             if requireVerified && gate.emailVerifiedAt == nil { throw Self.unverified }
@@ -463,7 +463,7 @@ public struct ChatService: Sendable {
             JOIN users u ON u.id = o.user_id
             WHERE mine.user_id = \(bind: userID)
             """
-        ).all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+        ).all(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns)
         return Dictionary(rows.map { ($0.roomId, UserSummary(id: $0.id, username: $0.username, displayName: $0.displayName)) }, uniquingKeysWith: { a, _ in a })
     }
 

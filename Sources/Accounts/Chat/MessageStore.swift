@@ -34,13 +34,13 @@ public struct MessageStore: Sendable {
 
     public func find(id: Int64, on db: any SQLDatabase) async throws -> MessageRecord? {
         try await db.raw("\(unsafeRaw: Self.select) WHERE m.id = \(bind: id)")
-            .first(decoding: MessageRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .first(decoding: MessageRecord.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
     public func find(roomID: Int64, authorID: Int64, clientMsgID: String, on db: any SQLDatabase) async throws -> MessageRecord? {
         try await db.raw(
             "\(unsafeRaw: Self.select) WHERE m.room_id = \(bind: roomID) AND m.author_id = \(bind: authorID) AND m.client_msg_id = \(bind: clientMsgID)"
-        ).first(decoding: MessageRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+        ).first(decoding: MessageRecord.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
     /// Inserts a message, moves the room's last message and the author's read cursor.
@@ -72,13 +72,13 @@ public struct MessageStore: Sendable {
         var rows: [MessageRecord]
         if let after {
             rows = try await db.raw("\(unsafeRaw: Self.select) WHERE m.room_id = \(bind: roomID) AND m.id > \(bind: after) ORDER BY m.id ASC LIMIT \(bind: fetch)")
-                .all(decoding: MessageRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+                .all(decoding: MessageRecord.self, keyDecodingStrategy: .snakeCaseColumns)
             let hasMore = rows.count > limit
             return (Array(rows.prefix(limit)), hasMore)
         }
         let upper = before ?? Int64.max
         rows = try await db.raw("\(unsafeRaw: Self.select) WHERE m.room_id = \(bind: roomID) AND m.id < \(bind: upper) ORDER BY m.id DESC LIMIT \(bind: fetch)")
-            .all(decoding: MessageRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .all(decoding: MessageRecord.self, keyDecodingStrategy: .snakeCaseColumns)
         let hasMore = rows.count > limit
         return (Array(rows.prefix(limit).reversed()), hasMore)
     }

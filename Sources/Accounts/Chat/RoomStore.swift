@@ -85,24 +85,24 @@ public struct RoomStore: Sendable {
                     \(bind: joinCode), \(bind: directKey), \(bind: createdBy), \(bind: now), \(bind: now))
             RETURNING \(unsafeRaw: Self.columns)
             """
-        ).first(decoding: RoomRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+        ).first(decoding: RoomRecord.self, keyDecodingStrategy: .snakeCaseColumns)
         guard let row else { throw StoreError.noRowReturned }
         return .created(row)
     }
 
     public func find(id: Int64, on db: any SQLDatabase) async throws -> RoomRecord? {
         try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM rooms WHERE id = \(bind: id)")
-            .first(decoding: RoomRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .first(decoding: RoomRecord.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
     public func find(joinCode: String, on db: any SQLDatabase) async throws -> RoomRecord? {
         try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM rooms WHERE join_code = \(bind: joinCode)")
-            .first(decoding: RoomRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .first(decoding: RoomRecord.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
     public func find(directKey: String, on db: any SQLDatabase) async throws -> RoomRecord? {
         try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM rooms WHERE direct_key = \(bind: directKey)")
-            .first(decoding: RoomRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .first(decoding: RoomRecord.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
     public func delete(id: Int64, on db: any SQLDatabase) async throws {
@@ -127,7 +127,7 @@ public struct RoomStore: Sendable {
             ORDER BY r.name_key
             LIMIT \(bind: limit)
             """
-        ).all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+        ).all(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns)
         return rows.map {
             (RoomRecord(id: $0.id, kind: $0.kind, name: $0.name, topic: $0.topic, passwordHash: nil, joinCode: nil, directKey: nil,
                         createdBy: $0.createdBy, createdAt: $0.createdAt, updatedAt: $0.updatedAt, lastMessageId: nil, lastMessageAt: $0.lastMessageAt),
@@ -140,7 +140,7 @@ public struct RoomStore: Sendable {
     public func membership(roomID: Int64, userID: Int64, on db: any SQLDatabase) async throws -> MembershipRecord? {
         try await db.raw(
             "SELECT room_id, user_id, role, joined_at, last_read_message_id, last_read_at FROM memberships WHERE room_id = \(bind: roomID) AND user_id = \(bind: userID)"
-        ).first(decoding: MembershipRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+        ).first(decoding: MembershipRecord.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
     /// Adds a member (no-op if already one); returns whether it was added. New members start
@@ -172,13 +172,13 @@ public struct RoomStore: Sendable {
     public func memberIDs(roomID: Int64, on db: any SQLDatabase) async throws -> [Int64] {
         struct Row: Decodable { let userId: Int64 }
         return try await db.raw("SELECT user_id FROM memberships WHERE room_id = \(bind: roomID) ORDER BY joined_at, user_id")
-            .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase).map(\.userId)
+            .all(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns).map(\.userId)
     }
 
     public func roomIDs(userID: Int64, on db: any SQLDatabase) async throws -> [Int64] {
         struct Row: Decodable { let roomId: Int64 }
         return try await db.raw("SELECT room_id FROM memberships WHERE user_id = \(bind: userID)")
-            .all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase).map(\.roomId)
+            .all(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns).map(\.roomId)
     }
 
     public func members(roomID: Int64, on db: any SQLDatabase) async throws -> [MemberRow] {
@@ -189,7 +189,7 @@ public struct RoomStore: Sendable {
             WHERE m.room_id = \(bind: roomID)
             ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, u.username
             """
-        ).all(decoding: MemberRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+        ).all(decoding: MemberRow.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
     /// The user's rooms with unread counts (capped at ``unreadCountCap``) and the last message,
@@ -215,7 +215,7 @@ public struct RoomStore: Sendable {
             WHERE m.user_id = \(bind: userID)
             ORDER BY COALESCE(r.last_message_at, r.created_at) DESC, r.id DESC
             """
-        ).all(decoding: RoomListRow.self, keyDecodingStrategy: .convertFromSnakeCase)
+        ).all(decoding: RoomListRow.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
     /// Moves the read cursor forward only; returns the membership after the move.
@@ -249,6 +249,6 @@ public struct RoomStore: Sendable {
             SELECT DISTINCT o.user_id FROM memberships mine JOIN memberships o ON o.room_id = mine.room_id
             WHERE mine.user_id = \(bind: userID) AND o.user_id <> \(bind: userID)
             """
-        ).all(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase).map(\.userId)
+        ).all(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns).map(\.userId)
     }
 }

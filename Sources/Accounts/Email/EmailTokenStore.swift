@@ -43,7 +43,7 @@ public struct EmailTokenStore: Sendable {
 
     public func find(hash: String, on db: any SQLDatabase) async throws -> EmailTokenRecord? {
         try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM email_tokens WHERE token_hash = \(bind: hash)")
-            .first(decoding: EmailTokenRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .first(decoding: EmailTokenRecord.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
     /// Marks a live token used; false when it was already used, superseded or expired
@@ -72,6 +72,6 @@ public struct EmailTokenStore: Sendable {
     /// Every token of a user, newest first (tests and support tooling).
     public func all(userID: Int64, on db: any SQLDatabase) async throws -> [EmailTokenRecord] {
         try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM email_tokens WHERE user_id = \(bind: userID) ORDER BY created_at DESC")
-            .all(decoding: EmailTokenRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .all(decoding: EmailTokenRecord.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 }

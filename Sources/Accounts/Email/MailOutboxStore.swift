@@ -91,7 +91,7 @@ public struct MailOutboxStore: Sendable {
             )
             RETURNING \(unsafeRaw: Self.columns)
             """
-        ).all(decoding: OutboxRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+        ).all(decoding: OutboxRecord.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
     /// Records delivery; false when the claim was lost (the lease ran out and another
@@ -143,13 +143,13 @@ public struct MailOutboxStore: Sendable {
 
     public func find(id: String, on db: any SQLDatabase) async throws -> OutboxRecord? {
         try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM mail_outbox WHERE id = \(bind: id)")
-            .first(decoding: OutboxRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .first(decoding: OutboxRecord.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
     /// Every row, oldest first (tests, support tooling).
     public func all(on db: any SQLDatabase) async throws -> [OutboxRecord] {
         try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM mail_outbox ORDER BY created_at, id")
-            .all(decoding: OutboxRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .all(decoding: OutboxRecord.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
     /// The earliest time a pending or sending row is due, if any.

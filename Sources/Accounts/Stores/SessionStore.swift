@@ -53,7 +53,7 @@ public struct SessionStore: Sendable {
             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
             WHERE t.token_hash = \(bind: hash)
             """
-        ).first(decoding: RefreshTokenLookup.self, keyDecodingStrategy: .convertFromSnakeCase)
+        ).first(decoding: RefreshTokenLookup.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
     /// Marks a token used; false when another request rotated it first.
@@ -70,7 +70,7 @@ public struct SessionStore: Sendable {
 
     public func find(id: String, on db: any SQLDatabase) async throws -> SessionRecord? {
         try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM sessions WHERE id = \(bind: id)")
-            .first(decoding: SessionRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .first(decoding: SessionRecord.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
     public func active(userID: Int64, now: Int64, idleTimeout: Int64, on db: any SQLDatabase) async throws -> [SessionRecord] {
@@ -80,7 +80,7 @@ public struct SessionStore: Sendable {
             WHERE user_id = \(bind: userID) AND revoked_at IS NULL AND expires_at > \(bind: now) AND last_used_at > \(bind: now - idleTimeout)
             ORDER BY last_used_at DESC
             """
-        ).all(decoding: SessionRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+        ).all(decoding: SessionRecord.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
     /// Revokes one session; returns whether it was active.

@@ -34,7 +34,7 @@ public struct ThrottleStore: Sendable {
     /// Seconds until `key` may try again, or nil when it is not blocked.
     public func blockedFor(key: String, rule: ThrottleRule, now: Int64, on db: any SQLDatabase) async throws -> Int? {
         let row = try await db.raw("SELECT score, updated_at FROM auth_throttle WHERE key = \(bind: key)")
-            .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .first(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns)
         let next = drained(row, rule: rule, now: now) + 1
         guard next > rule.limit else { return nil }
         return Int(((next - rule.limit) / rule.ratePerSecond).rounded(.up))
@@ -44,7 +44,7 @@ public struct ThrottleStore: Sendable {
     @discardableResult
     public func hit(key: String, rule: ThrottleRule, now: Int64, on db: any SQLDatabase) async throws -> Int? {
         let row = try await db.raw("SELECT score, updated_at FROM auth_throttle WHERE key = \(bind: key)")
-            .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .first(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns)
         let score = drained(row, rule: rule, now: now) + 1
         try await db.raw(
             """

@@ -38,24 +38,24 @@ public struct UserStore: Sendable {
             VALUES (\(bind: email), \(bind: username), \(bind: displayName), \(bind: passwordHash), \(bind: now), \(bind: now))
             RETURNING \(unsafeRaw: Self.columns)
             """
-        ).first(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+        ).first(decoding: UserRecord.self, keyDecodingStrategy: .snakeCaseColumns)
         guard let row else { throw StoreError.noRowReturned }
         return .created(row)
     }
 
     public func find(id: Int64, on db: any SQLDatabase) async throws -> UserRecord? {
         try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM users WHERE id = \(bind: id)")
-            .first(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .first(decoding: UserRecord.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
     public func findByEmail(_ email: String, on db: any SQLDatabase) async throws -> UserRecord? {
         try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM users WHERE email = \(bind: email)")
-            .first(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .first(decoding: UserRecord.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
     public func findByUsername(_ username: String, on db: any SQLDatabase) async throws -> UserRecord? {
         try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM users WHERE username = \(bind: username)")
-            .first(decoding: UserRecord.self, keyDecodingStrategy: .convertFromSnakeCase)
+            .first(decoding: UserRecord.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
     public func updatePasswordHash(id: Int64, hash: String, now: Int64, on db: any SQLDatabase) async throws {
