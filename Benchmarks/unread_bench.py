@@ -48,8 +48,9 @@ def set_cursors(execute, query, user_id, room_ids):
     """Most rooms a few unread, ten rooms past the 1000 cap, a few fully read."""
     for index, room in enumerate(room_ids):
         unread = 1500 if index < 10 else random.choice([0, 0, 1, 3, 7, 20, 50])
-        execute("UPDATE memberships SET last_read_message_id = COALESCE((SELECT MAX(id) FROM messages WHERE room_id = ?), 0) - ? "
-                "WHERE room_id = ? AND user_id = ?", (room, unread, room, user_id))
+        # The id `unread` messages back from the room's newest (ids interleave across rooms).
+        execute("UPDATE memberships SET last_read_message_id = COALESCE((SELECT id FROM messages WHERE room_id = ? "
+                "ORDER BY id DESC LIMIT 1 OFFSET ?), 0) WHERE room_id = ? AND user_id = ?", (room, unread, room, user_id))
 
 
 def seed_postgres(psql, url, other_id, room_ids):
@@ -62,9 +63,11 @@ def seed_postgres(psql, url, other_id, room_ids):
       SELECT r.id, {other_id}, 'message ' || g || ' in room ' || r.id, g FROM rooms r, generate_series(1, {MESSAGES // TOTAL_ROOMS}) g;
     UPDATE rooms SET last_message_id = (SELECT MAX(id) FROM messages m WHERE m.room_id = rooms.id), last_message_at = 1;
     COMMIT;
-    ANALYZE;
+    VACUUM ANALYZE;
     """
-    subprocess.run([psql, url, "-q", "-v", "ON_ERROR_STOP=1", "-c", script], check=True)
+    body, vacuum = script.split("VACUUM ANALYZE;")
+    subprocess.run([psql, url, "-q", "-v", "ON_ERROR_STOP=1", "-c", body], check=True)
+    subprocess.run([psql, url, "-q", "-c", "VACUUM ANALYZE"], check=True)
     out = subprocess.run([psql, url, "-At", "-c", "SELECT COUNT(*) FROM messages"], check=True, capture_output=True, text=True)
     return int(out.stdout.strip())
 
