@@ -73,7 +73,8 @@ def main():
     parser.add_argument("--rooms", type=int, default=100)
     parser.add_argument("--per-room", type=int, default=10)
     parser.add_argument("--setup-workers", type=int, default=8)
-    parser.add_argument("bench_args", nargs="*", help="extra relay-bench chat arguments (after --)")
+    parser.add_argument("bench_args", nargs="*", help="extra relay-bench chat arguments (after --); "
+                        "';' separates runs that share one setup, e.g. -- --in-flight 1 ';' --rate 500")
     args = parser.parse_args()
 
     server = Server(args.binary, args.database_url)
@@ -84,10 +85,17 @@ def main():
             tokens = f.name
         try:
             print(f"database: {'postgres' if args.database_url else 'sqlite'}", flush=True)
-            command = [args.relay_bench, "chat", "--port", str(server.port), "--server-pid", str(server.process.pid),
-                       "--tokens", tokens, *args.bench_args]
-            print("$ " + " ".join(command[:1] + ["chat", "--port", "<port>", "--server-pid", "<pid>", "--tokens", "<file>"] + args.bench_args), flush=True)
-            subprocess.run(command, check=True)
+            runs = [[]]
+            for arg in args.bench_args:
+                if arg == ";":
+                    runs.append([])
+                else:
+                    runs[-1].append(arg)
+            for run in runs:
+                command = [args.relay_bench, "chat", "--port", str(server.port), "--server-pid", str(server.process.pid),
+                           "--tokens", tokens, *run]
+                print("$ relay-bench chat --port <port> --server-pid <pid> --tokens <file> " + " ".join(run), flush=True)
+                subprocess.run(command, check=True)
         finally:
             os.unlink(tokens)
     finally:

@@ -52,7 +52,7 @@ run_pairs() {
 run_chat() {
     echo "== chat: 100 rooms x 10 users, durable message:send (${DATABASE_URL:+postgres}${DATABASE_URL:-sqlite})"
     python3 Benchmarks/chat_bench.py --binary "$BIN/switchboard" --relay-bench "$BIN/relay-bench" \
-        ${DATABASE_URL:+--database-url "$DATABASE_URL"} -- --warmup 3 --duration 15 ${CHAT_ARGS:-}
+        ${DATABASE_URL:+--database-url "$DATABASE_URL"} -- ${CHAT_ARGS:---in-flight 1 --warmup 3 --duration 15 ";" --rate 300 --warmup 3 --duration 15}
 }
 
 case "${1:-all}" in

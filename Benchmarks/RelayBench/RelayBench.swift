@@ -23,19 +23,26 @@ struct ConnectCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait after the last connection before reading RSS.")
     var settle: Double = 3
 
+    @Flag(help: "Engine.IO only: do not send the Socket.IO CONNECT (isolates the transport's memory).")
+    var engineOnly = false
+
     func run() async throws {
         let harness = common.harness(.idle)
+        if engineOnly { try await harness.each { $0.engineOnly = true } }
+        let ownCPU = CPUWindow(pid: ProcessStats.ownPid)!
         let rssBefore = common.serverPid.flatMap { ProcessStats.rssKiB(pid: $0) }
         let serverCPU = common.serverPid.flatMap { CPUWindow(pid: $0) }
         let specs = (0..<clients).map { ClientSpec(index: $0, room: "", auth: nil) }
         let totals = try await harness.connectAll(specs, options: common, join: false)
         let cpu = serverCPU?.finish()
+        let generatorCPU = ownCPU.finish()
         let seconds = Double(totals.lastConnectedAt - totals.firstStartedAt) / 1e9
         print(String(format: "connect: %d connections in %.2f s = %.0f connections/s (target %.0f/s)",
                      totals.connected, seconds, Double(totals.connected) / seconds, common.connectRate))
         let c = totals.connectLatency
         print("handshake (TCP + upgrade + EIO open + SIO CONNECT): p50 \(c.percentile(50).ms) ms, p99 \(c.percentile(99).ms) ms, max \(c.max.ms) ms")
         if let cpu { print(String(format: "server CPU while connecting: %.2f s, %.1f µs per connection", cpu.seconds, cpu.seconds * 1e6 / Double(max(1, totals.connected)))) }
+        print(String(format: "generator CPU while connecting: %.2f s", generatorCPU.seconds))
         try await Task.sleep(for: .seconds(settle))
         if let pid = common.serverPid, let before = rssBefore, let after = ProcessStats.rssKiB(pid: pid) {
             let per = Double(after - before) / Double(max(1, totals.connected))

@@ -65,7 +65,12 @@ final class SocketIOClientConnection: ChannelInboundHandler, RemovableChannelHan
         guard let type = packet.first else { return }
         switch type {
         case UInt8(ascii: "0"):  // Engine.IO open → Socket.IO CONNECT
-            sendText(auth.map { "40" + $0 } ?? "40")
+            if worker.engineOnly {
+                connected = true
+                worker.connected(self)
+            } else {
+                sendText(auth.map { "40" + $0 } ?? "40")
+            }
         case UInt8(ascii: "2"):  // ping
             sendText("3")
         case UInt8(ascii: "1"):

@@ -52,6 +52,8 @@ final class Worker: @unchecked Sendable {
     let host: String
     let port: Int
     let workload: Workload
+    /// Stop at the Engine.IO open packet (no Socket.IO CONNECT): isolates the transport's cost.
+    var engineOnly = false
     private var clients: [SocketIOClientConnection] = []
     private var stats = WorkerSnapshot()
     private var measuring = false
