@@ -129,9 +129,13 @@ public struct ChatService: Sendable {
         return rows.map { view($0, peer: peers[$0.id]) }
     }
 
+    /// One room of my list (after create/join/rename), without listing the others.
     func roomView(userID: Int64, roomID: Int64) async throws -> RoomView {
-        guard let view = try await listRooms(userID: userID).first(where: { $0.id == roomID }) else { throw Self.roomNotFound }
-        return view
+        let (rows, peers) = try await database.read { db in
+            (try await rooms.listForUser(userID, onlyRoom: roomID, on: db), try await directPeers(userID: userID, on: db))
+        }
+        guard let row = rows.first else { throw Self.roomNotFound }
+        return view(row, peer: peers[row.id])
     }
 
     public struct DiscoveredRoom: Codable, Sendable {

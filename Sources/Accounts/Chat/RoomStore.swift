@@ -195,8 +195,9 @@ public struct RoomStore: Sendable {
     /// The user's rooms with unread counts (capped at ``unreadCountCap``) and the last message,
     /// most recently active first. One query: a membership index scan plus, per room, an
     /// index range scan over messages after the read cursor.
-    public func listForUser(_ userID: Int64, on db: any SQLDatabase) async throws -> [RoomListRow] {
-        try await db.raw(
+    public func listForUser(_ userID: Int64, onlyRoom roomID: Int64? = nil, on db: any SQLDatabase) async throws -> [RoomListRow] {
+        let onlyRoom: SQLQueryString = roomID.map { "AND r.id = \(bind: $0)" } ?? ""
+        return try await db.raw(
             """
             SELECT r.id, r.kind, r.name, r.topic,
                    CASE WHEN m.role IN ('owner', 'admin') THEN r.join_code END AS join_code,
@@ -212,7 +213,7 @@ public struct RoomStore: Sendable {
             FROM memberships m
             JOIN rooms r ON r.id = m.room_id
             LEFT JOIN messages lm ON lm.id = r.last_message_id
-            WHERE m.user_id = \(bind: userID)
+            WHERE m.user_id = \(bind: userID) \(onlyRoom)
             ORDER BY COALESCE(r.last_message_at, r.created_at) DESC, r.id DESC
             """
         ).all(decoding: RoomListRow.self, keyDecodingStrategy: .snakeCaseColumns)
