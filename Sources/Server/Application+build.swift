@@ -42,7 +42,10 @@ func buildApplicationAndRoutes(
         database: database, hasher: hasher, tokens: tokens, settings: authSettings, mailHooks: mail.registrationHooks,
         revocations: realtime, logger: logger
     )
-    let chat = ChatService(database: database, hasher: hasher, requireVerifiedEmail: config.requireVerifiedEmail, events: realtime, logger: logger)
+    let chat = ChatService(
+        database: database, hasher: hasher,
+        verification: EmailVerificationGate(database: database, isRequired: config.requireVerifiedEmail), events: realtime, logger: logger
+    )
     let presence = PresenceTracker()
     ChatGateway(
         namespace: relay.namespace("/"), auth: auth, chat: chat, presence: presence,

@@ -22,8 +22,6 @@ struct MailWiring {
     let resend: ResendMailSender?
     let database: any Database
     let startGate = OutboxStartGate()
-    /// What chat code asks before room creation and posting (REQUIRE_VERIFIED_EMAIL).
-    let verificationGate: EmailVerificationGate
     let isProduction: Bool
     let logger: Logger
 
@@ -33,7 +31,6 @@ struct MailWiring {
         self.database = database
         self.isProduction = configuration.isProduction
         self.logger = logger
-        self.verificationGate = EmailVerificationGate(database: database, isRequired: configuration.requireVerifiedEmail)
         if let apiKey = configuration.resendAPIKey {
             let resend = try ResendMailSender(
                 configuration: ResendConfiguration(

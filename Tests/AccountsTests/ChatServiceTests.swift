@@ -24,7 +24,7 @@ struct ChatHarness {
     static func with(_ kind: DatabaseKind, requireVerified: Bool = true, _ body: @Sendable (ChatHarness) async throws -> Void) async throws {
         try await TestDatabases.with(kind) { db in
             let events = EventRecorder()
-            let chat = ChatService(database: db, hasher: PasswordHasher(parameters: .testing), requireVerifiedEmail: requireVerified, events: events, logger: TestDatabases.logger)
+            let chat = ChatService(database: db, hasher: PasswordHasher(parameters: .testing), verification: EmailVerificationGate(database: db, isRequired: requireVerified), events: events, logger: TestDatabases.logger)
             try await body(ChatHarness(db: db, chat: chat, events: events))
         }
     }
@@ -85,8 +85,8 @@ struct ChatServiceTests {
             #expect(code.count == 8 && code.allSatisfy { ChatService.joinCodeAlphabet.contains($0) })
             #expect(room.hasPassword)
             #expect(await apiCode { try await h.chat.join(userID: bob, roomID: room.id) } == "invite_only")
-            #expect(await apiCode { try await h.chat.joinByCode(userID: bob, code: code, password: "wrong", ip: nil) } == "invalid_join_code")
-            let joined = try await h.chat.joinByCode(userID: bob, code: code.lowercased(), password: "opensesame", ip: nil)
+            #expect(await apiCode { try await h.chat.joinByCode(userID: bob, code: code, password: "wrong") } == "invalid_join_code")
+            let joined = try await h.chat.joinByCode(userID: bob, code: code.lowercased(), password: "opensesame")
             #expect(joined.id == room.id && joined.role == .member && joined.joinCode == nil)
             #expect(await apiCode { try await h.chat.history(userID: eve, roomID: room.id, before: nil, after: nil, limit: nil) } == "not_a_member")
             #expect(await apiCode { try await h.post(eve, room.id, "hi") } == "not_a_member")
@@ -109,8 +109,8 @@ struct ChatServiceTests {
     func joinCodeThrottle(kind: DatabaseKind) async throws {
         try await ChatHarness.with(kind) { h in
             let bob = try await h.user("bob")
-            for _ in 0..<10 { _ = await apiCode { try await h.chat.joinByCode(userID: bob, code: "AAAAAAAA", password: nil, ip: nil) } }
-            #expect(await apiCode { try await h.chat.joinByCode(userID: bob, code: "AAAAAAAA", password: nil, ip: nil) } == "too_many_attempts")
+            for _ in 0..<10 { _ = await apiCode { try await h.chat.joinByCode(userID: bob, code: "AAAAAAAA", password: nil) } }
+            #expect(await apiCode { try await h.chat.joinByCode(userID: bob, code: "AAAAAAAA", password: nil) } == "too_many_attempts")
         }
     }
 

@@ -128,11 +128,10 @@ public struct AuthService: Sendable {
 
     public func login(login rawLogin: String, password: String, client: ClientInfo) async throws -> IssuedTokens {
         let login = normalizedLogin(rawLogin)
-        guard !login.isEmpty, login.utf8.count <= 254, !password.isEmpty, password.utf8.count <= 1024 else {
-            throw APIError.validation(["login": "is required", "password": "is required"].filter { key, _ in
-                key == "login" ? login.isEmpty || login.utf8.count > 254 : password.isEmpty || password.utf8.count > 1024
-            })
-        }
+        var problems: [String: String] = [:]
+        if login.isEmpty || login.utf8.count > 254 { problems["login"] = "is required (an email or username)" }
+        if password.isEmpty || password.utf8.count > 1024 { problems["password"] = "is required" }
+        if !problems.isEmpty { throw APIError.validation(problems) }
         let accountKey = "login:acct:\(login)"
         let ipKey = client.ip.map { "login:ip:\($0)" }
         let start = self.now

@@ -33,7 +33,7 @@ public struct ChatService: Sendable {
     let database: any Database
     let hasher: PasswordHasher
     let clock: AccountsClock
-    let requireVerifiedEmail: Bool
+    let verification: EmailVerificationGate
     let events: (any ChatEventSink)?
     let logger: Logger
     let rooms = RoomStore()
@@ -46,12 +46,12 @@ public struct ChatService: Sendable {
     static let joinCodeAlphabet = Array("23456789ABCDEFGHJKMNPQRSTUVWXYZ")
     static let joinCodeRule = ThrottleRule(limit: 10, ratePerSecond: 1.0 / 30)
 
-    public init(database: any Database, hasher: PasswordHasher, clock: AccountsClock = .system, requireVerifiedEmail: Bool,
+    public init(database: any Database, hasher: PasswordHasher, clock: AccountsClock = .system, verification: EmailVerificationGate,
                 events: (any ChatEventSink)?, logger: Logger) {
         self.database = database
         self.hasher = hasher
         self.clock = clock
-        self.requireVerifiedEmail = requireVerifiedEmail
+        self.verification = verification
         self.events = events
         self.logger = logger
     }
@@ -60,9 +60,8 @@ public struct ChatService: Sendable {
 
     // MARK: Errors
 
-    static let notAMember = APIError(.forbidden, code: "not_a_member", message: "You are not a member of this room.")
+    public static let notAMember = APIError(.forbidden, code: "not_a_member", message: "You are not a member of this room.")
     static let roomNotFound = APIError(.notFound, code: "room_not_found", message: "No such room.")
-    static let unverified = APIError(.forbidden, code: "email_unverified", message: "Verify your email address first.")
     static func forbidden(_ code: String, _ message: String) -> APIError { APIError(.forbidden, code: code, message: message) }
 
     // MARK: Rooms
@@ -81,7 +80,7 @@ public struct ChatService: Sendable {
     }
 
     public func createRoom(userID: Int64, _ input: NewRoom) async throws -> RoomView {
-        try await requireVerified(userID)
+        try await verification.requireVerified(userID: userID)
         var validator = FieldValidator()
         guard input.kind != .direct else {
             throw APIError.validation(["kind": "must be public or private (use POST /api/direct for direct messages)"])
@@ -163,7 +162,7 @@ public struct ChatService: Sendable {
         return try await roomView(userID: userID, roomID: roomID)
     }
 
-    public func joinByCode(userID: Int64, code rawCode: String, password: String?, ip: String?) async throws -> RoomView {
+    public func joinByCode(userID: Int64, code rawCode: String, password: String?) async throws -> RoomView {
         let code = rawCode.uppercased().filter { !$0.isWhitespace && $0 != "-" }
         let key = "joincode:user:\(userID)"
         let now = self.now
@@ -194,7 +193,6 @@ public struct ChatService: Sendable {
     /// Leaves a room. An owner who leaves hands the room to the longest-standing member;
     /// the last member out deletes it.
     public func leave(userID: Int64, roomID: Int64) async throws {
-        let now = self.now
         enum Outcome: Sendable { case left(newOwner: Int64?), deleted }
         let outcome: Outcome = try await database.write { db in
             guard let membership = try await rooms.membership(roomID: roomID, userID: userID, on: db) else { throw Self.notAMember }
@@ -208,7 +206,6 @@ public struct ChatService: Sendable {
                 try await rooms.setRole(roomID: roomID, userID: remaining[0], role: .owner, on: db)
                 return .left(newOwner: remaining[0])
             }
-            _ = now
             return .left(newOwner: nil)
         }
         guard let user = try await user(userID) else { return }
@@ -253,7 +250,7 @@ public struct ChatService: Sendable {
 
     /// The direct conversation between two users, created on first use.
     public func direct(userID: Int64, with target: UserRef) async throws -> RoomView {
-        try await requireVerified(userID)
+        try await verification.requireVerified(userID: userID)
         guard let peer = try await database.read({ db in try await resolve(target, on: db) }), peer.disabledAt == nil else {
             throw APIError(.notFound, code: "user_not_found", message: "No such user.")
         }
@@ -374,7 +371,7 @@ public struct ChatService: Sendable {
             throw APIError.validation(["clientMsgId": "must be 1 to 64 characters"])
         }
         let now = self.now
-        let requireVerified = self.requireVerifiedEmail
+        let requireVerified = verification.isRequired
         let outcome = try await database.write { db -> PostOutcome in
             struct Gate: Decodable { let role: String?; let emailVerifiedAt: Int64?; let roomExists: Int64? }
             let gate = try await db.raw(
@@ -386,7 +383,7 @@ public struct ChatService: Sendable {
             ).first(decoding: Gate.self, keyDecodingStrategy: .snakeCaseColumns)
             guard let gate, gate.roomExists != nil else { throw Self.roomNotFound }
             guard gate.role != nil else { throw Self.notAMember }
-            if requireVerified && gate.emailVerifiedAt == nil { throw Self.unverified }
+            if requireVerified && gate.emailVerifiedAt == nil { throw APIError.emailUnverified }
             if let clientMsgID, let existing = try await messages.find(roomID: roomID, authorID: userID, clientMsgID: clientMsgID, on: db) {
                 return PostOutcome(message: existing.wire, duplicate: true)
             }
@@ -443,12 +440,6 @@ public struct ChatService: Sendable {
     }
 
     // MARK: Helpers
-
-    func requireVerified(_ userID: Int64) async throws {
-        guard requireVerifiedEmail else { return }
-        guard let user = try await database.read({ db in try await users.find(id: userID, on: db) }) else { throw APIError.unauthorized }
-        if !user.isEmailVerified { throw Self.unverified }
-    }
 
     func user(_ id: Int64) async throws -> UserSummary? {
         try await database.read { db in try await users.find(id: id, on: db) }.map {

@@ -124,7 +124,7 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
         guard (1...32).contains(body.code.count), (body.password?.count ?? 0) <= 128 else {
             throw APIError(.forbidden, code: "invalid_join_code", message: "The code or the room password is wrong.")
         }
-        return try await chat.joinByCode(userID: identity.userID, code: body.code, password: body.password, ip: request.clientInfo(context: context).ip)
+        return try await chat.joinByCode(userID: identity.userID, code: body.code, password: body.password)
     }
 
     @Sendable func leave(_ request: Request, context: Context) async throws -> Response {

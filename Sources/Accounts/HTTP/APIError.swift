@@ -66,8 +66,7 @@ public struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             throw error
-        } catch let error as DecodingError {
-            _ = error
+        } catch is DecodingError {
             throw APIError.invalidJSON
         } catch let error as HTTPError {
             switch error.status {

@@ -90,7 +90,7 @@ struct ChatGateway: Sendable {
         }
         socket.on(ChatEventName.typing) { args, ack in
             await handle(socket, socketAuth, args, ack) { (request: TypingRequest, identity) in
-                guard socket.rooms.contains(ChatRooms.room(request.roomId)) else { throw ChatService.notAMemberError }
+                guard socket.rooms.contains(ChatRooms.room(request.roomId)) else { throw ChatService.notAMember }
                 if typingLimiter.allow(roomID: request.roomId, typing: request.typing) {
                     try await namespace.to(ChatRooms.room(request.roomId)).except(ChatRooms.user(identity.userID)).volatile
                         .emit(ChatEventName.typing, TypingEvent(roomId: request.roomId, userId: identity.userID, typing: request.typing))
@@ -237,8 +237,4 @@ final class TypingLimiter: Sendable {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
-
-extension ChatService {
-    static var notAMemberError: APIError { APIError(.forbidden, code: "not_a_member", message: "You are not a member of this room.") }
 }
