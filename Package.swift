@@ -99,6 +99,7 @@ let package = Package(
             ],
             path: "Benchmarks/RelayBench"
         ),
+        .target(name: "TestSupport", dependencies: ["Accounts"], path: "Tests/TestSupport"),
         .testTarget(name: "ModelsTests", dependencies: ["Models"]),
         .testTarget(
             name: "MailTests",
@@ -124,7 +125,7 @@ let package = Package(
         .testTarget(
             name: "AccountsTests",
             dependencies: [
-                "Accounts", "Mail",
+                "Accounts", "Mail", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -135,7 +136,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server",
+                "Server", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ]

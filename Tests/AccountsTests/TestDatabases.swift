@@ -3,13 +3,12 @@ import Foundation
 import Logging
 import PostgresNIO
 import SQLKit
+import TestSupport
 
 /// The databases every store test runs against: SQLite always, PostgreSQL when
 /// TEST_DATABASE_URL is set (scripts/test starts one).
 enum TestDatabases {
-    static var kinds: [DatabaseKind] {
-        ProcessInfo.processInfo.environment["TEST_DATABASE_URL"] == nil ? [.sqlite] : [.sqlite, .postgres]
-    }
+    static var kinds: [DatabaseKind] { TestDatabaseServer.kinds }
 
     static var logger: Logger {
         var logger = Logger(label: "test")
@@ -40,7 +39,7 @@ enum TestDatabases {
                 throw error
             }
         case .postgres:
-            let location = try freshPostgresDatabase()
+            let location = try TestDatabaseServer.freshPostgresDatabase()
             let db = PostgresDatabase(location: location, maxConnections: 4, logger: logger)
             return try await db.runWhile {
                 if migrate { try await runMigrations(db) }
@@ -52,31 +51,6 @@ enum TestDatabases {
     static func runMigrations(_ db: any Database) async throws {
         let migrations = try MigrationLoader.load(directory: migrationsDirectory, kind: db.kind)
         try await MigrationRunner(database: db, migrations: migrations, logger: logger).apply()
-    }
-
-    /// Creates a uniquely named database on the test server (via psql, which scripts/test provides).
-    static func freshPostgresDatabase() throws -> DatabaseLocation.PostgresLocation {
-        guard let url = ProcessInfo.processInfo.environment["TEST_DATABASE_URL"],
-              case .postgres(var location) = try DatabaseLocation.parse(url) else {
-            throw TestSetupError("TEST_DATABASE_URL is not a postgres URL")
-        }
-        let name = "sb_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
-        try createDatabase(named: String(name), on: location)
-        location.database = String(name)
-        return location
-    }
-
-    static func createDatabase(named name: String, on location: DatabaseLocation.PostgresLocation) throws {
-        let psql = ProcessInfo.processInfo.environment["PG_BINDIR"].map { "\($0)/psql" } ?? "psql"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [psql, "-h", location.host, "-p", String(location.port), "-U", location.username, "-d", location.database, "-qc", "CREATE DATABASE \(name)"]
-        var environment = ProcessInfo.processInfo.environment
-        if let password = location.password { environment["PGPASSWORD"] = password }
-        process.environment = environment
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestSetupError("psql CREATE DATABASE failed") }
     }
 }
 
