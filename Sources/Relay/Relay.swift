@@ -1,5 +1,4 @@
 import Hummingbird
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOPosix
@@ -15,6 +14,7 @@ import Synchronization
 /// chat.onConnection { socket in
 ///     socket.on("message") { args, ack in await ack?(args) }
 /// }
+/// let app = Application(router: router, server: .http1(relay: relay))
 /// ```
 /// `Relay` is also a `Service`: run it in the ServiceGroup so that graceful shutdown closes
 /// every connection.
@@ -54,8 +54,9 @@ public final class Relay: Sendable, Service {
         holder.relay = self
     }
 
-    /// Mounts the endpoint; give the same router to `.http1WebSocketUpgrade(webSocketRouter:)`.
-    public func addRoutes<Context: WebSocketRequestContext>(to router: Router<Context>) {
+    /// Mounts the polling endpoint; serve the router with `.http1(relay:)` so that WebSocket
+    /// upgrades reach the relay.
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         engine.addRoutes(to: router)
     }
 
@@ -111,7 +112,7 @@ public final class Relay: Sendable, Service {
 }
 
 struct ClosedDelegate: EngineConnectionDelegate {
-    func engineConnection(_ connection: EngineConnection, didReceive data: EngineData) async {}
+    func engineConnection(_ connection: EngineConnection, didReceive data: EngineData) {}
     func engineConnection(_ connection: EngineConnection, didCloseWith reason: EngineCloseReason) {}
 }
 

@@ -58,7 +58,15 @@ public struct RelayConfiguration: Sendable {
     public var connectTimeout: Duration
     /// CORS for polling requests; nil sends no CORS headers.
     public var cors: CORSOptions?
-    /// Decides whether a handshake or WebSocket request is accepted (403 `Forbidden` otherwise).
+    /// Browser origins allowed to connect (the `Origin` header, compared exactly, e.g.
+    /// `https://chat.example.com`). A request with another Origin gets 403 `Forbidden`; a request
+    /// without one (not a browser: native apps, server-side clients) passes. nil: no check.
+    /// WebSocket is not protected by CORS, so this is the check that keeps other sites' pages
+    /// from opening sockets with a user's cookies.
+    public var allowedOrigins: Set<String>?
+    /// Decides whether a handshake or WebSocket request is accepted (403 `Forbidden` otherwise),
+    /// after `allowedOrigins`. It makes every handshake wait for a task: prefer `allowedOrigins`
+    /// for an Origin allow-list.
     public var allowRequest: (@Sendable (EngineRequest) async -> Bool)?
     /// Transports offered. Both by default.
     public var allowPolling: Bool
@@ -68,6 +76,11 @@ public struct RelayConfiguration: Sendable {
     public var maxOutboundBufferBytes: Int
     /// How long the client has to complete a polling→WebSocket upgrade once probing.
     public var upgradeTimeout: Duration
+    /// Run connection middleware and event handlers on the event loop of the connection (no
+    /// thread hop per event; what Node does). Handlers must then not block: `await` slow work
+    /// (database, hashing) on its own threads, as any async API does. With false they run on
+    /// Swift's global concurrent pool.
+    public var runsHandlersOnEventLoop: Bool
 
     public init(
         path: String = "/socket.io",
@@ -76,11 +89,13 @@ public struct RelayConfiguration: Sendable {
         maxPayload: Int = 1_000_000,
         connectTimeout: Duration = .seconds(45),
         cors: CORSOptions? = nil,
+        allowedOrigins: Set<String>? = nil,
         allowRequest: (@Sendable (EngineRequest) async -> Bool)? = nil,
         allowPolling: Bool = true,
         allowWebSocket: Bool = true,
         maxOutboundBufferBytes: Int = 4 * 1_048_576,
-        upgradeTimeout: Duration = .seconds(10)
+        upgradeTimeout: Duration = .seconds(10),
+        runsHandlersOnEventLoop: Bool = true
     ) {
         var path = path
         while path.count > 1, path.hasSuffix("/") { path.removeLast() }
@@ -90,11 +105,13 @@ public struct RelayConfiguration: Sendable {
         self.maxPayload = maxPayload
         self.connectTimeout = connectTimeout
         self.cors = cors
+        self.allowedOrigins = allowedOrigins
         self.allowRequest = allowRequest
         self.allowPolling = allowPolling
         self.allowWebSocket = allowWebSocket
         self.maxOutboundBufferBytes = maxOutboundBufferBytes
         self.upgradeTimeout = upgradeTimeout
+        self.runsHandlersOnEventLoop = runsHandlersOnEventLoop
     }
 }
 

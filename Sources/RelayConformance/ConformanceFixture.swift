@@ -1,5 +1,4 @@
 import Hummingbird
-import HummingbirdWebSocket
 import Logging
 import Relay
 
@@ -20,7 +19,7 @@ struct ConformanceFixture {
         )
     }
 
-    func addRoutes<Context: WebSocketRequestContext>(to router: Router<Context>) -> Relay {
+    func addRoutes<Context: RequestContext>(to router: Router<Context>) -> (EngineServer, Relay) {
         let engine = EngineServer(configuration: Self.configuration(path: "/engine.io"), logger: logger) { _ in EchoDelegate() }
         engine.addRoutes(to: router)
 
@@ -40,7 +39,7 @@ struct ConformanceFixture {
             addSuite(relay.namespace("/custom"), echo: false)
         }
         if interop { addInterop(relay) }
-        return relay
+        return (engine, relay)
     }
 
     /// `/socket.io/`: emit `auth` with the CONNECT payload; on "/", `message` → `message-back`
@@ -131,7 +130,7 @@ struct ConformanceFixture {
 
 /// `/engine.io/`: echo every message back.
 struct EchoDelegate: EngineConnectionDelegate {
-    func engineConnection(_ connection: EngineConnection, didReceive data: EngineData) async {
+    func engineConnection(_ connection: EngineConnection, didReceive data: EngineData) {
         connection.send(data)
     }
 

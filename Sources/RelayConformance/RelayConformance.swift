@@ -1,6 +1,5 @@
 import ArgumentParser
 import Hummingbird
-import HummingbirdWebSocket
 import Logging
 import Relay
 
@@ -29,15 +28,12 @@ struct RelayConformance: AsyncParsableCommand {
         var configuredLogger = Logger(label: "relay-conformance")
         configuredLogger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
         let logger = configuredLogger
-        let router = Router(context: BasicWebSocketRequestContext.self)
+        let router = Router(context: BasicRequestContext.self)
         let fixture = ConformanceFixture(logger: logger, bench: bench, interop: interop)
-        let relay = fixture.addRoutes(to: router)
+        let (engine, relay) = fixture.addRoutes(to: router)
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: router,
-                configuration: .init(ws: .init(maxFrameSize: 1_000_000, autoPing: .disabled))
-            ),
+            server: .http1(engines: [engine, relay.engine]),
             configuration: .init(address: .hostname(host, port: port)),
             services: [relay],
             onServerRunning: { channel in

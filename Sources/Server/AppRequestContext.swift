@@ -1,18 +1,15 @@
 import Accounts
 import Hummingbird
-import HummingbirdWebSocket
 
-/// The request context of every route: Hummingbird's core storage, the WebSocket
-/// handler slot the relay's upgrade route fills, and the authenticated identity.
-public struct AppRequestContext: RequestContext, WebSocketRequestContext, IdentityRequestContext, RemoteAddressProviding {
+/// The request context of every route: Hummingbird's core storage and the authenticated
+/// identity. (WebSocket upgrades never reach the router: the relay's channel takes them.)
+public struct AppRequestContext: RequestContext, IdentityRequestContext, RemoteAddressProviding {
     public var coreContext: CoreRequestContextStorage
-    public let webSocket: WebSocketHandlerReference<Self>
     public var identity: AccessIdentity?
     public let remoteAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
-        self.webSocket = .init()
         self.identity = nil
         self.remoteAddress = source.channel.remoteAddress?.ipAddress
     }

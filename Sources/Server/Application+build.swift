@@ -1,7 +1,6 @@
 import Accounts
 import Foundation
 import Hummingbird
-import HummingbirdWebSocket
 import Logging
 import Relay
 import ServiceLifecycle
@@ -70,10 +69,8 @@ func buildApplicationAndRoutes(
 
     var app = Application(
         router: router,
-        // Frames up to the relay's maxPayload; Engine.IO runs its own heartbeat, so no WebSocket auto-ping.
-        server: .http1WebSocketUpgrade(
-            webSocketRouter: router, configuration: .init(ws: .init(maxFrameSize: relayConfiguration(config).maxPayload, autoPing: .disabled))
-        ),
+        // HTTP/1.1; WebSocket upgrades at /socket.io go straight to the relay's transport.
+        server: .http1(relay: relay),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "switchboard"),
         services: [DatabaseService(database: database), relay],
         onServerRunning: { channel in
@@ -99,15 +96,11 @@ func relayConfiguration(_ config: AppConfiguration) -> RelayConfiguration {
     if !config.isProduction {
         allowed.formUnion(["http://localhost:\(config.port)", "http://127.0.0.1:\(config.port)"])
     }
-    let origins = allowed
     return RelayConfiguration(
         path: "/socket.io",
         maxPayload: 100_000,
         cors: nil,
-        allowRequest: { request in
-            guard let origin = request.headers[.origin] else { return true }
-            return origins.contains(origin.trimmingSuffix("/"))
-        }
+        allowedOrigins: allowed
     )
 }
 

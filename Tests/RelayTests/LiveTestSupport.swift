@@ -1,7 +1,6 @@
 import Hummingbird
 import HummingbirdTesting
 import HummingbirdWSClient
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import Relay
@@ -15,13 +14,13 @@ func withLiveRelay(
     _ test: @escaping @Sendable (Relay, any TestClientProtocol) async throws -> Void
 ) async throws {
     let logger = Logger(label: "relay-tests")
-    let router = Router(context: BasicWebSocketRequestContext.self)
+    let router = Router(context: BasicRequestContext.self)
     let relay = Relay(configuration: configuration, logger: logger)
     relay.addRoutes(to: router)
     setUp(relay)
     let app = Application(
         router: router,
-        server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: .init(maxFrameSize: 1 << 20, autoPing: .disabled))),
+        server: .http1(relay: relay),
         configuration: .init(address: .hostname("127.0.0.1", port: 0)),
         logger: logger
     )
@@ -37,12 +36,12 @@ func withLiveEngine(
     _ test: @escaping @Sendable (EngineServer, any TestClientProtocol) async throws -> Void
 ) async throws {
     let logger = Logger(label: "relay-tests")
-    let router = Router(context: BasicWebSocketRequestContext.self)
+    let router = Router(context: BasicRequestContext.self)
     let engine = EngineServer(configuration: configuration, logger: logger) { _ in Echo() }
     engine.addRoutes(to: router)
     let app = Application(
         router: router,
-        server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: .init(maxFrameSize: 1 << 20, autoPing: .disabled))),
+        server: .http1(engines: [engine]),
         configuration: .init(address: .hostname("127.0.0.1", port: 0)),
         logger: logger
     )
@@ -53,7 +52,7 @@ func withLiveEngine(
 }
 
 struct Echo: EngineConnectionDelegate {
-    func engineConnection(_ connection: EngineConnection, didReceive data: EngineData) async { connection.send(data) }
+    func engineConnection(_ connection: EngineConnection, didReceive data: EngineData) { connection.send(data) }
     func engineConnection(_ connection: EngineConnection, didCloseWith reason: EngineCloseReason) {}
 }
 

@@ -2,23 +2,26 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// Receives what arrives on an Engine.IO connection. Messages are delivered one at a time,
-/// in order: the next message is read only when `didReceive` returns.
+/// Receives what arrives on an Engine.IO connection. Messages are delivered one at a time, in
+/// order, on the thread that read them (for WebSocket, the channel's event loop): `didReceive`
+/// must not block. Work that waits belongs in a task (see ``EngineConnection/spawn(_:)``).
 public protocol EngineConnectionDelegate: Sendable {
-    func engineConnection(_ connection: EngineConnection, didReceive data: EngineData) async
+    func engineConnection(_ connection: EngineConnection, didReceive data: EngineData)
     func engineConnection(_ connection: EngineConnection, didCloseWith reason: EngineCloseReason)
 }
 
 /// One Engine.IO session (a `sid`), whichever transport currently carries it.
 ///
 /// Thread-safe: state is behind a mutex; nothing here hops actors. Outbound packets are queued
-/// (pre-encoded, shared buffers) and drained by the pending polling GET or the WebSocket writer.
+/// (pre-encoded, shared buffers) and drained by the pending polling GET, or written by the
+/// WebSocket transport on its event loop (once per loop tick, however many were queued).
 public final class EngineConnection: Sendable {
     public let sid: String
     /// The handshake request (headers, query, remote address).
     public let request: EngineRequest
     let configuration: RelayConfiguration
-    let eventLoop: any EventLoop
+    let loop: EventLoopContext
+    var eventLoop: any EventLoop { loop.eventLoop }
     let logger: Logger
     private let onClose: @Sendable (EngineConnection, EngineCloseReason) -> Void
     private let delegate: Mutex<(any EngineConnectionDelegate)?>
@@ -37,9 +40,13 @@ public final class EngineConnection: Sendable {
         /// A polling GET is being answered (held or writing).
         var pollInProgress = false
         var pollWaiter: CheckedContinuation<PollOutcome, Never>?
-        var writerWaiter: CheckedContinuation<[OutboundFrame]?, Never>?
-        /// Set when closed: the WebSocket writer flushes these, then stops.
-        var writerFinished = false
+        /// The WebSocket carrying the session (after the upgrade, or from the start).
+        var webSocket: WebSocketTransport?
+        /// A write of the queue is scheduled on the WebSocket's loop.
+        var writeScheduled = false
+        /// The WebSocket's channel takes more writes (NIO's write-buffer watermarks): while it
+        /// does not, frames wait in `queue`, bounded by maxOutboundBufferBytes.
+        var webSocketWritable = true
         var timer: Scheduled<Void>?
         /// The client closed over polling while no GET was held: its in-flight GET is owed a noop.
         var owesPollNoop = false
@@ -57,14 +64,14 @@ public final class EngineConnection: Sendable {
         request: EngineRequest,
         transport: EngineSessionStateMachine.Transport,
         configuration: RelayConfiguration,
-        eventLoop: any EventLoop,
+        loop: EventLoopContext,
         logger: Logger,
         onClose: @escaping @Sendable (EngineConnection, EngineCloseReason) -> Void
     ) {
         self.sid = sid
         self.request = request
         self.configuration = configuration
-        self.eventLoop = eventLoop
+        self.loop = loop
         var logger = logger
         logger[metadataKey: "engine.sid"] = .string(sid)
         self.logger = logger
@@ -109,7 +116,7 @@ public final class EngineConnection: Sendable {
         let queued: Bool = state.withLock { s in
             guard case .open(let transport, let upgrade, _) = s.machine.state else { return false }
             if volatile {
-                let writable = transport == .polling ? s.pollWaiter != nil : s.writerWaiter != nil
+                let writable = transport == .polling ? s.pollWaiter != nil : s.webSocket != nil && s.webSocketWritable
                 if !writable { return false }
             }
             let size = frames.reduce(0) { $0 + $1.byteCount }
@@ -140,12 +147,9 @@ public final class EngineConnection: Sendable {
             s.queuedBytes = 0
             waiter.resume(returning: .payload(payload))
         case .websocket:
-            guard let waiter = s.writerWaiter else { return }
-            s.writerWaiter = nil
-            let frames = s.queue
-            s.queue.removeAll(keepingCapacity: false)
-            s.queuedBytes = 0
-            waiter.resume(returning: frames)
+            guard let webSocket = s.webSocket, s.webSocketWritable, !s.writeScheduled else { return }
+            s.writeScheduled = true
+            webSocket.loop.scheduleWrite(webSocket)
         }
     }
 
@@ -159,10 +163,27 @@ public final class EngineConnection: Sendable {
     // MARK: - Receiving
 
     /// Handles one decoded packet from the active transport.
-    func receive(_ packet: EnginePacket) async {
+    func receive(_ packet: EnginePacket) {
         var deferred = Deferred()
         state.withLock { s in apply(s.machine.received(packet), to: &s, deferred: &deferred) }
-        await performAsync(deferred)
+        perform(deferred)
+    }
+
+    /// Runs work for this connection in a task: on the connection's event loop when
+    /// ``RelayConfiguration/runsHandlersOnEventLoop`` is set, else on the global pool.
+    public func spawn(_ body: sending @escaping @isolated(any) () async -> Void) {
+        if configuration.runsHandlersOnEventLoop {
+            Task(executorPreference: loop.executor, operation: body)
+        } else {
+            Task(operation: body)
+        }
+    }
+
+    /// Stops (or resumes) reading from the WebSocket, so a client whose events queue up faster
+    /// than its handlers finish is slowed down by TCP instead of growing memory.
+    func setReadingPaused(_ paused: Bool) {
+        let webSocket = state.withLock { $0.webSocket }
+        webSocket?.setReadingPaused(paused)
     }
 
     func receiveInvalid() {
@@ -246,21 +267,33 @@ public final class EngineConnection: Sendable {
 
     // MARK: - WebSocket
 
-    /// Waits for frames to write on the WebSocket. nil when the session is over.
-    func nextFrames() async -> [OutboundFrame]? {
-        await withCheckedContinuation { (continuation: CheckedContinuation<[OutboundFrame]?, Never>) in
-            state.withLock { s in
-                if !s.queue.isEmpty {
-                    let frames = s.queue
-                    s.queue.removeAll(keepingCapacity: false)
-                    s.queuedBytes = 0
-                    continuation.resume(returning: frames)
-                } else if s.writerFinished || s.machine.isClosed {
-                    continuation.resume(returning: nil)
-                } else {
-                    s.writerWaiter = continuation
-                }
-            }
+    /// Takes what the WebSocket should write now (called on its loop). `closing` says the session
+    /// is over: the transport writes the frames, then closes.
+    func takeWebSocketFrames() -> (frames: [OutboundFrame], closing: Bool) {
+        state.withLock { s in
+            s.writeScheduled = false
+            let closing = s.machine.isClosed
+            guard s.webSocketWritable || closing, !s.queue.isEmpty else { return ([], closing) }
+            let frames = s.queue
+            s.queue.removeAll(keepingCapacity: false)
+            s.queuedBytes = 0
+            return (frames, closing)
+        }
+    }
+
+    /// The WebSocket's channel crossed a write-buffer watermark.
+    func webSocketWritabilityChanged(_ writable: Bool) {
+        state.withLock { s in
+            s.webSocketWritable = writable
+            if writable, case .open(let t, let u, _) = s.machine.state { flush(&s, transport: t, upgrade: u) }
+        }
+    }
+
+    /// A WebSocket-only session: its transport is attached from the start.
+    func attach(_ webSocket: WebSocketTransport) {
+        state.withLock { s in
+            s.webSocket = webSocket
+            if case .open(let t, let u, _) = s.machine.state { flush(&s, transport: t, upgrade: u) }
         }
     }
 
@@ -290,7 +323,8 @@ public final class EngineConnection: Sendable {
         case aborted
     }
 
-    func receiveOnProbe(_ packet: EnginePacket) -> ProbeStep {
+    /// A packet on the probing WebSocket; on `5` the session moves to `webSocket`.
+    func receiveOnProbe(_ packet: EnginePacket, webSocket: WebSocketTransport) -> ProbeStep {
         state.withLock { s in
             let actions = s.machine.receivedOnProbe(packet)
             var replies: [EnginePacket] = []
@@ -306,6 +340,8 @@ public final class EngineConnection: Sendable {
             if upgraded {
                 s.upgradeTimer?.cancel()
                 s.upgradeTimer = nil
+                s.webSocket = webSocket
+                if case .open(let t, let u, _) = s.machine.state { flush(&s, transport: t, upgrade: u) }
                 return .upgraded
             }
             if actions.isEmpty, s.machine.upgrade == .none { return .aborted }
@@ -365,7 +401,7 @@ public final class EngineConnection: Sendable {
                 s.upgradeTimer = nil
                 // A forced close lets queued packets (e.g. a Socket.IO disconnect) go out first.
                 let flushQueue = reason == .forcedClose || reason == .serverShutdown
-                if s.pollWaiter == nil, reason == .transportClose, !s.pollInProgress, !s.writerFinished, s.writerWaiter == nil {
+                if s.pollWaiter == nil, reason == .transportClose, !s.pollInProgress, s.webSocket == nil {
                     s.owesPollNoop = true
                 }
                 if let waiter = s.pollWaiter {
@@ -375,16 +411,15 @@ public final class EngineConnection: Sendable {
                     frames.append(OutboundFrame(reason == .transportClose ? .noop : .close))
                     waiter.resume(returning: .payload(OutboundFrame.payload(frames)))
                 }
-                s.writerFinished = true
-                if let waiter = s.writerWaiter {
-                    s.writerWaiter = nil
-                    waiter.resume(returning: flushQueue && !s.queue.isEmpty ? s.queue : nil)
+                if !flushQueue || s.webSocket == nil {
                     s.queue.removeAll()
-                } else if !flushQueue {
-                    s.queue.removeAll()
+                    s.queuedBytes = 0
                 }
-                // else: the WebSocket writer picks the queue up, then stops
-                s.queuedBytes = 0
+                if let webSocket = s.webSocket, !s.writeScheduled {
+                    // the transport writes what is left, then a close frame, then closes
+                    s.writeScheduled = true
+                    webSocket.loop.scheduleWrite(webSocket)
+                }
                 deferred.closeReason = reason
             }
         }
@@ -409,17 +444,9 @@ public final class EngineConnection: Sendable {
     }
 
     private func perform(_ deferred: Deferred) {
-        if !deferred.deliveries.isEmpty {
-            // Deliveries only come from receive(), which uses performAsync; never crash on it.
-            logger.error("engine delivery dropped outside receive", metadata: ["count": "\(deferred.deliveries.count)"])
-        }
-        if let reason = deferred.closeReason { finishClose(reason) }
-    }
-
-    private func performAsync(_ deferred: Deferred) async {
         if !deferred.deliveries.isEmpty, let delegate = delegate.withLock({ $0 }) {
             for data in deferred.deliveries {
-                await delegate.engineConnection(self, didReceive: data)
+                delegate.engineConnection(self, didReceive: data)
             }
         }
         if let reason = deferred.closeReason { finishClose(reason) }

@@ -1,8 +1,9 @@
 import HTTPTypes
 import Hummingbird
-import HummingbirdWebSocket
+import HummingbirdCore
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import Synchronization
 
@@ -13,6 +14,7 @@ public final class EngineServer: Sendable {
     public let configuration: RelayConfiguration
     let logger: Logger
     let eventLoopGroup: any EventLoopGroup
+    let loops = EventLoopContexts()
     private let sessions: Mutex<[String: EngineConnection]>
     /// Sessions the client closed over polling while its GET was still in flight: that GET gets
     /// a noop instead of an error (Node answers it the same way when it was already held).
@@ -48,14 +50,14 @@ public final class EngineServer: Sendable {
 
     // MARK: - Sessions
 
-    private func makeSession(request: EngineRequest, transport: EngineSessionStateMachine.Transport) -> EngineConnection {
+    func makeSession(request: EngineRequest, transport: EngineSessionStateMachine.Transport, eventLoop: (any EventLoop)? = nil) -> EngineConnection {
         let sid = Self.generateSid()
         let connection = EngineConnection(
             sid: sid,
             request: request,
             transport: transport,
             configuration: configuration,
-            eventLoop: eventLoopGroup.any(),
+            loop: loops.context(for: eventLoop ?? eventLoopGroup.any()),
             logger: logger,
             onClose: { [weak self] connection, reason in
                 guard let self else { return }
@@ -90,9 +92,9 @@ public final class EngineServer: Sendable {
         var sid: String?
         var all: [String: String]
 
-        init(_ request: Request) {
+        init(_ uri: URI) {
             var all: [String: String] = [:]
-            for (k, v) in request.uri.queryParameters { all[String(k)] = String(v) }
+            for (k, v) in uri.queryParameters { all[String(k)] = String(v) }
             self.all = all
             eio = all["EIO"]
             transport = all["transport"]
@@ -102,12 +104,29 @@ public final class EngineServer: Sendable {
 
     enum Verdict {
         case handshake(EngineRequest, EngineSessionStateMachine.Transport)
-        case existing(EngineConnection)
+        case existing(EngineConnection, EngineRequest)
     }
 
-    /// Node's `verify()`: transport, sid, method, protocol version, allowRequest.
-    func verify(request: Request, remoteAddress: String?, isUpgrade: Bool) async -> Result<Verdict, EngineHTTPError> {
-        let query = Query(request)
+    /// Node's `verify()`: transport, sid, method, protocol version, Origin allow-list, allowRequest.
+    func verify(
+        method: HTTPRequest.Method, uri: URI, headers: HTTPFields, remoteAddress: String?, isUpgrade: Bool
+    ) async -> Result<Verdict, EngineHTTPError> {
+        let verdict = verifySync(method: method, uri: uri, headers: headers, remoteAddress: remoteAddress, isUpgrade: isUpgrade)
+        guard case .success(let v) = verdict, let allow = configuration.allowRequest else { return verdict }
+        switch v {
+        case .handshake(let request, _), .existing(_, let request):
+            // polling requests of an open session are not re-checked (Node checks handshakes
+            // and WebSockets)
+            if case .existing = v, request.transport == .polling { return verdict }
+            return await allow(request) ? verdict : .failure(.forbidden)
+        }
+    }
+
+    /// Everything `verify` checks except the asynchronous `allowRequest` hook.
+    func verifySync(
+        method: HTTPRequest.Method, uri: URI, headers: HTTPFields, remoteAddress: String?, isUpgrade: Bool
+    ) -> Result<Verdict, EngineHTTPError> {
+        let query = Query(uri)
         let transport: EngineSessionStateMachine.Transport
         switch query.transport {
         case "polling" where configuration.allowPolling: transport = .polling
@@ -117,9 +136,9 @@ public final class EngineServer: Sendable {
         if transport == .websocket && !isUpgrade { return .failure(.badRequest) }
         if transport == .polling && isUpgrade { return .failure(.badRequest) }
         let engineRequest = EngineRequest(
-            method: request.method,
-            uri: request.uri.description,
-            headers: request.headers,
+            method: method,
+            uri: uri.description,
+            headers: headers,
             query: query.all,
             remoteAddress: remoteAddress,
             transport: transport
@@ -131,25 +150,37 @@ public final class EngineServer: Sendable {
                 guard connection.transport == .polling || connection.isClosed else { return .failure(.badRequest) }
             } else {
                 // A WebSocket for a session that is upgrading or upgraded is accepted and then
-                // closed (as Node does), see `handleWebSocket`.
-                if let allow = configuration.allowRequest, await !allow(engineRequest) { return .failure(.forbidden) }
+                // closed (as Node does), see `WebSocketTransport`.
+                if !originAllowed(headers) { return .failure(.forbidden) }
             }
-            return .success(.existing(connection))
+            return .success(.existing(connection, engineRequest))
         }
-        guard request.method == .get else { return .failure(.badHandshakeMethod) }
+        guard method == .get else { return .failure(.badHandshakeMethod) }
         guard query.eio == "4" else { return .failure(.unsupportedProtocolVersion) }
-        if let allow = configuration.allowRequest, await !allow(engineRequest) { return .failure(.forbidden) }
+        if !originAllowed(headers) { return .failure(.forbidden) }
         return .success(.handshake(engineRequest, transport))
+    }
+
+    private func originAllowed(_ headers: HTTPFields) -> Bool {
+        guard let allowed = configuration.allowedOrigins, let origin = headers[.origin] else { return true }
+        var trimmed = Substring(origin)
+        while trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        return allowed.contains(String(trimmed))
+    }
+
+    func verify(request: Request, context: some RequestContext, isUpgrade: Bool) async -> Result<Verdict, EngineHTTPError> {
+        await verify(
+            method: request.method, uri: request.uri, headers: request.headers,
+            remoteAddress: Self.remoteAddress(context), isUpgrade: isUpgrade
+        )
     }
 
     // MARK: - Routes
 
-    /// Mounts the Engine.IO endpoint at `configuration.path` on a router that is also given to
-    /// `.http1WebSocketUpgrade(webSocketRouter:)`.
-    ///
-    /// Set the WebSocket server's `maxFrameSize` to at least `maxPayload` (the hummingbird default is 16 KiB)
-    /// and consider turning its `autoPing` off: Engine.IO has its own heartbeat.
-    public func addRoutes<Context: WebSocketRequestContext>(to router: Router<Context>) {
+    /// Mounts the Engine.IO polling endpoint at `configuration.path`. Serve the router with
+    /// ``HummingbirdCore/HTTPServerBuilder/http1(engine:configuration:)`` so that WebSocket upgrades
+    /// reach the WebSocket transport.
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         let group = router.group(RouterPath(configuration.path))
             .add(middleware: WebSocketUpgradeGate(server: self))
         group.get { request, context in try await self.handleGet(request, context: context) }
@@ -205,8 +236,8 @@ public final class EngineServer: Sendable {
     }
 
     func handleGet(_ request: Request, context: some RequestContext) async throws -> Response {
-        switch await verify(request: request, remoteAddress: Self.remoteAddress(context), isUpgrade: false) {
-        case .failure(.unknownSid) where owedNoop(Query(request).sid):
+        switch await verify(request: request, context: context, isUpgrade: false) {
+        case .failure(.unknownSid) where owedNoop(Query(request.uri).sid):
             return textResponse(ByteBuffer(integer: EnginePacketType.noop.character), request: request)
         case .failure(let error):
             return errorResponse(error, request: request)
@@ -217,7 +248,7 @@ public final class EngineServer: Sendable {
             body.writeString(connection.handshakeJSON(upgrades: configuration.allowWebSocket ? ["websocket"] : []))
             connection.start()
             return textResponse(body, request: request)
-        case .success(.existing(let connection)):
+        case .success(.existing(let connection, _)):
             return try await poll(connection, request: request)
         }
     }
@@ -245,10 +276,10 @@ public final class EngineServer: Sendable {
 
     func handlePost(_ request: Request, context: some RequestContext) async throws -> Response {
         let connection: EngineConnection
-        switch await verify(request: request, remoteAddress: Self.remoteAddress(context), isUpgrade: false) {
+        switch await verify(request: request, context: context, isUpgrade: false) {
         case .failure(let error): return errorResponse(error, request: request)
         case .success(.handshake): return errorResponse(.badHandshakeMethod, request: request)
-        case .success(.existing(let c)): connection = c
+        case .success(.existing(let c, _)): connection = c
         }
         if let error = connection.canPost() { return errorResponse(error, request: request) }
         var request = request
@@ -267,7 +298,7 @@ public final class EngineServer: Sendable {
             return errorResponse(.badRequest, request: request)
         }
         for packet in packets {
-            await connection.receive(packet)
+            connection.receive(packet)
         }
         var headers = corsHeaders(for: request)
         headers[.contentType] = "text/html"
@@ -275,135 +306,59 @@ public final class EngineServer: Sendable {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "ok")))
     }
 
-    // MARK: - WebSocket
+    // MARK: - WebSocket upgrade
 
-    func handleWebSocket(
-        inbound: WebSocketInboundStream,
-        outbound: WebSocketOutboundWriter,
-        request: Request,
-        remoteAddress: String?
-    ) async throws {
-        let query = Query(request)
-        var messages = inbound.messages(maxSize: configuration.maxPayload).makeAsyncIterator()
-        let connection: EngineConnection
-        if let sid = query.sid {
-            guard let existing = self.connection(sid: sid), existing.beginProbe() else {
-                try await outbound.close(.policyViolation, reason: nil)
-                return
-            }
-            connection = existing
-            guard try await runProbe(connection, messages: &messages, outbound: outbound) else { return }
-        } else {
-            let engineRequest = EngineRequest(
-                method: request.method,
-                uri: request.uri.description,
-                headers: request.headers,
-                query: query.all,
-                remoteAddress: remoteAddress,
-                transport: .websocket
-            )
-            connection = makeSession(request: engineRequest, transport: .websocket)
-            try await outbound.write(.text("0" + connection.handshakeJSON(upgrades: [])))
-            connection.start()
+    /// Decides a WebSocket upgrade at this endpoint (called by the HTTP channel before it
+    /// answers 101): nil accepts it, else the error Node answers with.
+    func decideUpgrade(channel: any Channel, head: HTTPRequestHead) -> EventLoopFuture<EngineHTTPError?> {
+        let uri = URI(head.uri)
+        let method = HTTPRequest.Method(head.method.rawValue) ?? .get
+        let fields = Self.fields(head.headers)
+        let remote = channel.remoteAddress?.ipAddress
+        guard configuration.allowRequest != nil else {
+            let verdict = verifySync(method: method, uri: uri, headers: fields, remoteAddress: remote, isUpgrade: true)
+            return channel.eventLoop.makeSucceededFuture(verdict.failure)
         }
-        await runWebSocket(connection, messages: messages, outbound: outbound)
+        let promise = channel.eventLoop.makePromise(of: EngineHTTPError?.self)
+        promise.completeWithTask {
+            await self.verify(method: method, uri: uri, headers: fields, remoteAddress: remote, isUpgrade: true).failure
+        }
+        return promise.futureResult
     }
 
-    /// The upgrade probe: `2probe` → `3probe`, then `5`. Returns true once upgraded.
-    private func runProbe(
-        _ connection: EngineConnection,
-        messages: inout WebSocketInboundMessageStream.AsyncIterator,
-        outbound: WebSocketOutboundWriter
-    ) async throws -> Bool {
-        do {
-            while let message = try await messages.next() {
-                let packet: EnginePacket
-                switch message {
-                case .text(let text):
-                    guard let p = try? EngineCodec.decode(text: text) else {
-                        connection.probeClosed()
-                        return false
-                    }
-                    packet = p
-                case .binary(let b): packet = EngineCodec.decode(binary: b)
-                }
-                switch connection.receiveOnProbe(packet) {
-                case .reply(let replies):
-                    for reply in replies {
-                        if case .text(let t) = EngineCodec.encode(reply) { try await outbound.write(.text(t)) }
-                    }
-                case .upgraded:
-                    return true
-                case .aborted:
-                    connection.probeClosed()
-                    return false
-                }
-            }
-        } catch {
-            connection.probeClosed()
-            throw error
-        }
-        connection.probeClosed()
-        return false
+    /// Is this request path the endpoint (`path` or `path/`)?
+    func serves(path: String) -> Bool {
+        path == configuration.path || path == configuration.path + "/"
     }
 
-    private func runWebSocket(
-        _ connection: EngineConnection,
-        messages: WebSocketInboundMessageStream.AsyncIterator,
-        outbound: WebSocketOutboundWriter
-    ) async {
-        let unsafeMessages = UnsafeSendableBox(messages)
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                // writer: drains the connection's queue
-                while let frames = await connection.nextFrames() {
-                    do {
-                        for frame in frames {
-                            switch frame {
-                            case .text(let b): try await outbound.write(.custom(.init(fin: true, opcode: .text, data: b)))
-                            case .binary(let b): try await outbound.write(.binary(b))
-                            }
-                        }
-                    } catch {
-                        connection.close(reason: .transportError)
-                        return
-                    }
-                }
-            }
-            group.addTask {
-                // reader
-                var messages = unsafeMessages.value
-                var reason = EngineCloseReason.transportClose
-                do {
-                    while let message = try await messages.next() {
-                        switch message {
-                        case .text(let text):
-                            guard let packet = try? EngineCodec.decode(text: text) else {
-                                connection.receiveInvalid()
-                                return
-                            }
-                            await connection.receive(packet)
-                        case .binary(let buffer):
-                            await connection.receive(EngineCodec.decode(binary: buffer))
-                        }
-                        if connection.isClosed { return }
-                    }
-                } catch {
-                    reason = .transportError
-                }
-                connection.close(reason: reason)
-            }
-            // whichever side ends first ends the WebSocket
-            await group.next()
-            connection.close(reason: .transportClose)
-            group.cancelAll()
+    static func fields(_ headers: HTTPHeaders) -> HTTPFields {
+        var fields = HTTPFields()
+        for (name, value) in headers {
+            if let name = HTTPField.Name(name) { fields.append(HTTPField(name: name, value: value)) }
         }
+        return fields
+    }
+
+    /// The transport handler for an accepted upgrade.
+    func webSocketTransport(channel: any Channel, head: HTTPRequestHead) -> WebSocketTransport {
+        let uri = URI(head.uri)
+        let query = Query(uri)
+        let fields = Self.fields(head.headers)
+        let request = EngineRequest(
+            method: HTTPRequest.Method(head.method.rawValue) ?? .get,
+            uri: head.uri,
+            headers: fields,
+            query: query.all,
+            remoteAddress: channel.remoteAddress?.ipAddress,
+            transport: .websocket
+        )
+        return WebSocketTransport(server: self, request: request, probeSid: query.sid, eventLoop: channel.eventLoop)
     }
 }
 
-/// Routes WebSocket upgrade requests at the Engine.IO path to the WebSocket transport after
-/// Engine.IO's checks; a refused upgrade gets Node's HTTP error answer.
-struct WebSocketUpgradeGate<Context: WebSocketRequestContext>: RouterMiddleware {
+/// Answers WebSocket upgrade requests that reach the router: they came too late on a kept-alive
+/// connection (only a connection's first request can upgrade). Node's error answer, then close.
+struct WebSocketUpgradeGate<Context: RequestContext>: RouterMiddleware {
     let server: EngineServer
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -416,21 +371,20 @@ struct WebSocketUpgradeGate<Context: WebSocketRequestContext>: RouterMiddleware 
             }
             return response
         }
-        let remote = EngineServer.remoteAddress(context)
-        switch await server.verify(request: request, remoteAddress: remote, isUpgrade: true) {
-        case .failure(let error):
-            return server.errorResponse(error, request: request)
-        case .success:
-            let server = self.server
-            let upgrade = WebSocketUpgradeMiddleware<Context> { _, _ in .upgrade([:]) } onUpgrade: { inbound, outbound, wsContext in
-                try await server.handleWebSocket(inbound: inbound, outbound: outbound, request: wsContext.request, remoteAddress: remote)
-            }
-            return try await upgrade.handle(request, context: context, next: next)
+        // As Node: the error answer, then the connection is closed.
+        var response: Response
+        switch await server.verify(request: request, context: context, isUpgrade: true) {
+        case .failure(let error): response = server.errorResponse(error, request: request)
+        case .success: response = server.errorResponse(.badRequest, request: request)
         }
+        response.headers[.connection] = "close"
+        return response
     }
 }
 
-struct UnsafeSendableBox<T>: @unchecked Sendable {
-    var value: T
-    init(_ value: T) { self.value = value }
+extension Result {
+    var failure: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
 }

@@ -14,10 +14,17 @@ public final class Namespace: Sendable {
         var middlewares: [ConnectionMiddleware] = []
         var connectionHandler: (@Sendable (Socket) async -> Void)?
         var sockets: [String: Socket] = [:]
-        /// room → socket ids
-        var rooms: [String: Set<String>] = [:]
-        /// socket id → rooms
+        /// Joined rooms → their sockets. A socket's own room (its id) is not stored: it is
+        /// `sockets[id]`, which saves two collections per connected socket.
+        var rooms: [String: [ObjectIdentifier: Socket]] = [:]
+        /// socket id → joined rooms (own room not included); only sockets that joined any.
         var socketRooms: [String: Set<String>] = [:]
+
+        /// Calls `body` for every socket in `room` (a joined room, or a socket's own room).
+        func forEachMember(of room: String, _ body: (Socket) -> Void) {
+            if let members = rooms[room] { for socket in members.values { body(socket) } }
+            if let own = sockets[room], rooms[room]?[ObjectIdentifier(own)] == nil { body(own) }
+        }
     }
 
     init(name: String, adapter: any BroadcastAdapter) {
@@ -70,28 +77,49 @@ public final class Namespace: Sendable {
     public func socket(id: String) -> Socket? { state.withLock { $0.sockets[id] } }
 
     /// Rooms with at least one socket on this node (socket-id rooms included).
-    public var roomNames: [String] { state.withLock { Array($0.rooms.keys) } }
+    public var roomNames: [String] { state.withLock { Array(Set($0.rooms.keys).union($0.sockets.keys)) } }
 
-    public func socketIDs(inRoom room: String) -> Set<String> { state.withLock { $0.rooms[room] ?? [] } }
+    public func socketIDs(inRoom room: String) -> Set<String> {
+        state.withLock { s in
+            var ids = Set<String>()
+            s.forEachMember(of: room) { ids.insert($0.id) }
+            return ids
+        }
+    }
 
-    public func rooms(ofSocket id: String) -> Set<String> { state.withLock { $0.socketRooms[id] ?? [] } }
+    public func rooms(ofSocket id: String) -> Set<String> {
+        state.withLock { s in
+            guard s.sockets[id] != nil else { return [] }
+            return (s.socketRooms[id] ?? []).union([id])
+        }
+    }
 
     // MARK: - Local delivery (used by adapters)
 
     /// Sockets of this node matching the options.
     public func localSockets(_ options: BroadcastOptions) -> [Socket] {
         state.withLock { s in
-            var excluded = Set<String>()
-            for room in options.except { if let ids = s.rooms[room] { excluded.formUnion(ids) } }
-            if options.rooms.isEmpty {
-                return s.sockets.values.filter { !excluded.contains($0.id) }
-            }
-            var ids = Set<String>()
-            for room in options.rooms { if let members = s.rooms[room] { ids.formUnion(members) } }
+            var excluded = Set<ObjectIdentifier>()
+            for room in options.except { s.forEachMember(of: room) { excluded.insert(ObjectIdentifier($0)) } }
             var result: [Socket] = []
-            result.reserveCapacity(ids.count)
-            for id in ids where !excluded.contains(id) {
-                if let socket = s.sockets[id] { result.append(socket) }
+            if options.rooms.isEmpty {
+                result.reserveCapacity(s.sockets.count)
+                for socket in s.sockets.values where !excluded.contains(ObjectIdentifier(socket)) { result.append(socket) }
+                return result
+            }
+            if options.rooms.count == 1, let room = options.rooms.first {
+                // the common case: one room, each member listed once
+                result.reserveCapacity(s.rooms[room]?.count ?? 1)
+                s.forEachMember(of: room) { socket in
+                    if excluded.isEmpty || !excluded.contains(ObjectIdentifier(socket)) { result.append(socket) }
+                }
+                return result
+            }
+            var seen = excluded
+            for room in options.rooms {
+                s.forEachMember(of: room) { socket in
+                    if seen.insert(ObjectIdentifier(socket)).inserted { result.append(socket) }
+                }
             }
             return result
         }
@@ -108,18 +136,16 @@ public final class Namespace: Sendable {
     // MARK: - Membership
 
     func add(_ socket: Socket) {
-        state.withLock { s in
-            s.sockets[socket.id] = socket
-            s.socketRooms[socket.id, default: []].insert(socket.id)
-            s.rooms[socket.id, default: []].insert(socket.id)
-        }
+        state.withLock { s in s.sockets[socket.id] = socket }
     }
 
     func remove(_ socket: Socket) {
         state.withLock { s in
+            guard s.sockets[socket.id] === socket else { return }
             s.sockets.removeValue(forKey: socket.id)
+            let key = ObjectIdentifier(socket)
             for room in s.socketRooms.removeValue(forKey: socket.id) ?? [] {
-                s.rooms[room]?.remove(socket.id)
+                s.rooms[room]?.removeValue(forKey: key)
                 if s.rooms[room]?.isEmpty == true { s.rooms.removeValue(forKey: room) }
             }
         }
@@ -127,20 +153,25 @@ public final class Namespace: Sendable {
 
     func join(_ socketID: String, rooms: Set<String>) {
         state.withLock { s in
-            guard s.sockets[socketID] != nil else { return }
-            s.socketRooms[socketID, default: []].formUnion(rooms)
-            for room in rooms { s.rooms[room, default: []].insert(socketID) }
+            guard let socket = s.sockets[socketID] else { return }
+            let key = ObjectIdentifier(socket)
+            for room in rooms where room != socketID {
+                s.socketRooms[socketID, default: []].insert(room)
+                s.rooms[room, default: [:]][key] = socket
+            }
         }
     }
 
     func leave(_ socketID: String, rooms: Set<String>) {
         state.withLock { s in
-            guard s.sockets[socketID] != nil else { return }
-            s.socketRooms[socketID]?.subtract(rooms)
+            guard let socket = s.sockets[socketID] else { return }
+            let key = ObjectIdentifier(socket)
             for room in rooms {
-                s.rooms[room]?.remove(socketID)
+                s.rooms[room]?.removeValue(forKey: key)
                 if s.rooms[room]?.isEmpty == true { s.rooms.removeValue(forKey: room) }
+                s.socketRooms[socketID]?.remove(room)
             }
+            if s.socketRooms[socketID]?.isEmpty == true { s.socketRooms.removeValue(forKey: socketID) }
         }
     }
 

@@ -27,9 +27,18 @@ public final class Socket: Sendable {
         var disconnectHandlers: [@Sendable (DisconnectReason) async -> Void] = []
         var nextAckID = 0
         var pendingAcks: [Int: PendingAck] = [:]
-        /// Inbound events wait here; a task drains them in order (spawned only while non-empty).
-        var inbox: [SocketPacket] = []
+        /// Inbound events (and a client's disconnect) wait here; a task drains them in order,
+        /// spawned only while there is something to do.
+        var inbox: [Inbound] = []
         var draining = false
+        /// Events are held until the connection handler has registered the event handlers.
+        var handlingEvents = false
+    }
+
+    enum Inbound {
+        case event(SocketPacket)
+        /// The client left: events before it are still handled, then the socket disconnects.
+        case disconnect(DisconnectReason)
     }
 
     struct PendingAck {
@@ -173,28 +182,65 @@ public final class Socket: Sendable {
     func receiveEvent(_ packet: SocketPacket) {
         let spawn: Bool = state.withLock { s in
             guard s.connected else { return false }
-            s.inbox.append(packet)
-            if s.draining { return false }
-            s.draining = true
-            return true
+            s.inbox.append(.event(packet))
+            client.eventQueued()
+            return startDraining(&s)
         }
-        if spawn {
-            Task { await self.drainInbox() }
+        if spawn { client.connection.spawn { await self.drainInbox() } }
+    }
+
+    /// The connection handler returned: events queued meanwhile are handled now.
+    func startHandlingEvents() {
+        let spawn: Bool = state.withLock { s in
+            s.handlingEvents = true
+            return startDraining(&s)
         }
+        if spawn { client.connection.spawn { await self.drainInbox() } }
+    }
+
+    /// The client sent DISCONNECT for this namespace.
+    func receiveClientDisconnect() {
+        guard markDisconnected() else { return }
+        client.socketDidLeave(self)
+        disconnectAfterQueuedEvents(.clientNamespaceDisconnect)
+    }
+
+    /// The client left (DISCONNECT, or its connection closed): events it sent before are still
+    /// handled, in order, then the socket disconnects. Call after `markDisconnected()`.
+    func disconnectAfterQueuedEvents(_ reason: DisconnectReason) {
+        let now: Bool = state.withLock { s in
+            if s.inbox.isEmpty && !s.draining { return true }
+            s.inbox.append(.disconnect(reason))
+            return false
+        }
+        if now { finishDisconnect(reason) }
+    }
+
+    private func startDraining(_ s: inout State) -> Bool {
+        guard s.handlingEvents, !s.draining, !s.inbox.isEmpty else { return false }
+        s.draining = true
+        return true
     }
 
     private func drainInbox() async {
         while true {
-            let next: SocketPacket? = state.withLock { s in
-                if s.inbox.isEmpty || !s.connected {
-                    s.inbox.removeAll()
+            let next: Inbound? = state.withLock { s in
+                if s.inbox.isEmpty {
                     s.draining = false
                     return nil
                 }
                 return s.inbox.removeFirst()
             }
-            guard let packet = next else { return }
-            await dispatch(packet)
+            switch next {
+            case nil:
+                return
+            case .event(let packet)?:
+                await dispatch(packet)
+                client.eventsDone(1)
+            case .disconnect(let reason)?:
+                finishDisconnect(reason)
+                return
+            }
         }
     }
 
@@ -250,20 +296,24 @@ public final class Socket: Sendable {
     /// Leaves rooms, fails pending acks, runs disconnect handlers.
     func finishDisconnect(_ reason: DisconnectReason) {
         namespace.remove(self)
-        let (handlers, acks) = state.withLock { s in
+        let (handlers, acks, dropped) = state.withLock { s in
             let acks = s.pendingAcks
             s.pendingAcks = [:]
             s.handlers = [:]
+            // events still queued when the server disconnects the socket (or the transport
+            // closed) are not handled: nobody can be answered any more
+            let dropped = s.inbox.reduce(0) { n, item in if case .event = item { n + 1 } else { n } }
             s.inbox.removeAll()
-            return (s.disconnectHandlers, acks)
+            return (s.disconnectHandlers, acks, dropped)
         }
+        client.eventsDone(dropped)
         for (_, pending) in acks {
             pending.timer?.cancel()
             pending.continuation.resume(throwing: AckError.disconnected)
         }
         logger.debug("socket disconnected", metadata: ["socket.id": .string(id), "reason": .string(reason.rawValue)])
         if !handlers.isEmpty {
-            Task {
+            client.connection.spawn {
                 for h in handlers { await h(reason) }
             }
         }

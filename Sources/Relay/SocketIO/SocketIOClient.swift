@@ -2,15 +2,26 @@ import NIOCore
 import Synchronization
 
 /// The Socket.IO side of one Engine.IO connection: packet decoding, namespace connects,
-/// dispatch to sockets, connect timeout.
+/// dispatch to sockets, connect timeout, and read backpressure.
+///
+/// Packets arrive synchronously on the reading thread. Connects (middleware, connection
+/// handler) and events (per-packet middleware, handlers) run in tasks, in order per socket;
+/// while more than ``backlogHigh`` events wait, the transport stops reading.
 final class SocketIOClient: EngineConnectionDelegate, Sendable {
     let connection: EngineConnection
     private let relay: Relay
     private let state: Mutex<State>
+    /// Events received and not yet handled, over all of this client's sockets.
+    private let backlog = Atomic<Int>(0)
+
+    static let backlogHigh = 256
+    static let backlogLow = 64
 
     struct State: ~Copyable {
         var decoder = SocketPacketDecoder()
         var sockets: [String: Socket] = [:]
+        /// Namespaces whose CONNECT is running its middleware.
+        var connecting: Set<String> = []
         var connectTimer: Scheduled<Void>?
         var closed = false
     }
@@ -27,7 +38,7 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
         state.withLock { $0.connectTimer = timer }
     }
 
-    func engineConnection(_ connection: EngineConnection, didReceive data: EngineData) async {
+    func engineConnection(_ connection: EngineConnection, didReceive data: EngineData) {
         let result: Result<SocketPacket?, SocketDecodingError> = state.withLock { s in
             switch data {
             case .text(let text): return Result { () throws(SocketDecodingError) in try s.decoder.decode(text: text) }
@@ -41,20 +52,26 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
         case .success(nil):
             return
         case .success(let packet?):
-            await handle(packet)
+            handle(packet)
         }
     }
 
-    private func handle(_ packet: SocketPacket) async {
+    private func handle(_ packet: SocketPacket) {
         let socket = state.withLock { $0.sockets[packet.namespace] }
         switch packet.type {
         case .connect:
-            guard socket == nil else { return }
-            await connect(namespace: packet.namespace, auth: packet.data)
+            let start: Bool = state.withLock { s in
+                guard s.sockets[packet.namespace] == nil, !s.connecting.contains(packet.namespace) else { return false }
+                s.connecting.insert(packet.namespace)
+                return true
+            }
+            guard start else { return }
+            connection.spawn {
+                await self.connect(namespace: packet.namespace, auth: packet.data)
+                _ = self.state.withLock { $0.connecting.remove(packet.namespace) }
+            }
         case .disconnect:
-            guard let socket, socket.markDisconnected() else { return }
-            socketDidLeave(socket)
-            socket.finishDisconnect(.clientNamespaceDisconnect)
+            socket?.receiveClientDisconnect()
         case .event, .binaryEvent:
             socket?.receiveEvent(packet)
         case .ack, .binaryAck:
@@ -102,7 +119,31 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
         namespace.add(socket)
         send(SocketPacket(.connect, namespace: name, data: ["sid": .string(socket.id)]))
         if let handler = namespace.connectionHandler { await handler(socket) }
+        // events that arrived while the handler registered its event handlers run now
+        socket.startHandlingEvents()
     }
+
+    // MARK: - Backpressure
+
+    func eventQueued() {
+        let pending = backlog.wrappingAdd(1, ordering: .relaxed).newValue
+        guard pending >= Self.backlogHigh, !readingPaused.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        connection.setReadingPaused(true)
+        // the handlers may have caught up meanwhile
+        if backlog.load(ordering: .relaxed) <= Self.backlogLow, readingPaused.exchange(false, ordering: .acquiringAndReleasing) {
+            connection.setReadingPaused(false)
+        }
+    }
+
+    func eventsDone(_ count: Int) {
+        guard count > 0 else { return }
+        let pending = backlog.wrappingSubtract(count, ordering: .relaxed).newValue
+        if pending <= Self.backlogLow, readingPaused.exchange(false, ordering: .acquiringAndReleasing) {
+            connection.setReadingPaused(false)
+        }
+    }
+
+    private let readingPaused = Atomic<Bool>(false)
 
     func socketDidLeave(_ socket: Socket) {
         state.withLock { s in
@@ -125,7 +166,7 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
         }
         let disconnectReason = DisconnectReason(reason)
         for socket in sockets where socket.markDisconnected() {
-            socket.finishDisconnect(disconnectReason)
+            socket.disconnectAfterQueuedEvents(disconnectReason)
         }
     }
 }

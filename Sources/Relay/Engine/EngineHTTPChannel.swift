@@ -1,0 +1,182 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Crypto
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+import NIOWebSocket
+
+/// A Hummingbird HTTP/1.1 child channel that hands Engine.IO WebSocket upgrades to
+/// ``WebSocketTransport`` and everything else to the router.
+///
+/// A connection that upgrades leaves Swift concurrency entirely: once the 101 is sent, its
+/// channel is driven by NIO handlers on its event loop and no task waits on it. Plain HTTP
+/// requests (polling included) are served by Hummingbird as usual.
+public struct EngineHTTPChannel: ServerChildChannel, HTTPChannelHandler {
+    public struct Value: ServerChildChannelValue {
+        let result: EventLoopFuture<Outcome>
+        public let channel: any Channel
+    }
+
+    enum Outcome: Sendable {
+        case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        case engineWebSocket
+        /// An upgrade was asked for and refused (NIO does not pass its request on): answer it.
+        case refusedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, EngineHTTPError?)
+    }
+
+    public let responder: HTTPChannelHandler.Responder
+    let engines: [EngineServer]
+    let configuration: HTTP1Channel.Configuration
+
+    /// - Parameter engines: the Engine.IO endpoints served (each at its own path).
+    public init(engines: [EngineServer], responder: @escaping HTTPChannelHandler.Responder, configuration: HTTP1Channel.Configuration = .init()) {
+        self.engines = engines
+        self.responder = responder
+        self.configuration = configuration
+    }
+
+    public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        let engines = self.engines
+        let configuration = self.configuration
+        return channel.eventLoop.makeCompletedFuture {
+            let refusal = NIOLoopBoundBox<EngineWebSocketUpgrader.Refusal?>(nil, eventLoop: channel.eventLoop)
+            let upgrader = EngineWebSocketUpgrader(engines: engines, refusal: refusal)
+            let upgrade = NIOTypedHTTPServerUpgradeConfiguration<Outcome>(
+                upgraders: [upgrader],
+                notUpgradingCompletionHandler: { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let sync = channel.pipeline.syncOperations
+                        try sync.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                        try sync.addHandlers(configuration.additionalChannelHandlers())
+                        try sync.addHandler(HTTPConnectionStateHandler(idleTimeout: configuration.idleTimeout.map { .init($0) }, logger: logger))
+                        let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
+                            wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true)
+                        )
+                        if let refused = refusal.value { return .refusedUpgrade(http, refused.error) }
+                        return .http(http)
+                    }
+                }
+            )
+            var pipeline = NIOUpgradableHTTPServerPipelineConfiguration<Outcome>(upgradeConfiguration: upgrade)
+            pipeline.enablePipelining = false  // NIOAsyncChannel serves requests one at a time
+            pipeline.enableErrorHandling = false  // Hummingbird answers errors
+            pipeline.enableResponseHeaderValidation = false  // HTTPTypes validates
+            pipeline.decoderConfiguration.maxHeaderFieldSize = configuration.httpDecoder.maxHeaderFieldSize
+            pipeline.decoderConfiguration.maxHeaderListSize = configuration.httpDecoder.maxHeaderListSize
+            pipeline.decoderConfiguration.maxHeaderFieldCount = configuration.httpDecoder.maxHeaderFieldCount
+            let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: pipeline)
+            return Value(result: result, channel: channel)
+        }
+    }
+
+    public func handle(value: Value, logger: Logger) async {
+        do {
+            switch try await value.result.get() {
+            case .http(let http):
+                await handleHTTP(asyncChannel: http, logger: logger)
+            case .engineWebSocket:
+                return  // the channel's handlers run it from here on
+            case .refusedUpgrade(let http, let error):
+                try await Self.answerRefusedUpgrade(http, error: error ?? .badRequest)
+            }
+        } catch {
+            logger.debug("connection ended before its first request", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+extension EngineHTTPChannel {
+    /// Node's answer to a refused upgrade: the HTTP error, then the connection is closed.
+    static func answerRefusedUpgrade(_ http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, error: EngineHTTPError) async throws {
+        try await http.executeThenClose { _, outbound in
+            let body = ByteBuffer(string: error.body)
+            let head = HTTPResponse(
+                status: error.status,
+                headerFields: [.contentType: "application/json", .contentLength: String(body.readableBytes), .connection: "close"]
+            )
+            try await outbound.write(contentsOf: [.head(head), .body(body), .end(nil)])
+        }
+    }
+}
+
+extension HTTPServerBuilder {
+    /// HTTP/1.1 with Engine.IO's WebSocket transport for each engine's path.
+    public static func http1(engines: [EngineServer], configuration: HTTP1Channel.Configuration = .init()) -> HTTPServerBuilder {
+        .init { responder in EngineHTTPChannel(engines: engines, responder: responder, configuration: configuration) }
+    }
+
+    /// HTTP/1.1 with the relay's WebSocket transport (serve the router given to ``Relay/addRoutes(to:)``).
+    public static func http1(relay: Relay, configuration: HTTP1Channel.Configuration = .init()) -> HTTPServerBuilder {
+        http1(engines: [relay.engine], configuration: configuration)
+    }
+}
+
+/// The WebSocket handshake (RFC 6455, section 4.2) for Engine.IO requests. Unlike NIO's
+/// `NIOTypedWebSocketServerUpgrader` it installs no frame encoder: ``WebSocketTransport``
+/// writes finished frames itself.
+struct EngineWebSocketUpgrader: NIOTypedHTTPServerProtocolUpgrader {
+    typealias UpgradeResult = EngineHTTPChannel.Outcome
+
+    struct Refused: Error {}
+
+    /// Why the upgrade was refused: an Engine.IO error, or nil when no endpoint is at that path.
+    struct Refusal {
+        var error: EngineHTTPError?
+    }
+
+    let engines: [EngineServer]
+    let refusal: NIOLoopBoundBox<Refusal?>
+    let supportedProtocol = "websocket"
+    let requiredUpgradeHeaders: [String] = []
+
+    /// RFC 6455's fixed GUID for Sec-WebSocket-Accept.
+    static let acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    func buildUpgradeResponse(channel: any Channel, upgradeRequest: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
+        guard let engine = engine(for: upgradeRequest) else {
+            refusal.value = Refusal(error: nil)
+            return channel.eventLoop.makeFailedFuture(Refused())
+        }
+        let keys = upgradeRequest.headers["Sec-WebSocket-Key"]
+        guard keys.count == 1, let key = keys.first, upgradeRequest.headers["Sec-WebSocket-Version"] == ["13"] else {
+            refusal.value = Refusal(error: .badRequest)
+            return channel.eventLoop.makeFailedFuture(Refused())
+        }
+        let refusal = self.refusal
+        return engine.decideUpgrade(channel: channel, head: upgradeRequest).flatMapThrowing { error in
+            if let error {
+                refusal.value = Refusal(error: error)
+                throw Refused()
+            }
+            var headers = initialResponseHeaders
+            headers.replaceOrAdd(name: "Upgrade", value: "websocket")
+            headers.replaceOrAdd(name: "Connection", value: "upgrade")
+            headers.add(name: "Sec-WebSocket-Accept", value: Self.accept(key: key))
+            return headers
+        }
+    }
+
+    static func accept(key: String) -> String {
+        let digest = Insecure.SHA1.hash(data: Array((key + acceptGUID).utf8))
+        return Base64.encode(digest)
+    }
+
+    func engine(for head: HTTPRequestHead) -> EngineServer? {
+        let path = URI(head.uri).path
+        return engines.first { $0.serves(path: path) }
+    }
+
+    func upgrade(channel: any Channel, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<UpgradeResult> {
+        channel.eventLoop.makeCompletedFuture {
+            guard let engine = engine(for: upgradeRequest) else { throw Refused() }
+            let sync = channel.pipeline.syncOperations
+            try sync.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: engine.configuration.maxPayload)))
+            try sync.addHandler(engine.webSocketTransport(channel: channel, head: upgradeRequest))
+            return .engineWebSocket
+        }
+    }
+}

@@ -1,0 +1,300 @@
+import Logging
+import NIOCore
+import NIOWebSocket
+
+/// The Engine.IO WebSocket transport: a NIO channel handler placed after NIO's WebSocket frame
+/// decoder once the HTTP upgrade is done.
+///
+/// Everything happens on the channel's event loop and no Swift task exists for the
+/// connection: an idle WebSocket costs its NIO channel and the session's state, nothing more.
+/// Outbound frames are queued on the ``EngineConnection`` (from any thread) and written here,
+/// once per loop tick, as raw WebSocket frames in as few buffers as possible (small frames are
+/// coalesced into one `writev` entry; large payloads are written as the shared buffers they are).
+///
+/// Loop-confined state is only touched on `loop.eventLoop`; the `Sendable` conformance is for
+/// handing the object to ``EngineConnection`` and ``EventLoopContext``, which only call
+/// `writeQueued()` on the loop and `setReadingPaused(_:)`, which hops.
+final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundIn = Never
+    typealias OutboundOut = ByteBuffer
+
+    enum Phase {
+        case starting
+        /// Upgrade of a polling session: waiting for `2probe` / `5`.
+        case probing
+        case open
+        case closed
+    }
+
+    let loop: EventLoopContext
+    private let server: EngineServer
+    private let request: EngineRequest
+    private let probeSid: String?
+    private var phase = Phase.starting
+    private var context: ChannelHandlerContext?
+    private var connection: EngineConnection?
+    /// A fragmented message being reassembled.
+    private var fragments: ByteBuffer?
+    private var fragmentsBinary = false
+    private var closeSent = false
+    private var readingPaused = false
+    private var readPending = false
+
+    /// Payloads up to this size are copied next to their frame header; larger ones are written
+    /// as their own (shared) buffer.
+    static let coalesceLimit = 1024
+
+    init(server: EngineServer, request: EngineRequest, probeSid: String?, eventLoop: any EventLoop) {
+        self.server = server
+        self.request = request
+        self.probeSid = probeSid
+        self.loop = server.loops.context(for: eventLoop)
+    }
+
+    // MARK: - Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if let sid = probeSid {
+            guard let existing = server.connection(sid: sid), existing.beginProbe() else {
+                // a second WebSocket for a sid, or a sid that cannot upgrade now (as Node: close it)
+                phase = .closed
+                sendClose(code: .policyViolation, context: context)
+                return
+            }
+            connection = existing
+            phase = .probing
+        } else {
+            let connection = server.makeSession(request: request, transport: .websocket, eventLoop: context.eventLoop)
+            self.connection = connection
+            phase = .open
+            var open = context.channel.allocator.buffer(capacity: 160)
+            let json = connection.handshakeJSON(upgrades: [])
+            Self.writeHeader(into: &open, opcode: WebSocketOpcode.text, length: json.utf8.count + 1)
+            open.writeInteger(EnginePacketType.open.character)
+            open.writeString(json)
+            context.writeAndFlush(wrapOutboundOut(open), promise: nil)
+            connection.attach(self)
+            connection.start()
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        transportGone(.transportClose)
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        transportGone(.transportClose)
+        context.fireChannelInactive()
+    }
+
+    private func transportGone(_ reason: EngineCloseReason) {
+        switch phase {
+        case .probing: connection?.probeClosed()
+        case .open: connection?.close(reason: reason)
+        case .starting, .closed: break
+        }
+        phase = .closed
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Frame decoding errors: RFC 6455 close codes; anything else is an I/O failure.
+        let code: WebSocketErrorCode
+        switch error as? NIOWebSocketError {
+        case .invalidFrameLength?: code = .messageTooLarge
+        case .some: code = .protocolError
+        case nil: code = .unexpectedServerError
+        }
+        server.logger.debug("websocket error", metadata: ["error": "\(error)"])
+        transportGone(.transportError)
+        if error is NIOWebSocketError {
+            sendClose(code: code, context: context)
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: - Reading
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .text, .binary:
+            guard fragments == nil else { return protocolError(context) }
+            if frame.fin {
+                message(frame.unmaskedData, binary: frame.opcode == .binary, context: context)
+            } else {
+                fragments = frame.unmaskedData
+                fragmentsBinary = frame.opcode == .binary
+            }
+        case .continuation:
+            guard var buffer = fragments else { return protocolError(context) }
+            fragments = nil  // keep the buffer uniquely referenced while appending
+            var data = frame.unmaskedData
+            guard buffer.readableBytes + data.readableBytes <= server.configuration.maxPayload else {
+                transportGone(.transportError)
+                return sendClose(code: .messageTooLarge, context: context)
+            }
+            buffer.writeBuffer(&data)
+            if frame.fin {
+                message(buffer, binary: fragmentsBinary, context: context)
+            } else {
+                fragments = buffer
+            }
+        case .ping:
+            var pong = context.channel.allocator.buffer(capacity: frame.length + 2)
+            Self.writeHeader(into: &pong, opcode: WebSocketOpcode.pong, length: frame.length)
+            var payload = frame.unmaskedData
+            pong.writeBuffer(&payload)
+            context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
+        case .pong:
+            break
+        case .connectionClose:
+            transportGone(.transportClose)
+            var payload = frame.unmaskedData
+            let code = payload.readInteger(as: UInt16.self).map { WebSocketErrorCode(codeNumber: Int($0)) } ?? .normalClosure
+            sendClose(code: code, context: context)
+        default:
+            protocolError(context)
+        }
+    }
+
+    private func protocolError(_ context: ChannelHandlerContext) {
+        transportGone(.transportError)
+        sendClose(code: .protocolError, context: context)
+    }
+
+    private func message(_ data: ByteBuffer, binary: Bool, context: ChannelHandlerContext) {
+        guard let connection else { return }
+        let packet: EnginePacket
+        if binary {
+            packet = EngineCodec.decode(binary: data)
+        } else {
+            let decoded = data.readableBytesView.withContiguousStorageIfAvailable { bytes in
+                try? EngineCodec.decodeText(bytes[...])
+            }
+            guard let decoded = decoded ?? (try? EngineCodec.decode(text: String(buffer: data))) else {
+                if phase == .probing {
+                    connection.probeClosed()
+                    phase = .closed
+                    context.close(promise: nil)
+                } else {
+                    connection.receiveInvalid()
+                }
+                return
+            }
+            packet = decoded
+        }
+        switch phase {
+        case .open:
+            connection.receive(packet)
+        case .probing:
+            switch connection.receiveOnProbe(packet, webSocket: self) {
+            case .reply(let replies):
+                writeFrames(replies.map(OutboundFrame.init), context: context)
+                context.flush()
+            case .upgraded:
+                phase = .open
+            case .aborted:
+                connection.probeClosed()
+                phase = .closed
+                context.close(promise: nil)
+            }
+        case .starting, .closed:
+            break
+        }
+    }
+
+    // MARK: - Read backpressure
+
+    /// Thread-safe: hops to the loop.
+    func setReadingPaused(_ paused: Bool) {
+        loop.eventLoop.execute {
+            guard self.readingPaused != paused else { return }
+            self.readingPaused = paused
+            if !paused, self.readPending, let context = self.context {
+                self.readPending = false
+                context.read()
+            }
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if readingPaused {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    // MARK: - Writing
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        connection?.webSocketWritabilityChanged(context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Writes what the connection queued, with one flush (called on the loop by ``EventLoopContext``).
+    func writeQueued() {
+        guard let context, let connection, !closeSent else { return }
+        let (frames, closing) = connection.takeWebSocketFrames()
+        if !frames.isEmpty { writeFrames(frames, context: context) }
+        if closing {
+            sendClose(code: .normalClosure, context: context)
+        } else if !frames.isEmpty {
+            context.flush()
+        }
+    }
+
+    private func writeFrames(_ frames: [OutboundFrame], context: ChannelHandlerContext) {
+        var capacity = 0
+        for frame in frames { capacity += min(frame.byteCount, Self.coalesceLimit) + 10 }
+        var out = context.channel.allocator.buffer(capacity: capacity)
+        for frame in frames {
+            let payload: ByteBuffer
+            let opcode: WebSocketOpcode
+            switch frame {
+            case .text(let b): (payload, opcode) = (b, .text)
+            case .binary(let b): (payload, opcode) = (b, .binary)
+            }
+            Self.writeHeader(into: &out, opcode: opcode, length: payload.readableBytes)
+            if payload.readableBytes <= Self.coalesceLimit {
+                out.writeImmutableBuffer(payload)
+            } else {
+                context.write(wrapOutboundOut(out), promise: nil)
+                context.write(wrapOutboundOut(payload), promise: nil)
+                out = context.channel.allocator.buffer(capacity: capacity)
+            }
+        }
+        if out.readableBytes > 0 { context.write(wrapOutboundOut(out), promise: nil) }
+    }
+
+    /// Sends a close frame (once) and closes the channel when it is written.
+    private func sendClose(code: WebSocketErrorCode, context: ChannelHandlerContext) {
+        guard !closeSent else { return }
+        closeSent = true
+        var frame = context.channel.allocator.buffer(capacity: 4)
+        Self.writeHeader(into: &frame, opcode: .connectionClose, length: 2)
+        frame.write(webSocketErrorCode: code)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+
+    /// An unmasked (server-to-client) frame header, FIN set (RFC 6455, section 5.2).
+    static func writeHeader(into buffer: inout ByteBuffer, opcode: WebSocketOpcode, length: Int) {
+        buffer.writeInteger(0x80 | UInt8(webSocketOpcode: opcode))
+        if length < 126 {
+            buffer.writeInteger(UInt8(length))
+        } else if length <= Int(UInt16.max) {
+            buffer.writeInteger(UInt8(126))
+            buffer.writeInteger(UInt16(length))
+        } else {
+            buffer.writeInteger(UInt8(127))
+            buffer.writeInteger(UInt64(length))
+        }
+    }
+}
