@@ -112,14 +112,25 @@ public final class EngineConnection: Sendable {
     /// Queues pre-encoded frames (all or none).
     @discardableResult
     func enqueue(_ frames: some Collection<OutboundFrame>, volatile: Bool) -> Bool {
+        var batch = WriteBatch()
+        let queued = enqueue(frames, volatile: volatile, batch: &batch)
+        batch.schedule()
+        return queued
+    }
+
+    /// Queues pre-encoded frames (all or none); a WebSocket write it needs is added to `batch`
+    /// instead of being scheduled now (a broadcast schedules each event loop once).
+    func enqueue(_ frames: some Collection<OutboundFrame>, volatile: Bool, batch: inout WriteBatch) -> Bool {
         var deferred = Deferred()
+        var toSchedule: WebSocketTransport?
         let queued: Bool = state.withLock { s in
             guard case .open(let transport, let upgrade, _) = s.machine.state else { return false }
             if volatile {
                 let writable = transport == .polling ? s.pollWaiter != nil : s.webSocket != nil && s.webSocketWritable
                 if !writable { return false }
             }
-            let size = frames.reduce(0) { $0 + $1.byteCount }
+            var size = 0
+            for frame in frames { size += frame.byteCount }
             if s.queuedBytes + size > configuration.maxOutboundBufferBytes {
                 s.queue.removeAll()
                 s.queuedBytes = 0
@@ -128,9 +139,17 @@ public final class EngineConnection: Sendable {
             }
             s.queue.append(contentsOf: frames)
             s.queuedBytes += size
-            flush(&s, transport: transport, upgrade: upgrade)
+            if transport == .websocket {
+                if let webSocket = s.webSocket, s.webSocketWritable, !s.writeScheduled {
+                    s.writeScheduled = true
+                    toSchedule = webSocket
+                }
+            } else {
+                flush(&s, transport: transport, upgrade: upgrade)
+            }
             return true
         }
+        if let toSchedule { batch.add(toSchedule) }
         perform(deferred)
         return queued
     }
@@ -301,9 +320,10 @@ public final class EngineConnection: Sendable {
     func beginProbe() -> Bool {
         state.withLock { s in
             guard s.machine.webSocketProbeOpened() else { return false }
-            s.upgradeTimer = eventLoop.scheduleTask(in: .nanoseconds(configuration.upgradeTimeout.nanosecondsClamped)) { [weak self] () -> Void in
+            s.upgradeTimer = eventLoop.scheduleTask(in: .nanoseconds(configuration.upgradeTimeout.nanosecondsClamped)) { () -> Void in
                 // the probe stalled: polling carries on; a late `5` aborts the probe transport
-                self?.probeClosed()
+                // (strong capture: cancelled on upgrade, probe close and session close)
+                self.probeClosed()
             }
             return true
         }
@@ -433,8 +453,9 @@ public final class EngineConnection: Sendable {
 
     private func arm(_ s: inout State, at deadline: NIODeadline, _ fire: @escaping @Sendable (inout EngineSessionStateMachine) -> [EngineSessionStateMachine.Action]) {
         s.timer?.cancel()
-        s.timer = eventLoop.scheduleTask(deadline: deadline) { [weak self] in
-            guard let self else { return }
+        // Strong capture (a weak reference would put every retain of the connection on the slow
+        // side-table path); the timer is cancelled when re-armed and when the session closes.
+        s.timer = eventLoop.scheduleTask(deadline: deadline) {
             var deferred = Deferred()
             self.state.withLock { s in
                 self.apply(fire(&s.machine), to: &s, deferred: &deferred)

@@ -35,6 +35,19 @@ final class EventLoopContext: Sendable {
         }
     }
 
+    /// `scheduleWrite` for many transports of this loop, with one lock and one wake-up.
+    func scheduleWrites(_ transports: [WebSocketTransport]) {
+        let wake: Bool = dirty.withLock { d in
+            d.transports.append(contentsOf: transports)
+            if d.scheduled { return false }
+            d.scheduled = true
+            return true
+        }
+        if wake {
+            eventLoop.execute { self.writeDirty() }
+        }
+    }
+
     private func writeDirty() {
         let transports: [WebSocketTransport] = dirty.withLock { d in
             d.scheduled = false
@@ -74,6 +87,25 @@ final class EventLoopContexts: Sendable {
             let created = EventLoopContext(eventLoop: eventLoop)
             all[key] = created
             return created
+        }
+    }
+}
+
+/// WebSocket writes to schedule, grouped by event loop (a broadcast touches each loop once).
+struct WriteBatch {
+    private var loops: [(context: EventLoopContext, transports: [WebSocketTransport])] = []
+
+    mutating func add(_ transport: WebSocketTransport) {
+        for i in loops.indices where loops[i].context === transport.loop {
+            loops[i].transports.append(transport)
+            return
+        }
+        loops.append((transport.loop, [transport]))
+    }
+
+    func schedule() {
+        for (context, transports) in loops {
+            if transports.count == 1 { context.scheduleWrite(transports[0]) } else { context.scheduleWrites(transports) }
         }
     }
 }

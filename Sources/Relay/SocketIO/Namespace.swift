@@ -128,9 +128,11 @@ public final class Namespace: Sendable {
     /// Queues an encoded packet on every matching socket of this node. No per-recipient encoding:
     /// every connection gets the same buffers.
     public func deliverLocally(_ packet: EncodedPacket, options: BroadcastOptions) {
+        var batch = WriteBatch()
         for socket in localSockets(options) {
-            socket.client.connection.enqueue(packet.frames, volatile: options.volatile)
+            _ = socket.client.connection.enqueue(packet.frames, volatile: options.volatile, batch: &batch)
         }
+        batch.schedule()
     }
 
     // MARK: - Membership

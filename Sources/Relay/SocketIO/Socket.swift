@@ -142,8 +142,9 @@ public final class Socket: Sendable {
                 guard s.connected else { return nil }
                 let ackID = s.nextAckID
                 s.nextAckID &+= 1
-                let timer = eventLoop.scheduleTask(in: .nanoseconds(timeout.nanosecondsClamped)) { [weak self] () -> Void in
-                    self?.failAck(ackID, with: AckError.timeout)
+                let timer = eventLoop.scheduleTask(in: .nanoseconds(timeout.nanosecondsClamped)) { () -> Void in
+                    // strong: cancelled when the ack arrives or the socket disconnects
+                    self.failAck(ackID, with: AckError.timeout)
                 }
                 s.pendingAcks[ackID] = PendingAck(continuation: continuation, timer: timer)
                 return ackID
@@ -257,8 +258,8 @@ public final class Socket: Sendable {
         if let ackID = packet.id {
             let sent = Atomic<Bool>(false)
             let namespaceName = namespace.name
-            ack = { [weak self] args in
-                guard let self, !sent.exchange(true, ordering: .acquiringAndReleasing) else { return }
+            ack = { args in
+                guard !sent.exchange(true, ordering: .acquiringAndReleasing) else { return }
                 self.send(.ack(args, id: ackID, namespace: namespaceName))
             }
         }

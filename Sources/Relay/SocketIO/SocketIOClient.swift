@@ -30,10 +30,11 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
         self.connection = connection
         self.relay = relay
         self.state = Mutex(State())
+        // Timers capture strongly (no weak references: a weakly referenced object pays a side
+        // table on every retain); every timer is cancelled when the connection closes.
         let timer = connection.eventLoop.scheduleTask(in: .nanoseconds(relay.configuration.connectTimeout.nanosecondsClamped)) {
-            [weak connection] in
-            connection?.logger.debug("no namespace joined before connectTimeout")
-            connection?.close(reason: .forcedClose)
+            connection.logger.debug("no namespace joined before connectTimeout")
+            connection.close(reason: .forcedClose)
         }
         state.withLock { $0.connectTimer = timer }
     }
