@@ -19,10 +19,18 @@ public final class EngineConnection: Sendable {
     public let sid: String
     /// The handshake request (headers, query, remote address).
     public let request: EngineRequest
-    let configuration: RelayConfiguration
+    /// Shared by every connection of the server (one reference instead of a copy each).
+    let settings: EngineSettings
+    var configuration: RelayConfiguration { settings.configuration }
     let loop: EventLoopContext
     var eventLoop: any EventLoop { loop.eventLoop }
-    let logger: Logger
+    /// The server's logger with this session's sid (built when something is logged: idle
+    /// connections keep no metadata dictionary).
+    var logger: Logger {
+        var logger = settings.logger
+        logger[metadataKey: "engine.sid"] = .string(sid)
+        return logger
+    }
     private let onClose: @Sendable (EngineConnection, EngineCloseReason) -> Void
     private let delegate: Mutex<(any EngineConnectionDelegate)?>
     private let state: Mutex<State>
@@ -63,18 +71,14 @@ public final class EngineConnection: Sendable {
         sid: String,
         request: EngineRequest,
         transport: EngineSessionStateMachine.Transport,
-        configuration: RelayConfiguration,
+        settings: EngineSettings,
         loop: EventLoopContext,
-        logger: Logger,
         onClose: @escaping @Sendable (EngineConnection, EngineCloseReason) -> Void
     ) {
         self.sid = sid
         self.request = request
-        self.configuration = configuration
+        self.settings = settings
         self.loop = loop
-        var logger = logger
-        logger[metadataKey: "engine.sid"] = .string(sid)
-        self.logger = logger
         self.onClose = onClose
         self.delegate = Mutex(nil)
         self.state = Mutex(State(machine: EngineSessionStateMachine(transport: transport)))
@@ -490,5 +494,16 @@ extension Duration {
         let (s, attos) = components
         let (ns, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
         return overflow ? Int64.max : ns + attos / 1_000_000_000
+    }
+}
+
+/// What every connection of an ``EngineServer`` shares.
+final class EngineSettings: Sendable {
+    let configuration: RelayConfiguration
+    let logger: Logger
+
+    init(configuration: RelayConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
     }
 }

@@ -43,6 +43,10 @@ public struct EngineHTTPChannel: ServerChildChannel, HTTPChannelHandler {
         let engines = self.engines
         let configuration = self.configuration
         return channel.eventLoop.makeCompletedFuture {
+            // NIO keeps each connection's receive buffer for reuse, so its first size stays with
+            // an idle WebSocket for good: start at 512 bytes (a WebSocket upgrade request fits;
+            // bigger requests and uploads grow it on the next read) instead of NIO's 2048.
+            try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveAllocator)
             let refusal = NIOLoopBoundBox<EngineWebSocketUpgrader.Refusal?>(nil, eventLoop: channel.eventLoop)
             let upgrader = EngineWebSocketUpgrader(engines: engines, refusal: refusal)
             let upgrade = NIOTypedHTTPServerUpgradeConfiguration<Outcome>(
@@ -72,6 +76,8 @@ public struct EngineHTTPChannel: ServerChildChannel, HTTPChannelHandler {
             return Value(result: result, channel: channel)
         }
     }
+
+    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
 
     public func handle(value: Value, logger: Logger) async {
         do {

@@ -15,6 +15,7 @@ public final class EngineServer: Sendable {
     let logger: Logger
     let eventLoopGroup: any EventLoopGroup
     let loops = EventLoopContexts()
+    let settings: EngineSettings
     private let sessions: Mutex<[String: EngineConnection]>
     /// Sessions the client closed over polling while its GET was still in flight: that GET gets
     /// a noop instead of an error (Node answers it the same way when it was already held).
@@ -31,6 +32,7 @@ public final class EngineServer: Sendable {
     ) {
         self.configuration = configuration
         self.logger = logger
+        self.settings = EngineSettings(configuration: configuration, logger: logger)
         self.eventLoopGroup = eventLoopGroup
         self.sessions = Mutex([:])
         self.closedByClient = Mutex([:])
@@ -56,9 +58,8 @@ public final class EngineServer: Sendable {
             sid: sid,
             request: request,
             transport: transport,
-            configuration: configuration,
+            settings: settings,
             loop: loops.context(for: eventLoop ?? eventLoopGroup.any()),
-            logger: logger,
             onClose: { [weak self] connection, reason in
                 guard let self else { return }
                 self.sessions.withLock { _ = $0.removeValue(forKey: connection.sid) }
@@ -76,12 +77,21 @@ public final class EngineServer: Sendable {
         return connection
     }
 
+    static let sidAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// 20 URL-safe characters from 120 random bits (two reads of the system generator: each
+    /// read is a `getrandom` call, so not one per character).
     static func generateSid() -> String {
         var rng = SystemRandomNumberGenerator()
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-        var out = [UInt8](repeating: 0, count: 20)
-        for i in 0..<20 { out[i] = alphabet[Int(rng.next() & 63)] }
-        return String(decoding: out, as: UTF8.self)
+        var bits = (rng.next() as UInt64, rng.next() as UInt64)
+        return String(unsafeUninitializedCapacity: 20) { out in
+            for i in 0..<20 {
+                if i == 10 { bits.0 = bits.1 }
+                out[i] = sidAlphabet[Int(bits.0 & 63)]
+                bits.0 >>= 6
+            }
+            return 20
+        }
     }
 
     // MARK: - Request validation
@@ -333,6 +343,7 @@ public final class EngineServer: Sendable {
 
     static func fields(_ headers: HTTPHeaders) -> HTTPFields {
         var fields = HTTPFields()
+        fields.reserveCapacity(headers.count)
         for (name, value) in headers {
             if let name = HTTPField.Name(name) { fields.append(HTTPField(name: name, value: value)) }
         }

@@ -120,6 +120,8 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        // RFC 6455 5.1-5.2: client frames are masked; no extension is negotiated, so no RSV bit.
+        guard frame.maskKey != nil, !frame.rsv1, !frame.rsv2, !frame.rsv3 else { return protocolError(context) }
         switch frame.opcode {
         case .text, .binary:
             guard fragments == nil else { return protocolError(context) }
@@ -154,7 +156,16 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
         case .connectionClose:
             transportGone(.transportClose)
             var payload = frame.unmaskedData
-            let code = payload.readInteger(as: UInt16.self).map { WebSocketErrorCode(codeNumber: Int($0)) } ?? .normalClosure
+            // echo the client's code (RFC 6455 5.5.1); a malformed close is a protocol error
+            let code: WebSocketErrorCode
+            switch payload.readableBytes {
+            case 0: code = .normalClosure
+            case 1: code = .protocolError
+            default:
+                let number = Int(payload.readInteger(as: UInt16.self)!)
+                let reasonIsText = String(validating: payload.readableBytesView, as: UTF8.self) != nil
+                code = Self.isValidCloseCode(number) && reasonIsText ? WebSocketErrorCode(codeNumber: number) : .protocolError
+            }
             sendClose(code: code, context: context)
         default:
             protocolError(context)
@@ -172,6 +183,11 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
         if binary {
             packet = EngineCodec.decode(binary: data)
         } else {
+            // RFC 6455 8.1: a text message that is not UTF-8 fails the connection (1007)
+            guard Self.isUTF8(data.readableBytesView) else {
+                transportGone(.transportError)
+                return sendClose(code: .dataInconsistentWithMessage, context: context)
+            }
             let decoded = data.readableBytesView.withContiguousStorageIfAvailable { bytes in
                 try? EngineCodec.decodeText(bytes[...])
             }
@@ -282,6 +298,17 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
         context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in
             channel.close(promise: nil)
         }
+    }
+
+    /// Close codes a peer may send (RFC 6455 7.4; 1004-1006 and 1015 are never sent).
+    static func isValidCloseCode(_ code: Int) -> Bool {
+        (1000...1003).contains(code) || (1007...1014).contains(code) || (3000...4999).contains(code)
+    }
+
+    /// Valid UTF-8? ASCII (the usual Engine.IO text) is checked without building a String.
+    static func isUTF8(_ bytes: ByteBufferView) -> Bool {
+        if bytes.allSatisfy({ $0 < 0x80 }) { return true }
+        return String(validating: bytes, as: UTF8.self) != nil
     }
 
     /// An unmasked (server-to-client) frame header, FIN set (RFC 6455, section 5.2).
