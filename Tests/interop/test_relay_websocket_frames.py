@@ -595,3 +595,98 @@ def test_refused_upgrade(server, query, body):
         ws.expect_eof()
     finally:
         ws.close()
+
+
+# ---------------------------------------------------------------------------
+# 11. RFC 6455 strictness: RSV bits, masking, UTF-8 text, client close frames
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rsv", [0b100, 0b010, 0b001], ids=["RSV1", "RSV2", "RSV3"])
+def test_rsv_bit_without_extension_closes_1002(server, rsv):
+    """No extension is negotiated, so any RSV bit fails the connection (RFC 6455, section 5.2)."""
+    ws, _ = open_ws(server)
+    try:
+        echo_text(ws, "4before")
+        ws.send_frame(OP_TEXT, b"4rsv", rsv=rsv)
+        ws.expect_close(1002)
+    finally:
+        ws.close()
+
+
+def test_unmasked_client_frame_closes_1002(server):
+    """A client frame without the mask bit fails the connection (RFC 6455, section 5.1)."""
+    ws, _ = open_ws(server)
+    try:
+        echo_text(ws, "4before")
+        ws.sock.sendall(bytes.fromhex("8104") + b"4unm")  # FIN + text, unmasked, length 4
+        ws.expect_close(1002)
+    finally:
+        ws.close()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"4\xff\xfe", b"4\xc3", b"4\xc0\xaf", b"4\xed\xa0\x80", b"4ok\xf4\x90\x80\x80"],
+    ids=["ff-fe", "truncated", "overlong", "surrogate", "above-U+10FFFF"],
+)
+def test_text_frame_with_invalid_utf8_closes_1007(server, payload):
+    """A text message that is not valid UTF-8 fails the connection with 1007 (RFC 6455, section 8.1)."""
+    ws, _ = open_ws(server)
+    try:
+        ws.send_frame(OP_TEXT, payload)
+        ws.expect_close(1007)
+    finally:
+        ws.close()
+
+
+def test_multibyte_utf8_text_is_echoed_byte_identically(server):
+    ws, _ = open_ws(server)
+    try:
+        frame = echo_text(ws, "4héllo ✓")
+        assert frame.payload == b"4h\xc3\xa9llo \xe2\x9c\x93"
+        echo_text(ws, "4😀 ✓ é")
+    finally:
+        ws.close()
+
+
+def test_fragments_splitting_multibyte_characters_are_accepted(server):
+    """UTF-8 is checked on the whole message: a character may straddle fragment boundaries."""
+    ws, _ = open_ws(server)
+    try:
+        text = "4héllo ✓".encode()  # 34 68 c3|a9 6c 6c 6f 20 e2 9c|93
+        ws.send_frame(OP_TEXT, text[:3], fin=False)  # ends inside "é"
+        ws.send_frame(OP_CONTINUATION, text[3:10], fin=False)  # ends inside "✓"
+        ws.send_frame(OP_CONTINUATION, text[10:], fin=True)
+        frame = ws.read_frame()
+        assert frame.opcode == OP_TEXT and frame.fin, frame
+        assert frame.payload == text, frame
+        echo_text(ws, "4next")
+    finally:
+        ws.close()
+
+
+@pytest.mark.parametrize(
+    "payload, expected",
+    [
+        pytest.param(b"\x03", 1002, id="1-byte-payload"),
+        pytest.param(struct.pack("!H", 999), 1002, id="code-999"),
+        pytest.param(struct.pack("!H", 1005), 1002, id="code-1005"),
+        pytest.param(struct.pack("!H", 1006), 1002, id="code-1006"),
+        pytest.param(struct.pack("!H", 5000), 1002, id="code-5000"),
+        pytest.param(struct.pack("!H", 1000), 1000, id="code-1000"),
+        pytest.param(struct.pack("!H", 4000), 4000, id="code-4000"),
+        pytest.param(struct.pack("!H", 1001) + "au revoir ✓".encode(), 1001, id="code-1001-utf8-reason"),
+        pytest.param(b"\x03\xe8\xff", 1002, id="code-1000-invalid-utf8-reason"),
+    ],
+)
+def test_client_close_frame_codes(server, payload, expected):
+    """Valid close codes are echoed; a 1-byte payload, a code a peer may not send (RFC 6455,
+    section 7.4) or a reason that is not UTF-8 is answered with 1002. The connection then ends."""
+    ws, _ = open_ws(server)
+    try:
+        echo_text(ws, "4before")
+        ws.send_frame(OP_CLOSE, payload)
+        ws.expect_close(expected)
+    finally:
+        ws.close()
