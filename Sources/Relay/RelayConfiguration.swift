@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 
 /// CORS settings for the HTTP long-polling transport (WebSocket is not covered by CORS:
 /// use ``RelayConfiguration/allowRequest`` for an Origin allow-list).
@@ -40,10 +41,20 @@ public struct CORSOptions: Sendable {
 public struct EngineRequest: Sendable {
     public var method: HTTPRequest.Method
     public var uri: String
+    /// The request's headers, without the WebSocket handshake's own (`Upgrade`, `Connection`,
+    /// `Sec-WebSocket-*`), which mean nothing once the connection is open.
     public var headers: HTTPFields
-    public var query: [String: String]
     public var remoteAddress: String?
     public var transport: EngineSessionStateMachine.Transport
+
+    /// The query parameters (parsed from `uri` when asked for: a connection keeps no dictionary).
+    public var query: [String: String] { Self.parameters(of: uri) }
+
+    static func parameters(of uri: String) -> [String: String] {
+        var all: [String: String] = [:]
+        for (k, v) in URI(uri).queryParameters { all[String(k)] = String(v) }
+        return all
+    }
 }
 
 /// Configuration of a ``Relay`` (and of its Engine.IO layer).

@@ -103,8 +103,7 @@ public final class EngineServer: Sendable {
         var all: [String: String]
 
         init(_ uri: URI) {
-            var all: [String: String] = [:]
-            for (k, v) in uri.queryParameters { all[String(k)] = String(v) }
+            let all = EngineRequest.parameters(of: uri.description)
             self.all = all
             eio = all["EIO"]
             transport = all["transport"]
@@ -149,7 +148,6 @@ public final class EngineServer: Sendable {
             method: method,
             uri: uri.description,
             headers: headers,
-            query: query.all,
             remoteAddress: remoteAddress,
             transport: transport
         )
@@ -341,25 +339,30 @@ public final class EngineServer: Sendable {
         path == configuration.path || path == configuration.path + "/"
     }
 
-    static func fields(_ headers: HTTPHeaders) -> HTTPFields {
+    /// - Parameter droppingHandshake: leave out the WebSocket handshake's own headers (kept
+    ///   for the life of the connection, they would only cost memory).
+    static func fields(_ headers: HTTPHeaders, droppingHandshake: Bool = false) -> HTTPFields {
         var fields = HTTPFields()
         fields.reserveCapacity(headers.count)
         for (name, value) in headers {
-            if let name = HTTPField.Name(name) { fields.append(HTTPField(name: name, value: value)) }
+            guard let name = HTTPField.Name(name) else { continue }
+            if droppingHandshake, handshakeHeaders.contains(name) { continue }
+            fields.append(HTTPField(name: name, value: value))
         }
         return fields
     }
 
+    static let handshakeHeaders: Set<HTTPField.Name> = [
+        .upgrade, .connection, .secWebSocketKey, .secWebSocketVersion, .secWebSocketExtensions, .secWebSocketProtocol,
+    ]
+
     /// The transport handler for an accepted upgrade.
     func webSocketTransport(channel: any Channel, head: HTTPRequestHead) -> WebSocketTransport {
-        let uri = URI(head.uri)
-        let query = Query(uri)
-        let fields = Self.fields(head.headers)
+        let query = Query(URI(head.uri))
         let request = EngineRequest(
             method: HTTPRequest.Method(head.method.rawValue) ?? .get,
             uri: head.uri,
-            headers: fields,
-            query: query.all,
+            headers: Self.fields(head.headers, droppingHandshake: true),
             remoteAddress: channel.remoteAddress?.ipAddress,
             transport: .websocket
         )

@@ -5,7 +5,9 @@ public struct Handshake: Sendable {
     /// The CONNECT packet's payload (`auth` in the JavaScript client).
     public let auth: JSONValue?
     public let headers: HTTPFields
-    public let query: [String: String]
+    /// The handshake request's query parameters.
+    public var query: [String: String] { EngineRequest.parameters(of: uri) }
+    let uri: String
     public let remoteAddress: String?
     /// The namespace being joined.
     public let namespace: String

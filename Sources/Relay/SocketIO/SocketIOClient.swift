@@ -86,7 +86,7 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
         let handshake = Handshake(
             auth: auth,
             headers: connection.request.headers,
-            query: connection.request.query,
+            uri: connection.request.uri,
             remoteAddress: connection.request.remoteAddress,
             namespace: name,
             engineSid: connection.sid
