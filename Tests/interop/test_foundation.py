@@ -108,3 +108,29 @@ def test_sigterm_lets_in_flight_requests_finish():
         assert results == [200, 200, 200, 200]
     finally:
         server.stop()
+
+
+def test_sigterm_is_not_held_up_by_idle_or_websocket_connections():
+    """A browser keeps preconnected sockets that have sent no request yet, and open WebSockets:
+    neither may hold a graceful shutdown up."""
+    import socket as sockets
+
+    server = Switchboard()
+    try:
+        idle = sockets.create_connection(("127.0.0.1", server.port))  # no request on it, ever
+        ws = sockets.create_connection(("127.0.0.1", server.port))
+        ws.sendall(
+            b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        ws.settimeout(5)
+        assert ws.recv(4096).startswith(b"HTTP/1.1 101")
+        time.sleep(0.2)
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=10) == 0
+        assert time.monotonic() - started < 5
+        idle.close()
+        ws.close()
+    finally:
+        server.stop()

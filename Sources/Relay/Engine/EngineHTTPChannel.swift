@@ -8,6 +8,7 @@ import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 import NIOWebSocket
+import ServiceLifecycle
 
 /// A Hummingbird HTTP/1.1 child channel that hands Engine.IO WebSocket upgrades to
 /// ``WebSocketTransport`` and everything else to the router.
@@ -81,7 +82,14 @@ public struct EngineHTTPChannel: ServerChildChannel, HTTPChannelHandler {
 
     public func handle(value: Value, logger: Logger) async {
         do {
-            switch try await value.result.get() {
+            // A connection that has not sent its first request (a browser's preconnect) holds up
+            // a graceful shutdown until it does: close it when shutdown starts.
+            let outcome = try await withGracefulShutdownHandler {
+                try await value.result.get()
+            } onGracefulShutdown: {
+                value.channel.close(promise: nil)
+            }
+            switch outcome {
             case .http(let http):
                 await handleHTTP(asyncChannel: http, logger: logger)
             case .engineWebSocket:
