@@ -1,6 +1,8 @@
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NIOCore
+import NIOPosix
 import Relay
 import Synchronization
 import Testing
@@ -117,6 +119,31 @@ import Testing
             let allowed = TestWebSocket(url: "ws://127.0.0.1:\(try #require(client.port))/socket.io/?EIO=4&transport=websocket")
             #expect(await allowed.nextText()?.hasPrefix("0{") == true)
             #expect(relay.connectionCount == 1)
+        }
+    }
+}
+
+@Suite struct LiveConnectionLimitsTests {
+    @Test func aConnectionThatSendsNoRequestIsClosed() async throws {
+        let logger = Logger(label: "relay-tests")
+        let router = Router(context: BasicRequestContext.self)
+        let relay = Relay(configuration: liveConfiguration(), logger: logger)
+        relay.addRoutes(to: router)
+        let app = Application(
+            router: router,
+            server: .http1(relay: relay, configuration: .init(idleTimeout: .milliseconds(300))),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            logger: logger
+        )
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: port).get()
+            let started = ContinuousClock.now
+            // nothing is sent: the server hangs up after the idle timeout (we give up after 3 s)
+            channel.eventLoop.scheduleTask(in: .seconds(3)) { channel.close(promise: nil) }
+            try await channel.closeFuture.get()
+            #expect(ContinuousClock.now - started < .seconds(2))
         }
     }
 }

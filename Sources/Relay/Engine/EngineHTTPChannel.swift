@@ -74,9 +74,18 @@ public struct EngineHTTPChannel: ServerChildChannel, HTTPChannelHandler {
             pipeline.decoderConfiguration.maxHeaderListSize = configuration.httpDecoder.maxHeaderListSize
             pipeline.decoderConfiguration.maxHeaderFieldCount = configuration.httpDecoder.maxHeaderFieldCount
             let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: pipeline)
+            // A connection must send its first request in time (after that, HTTP keep-alive
+            // has Hummingbird's idle timeout and a WebSocket has Engine.IO's heartbeat).
+            let deadline = channel.eventLoop.scheduleTask(in: configuration.idleTimeout ?? Self.firstRequestTimeout) {
+                channel.close(promise: nil)
+            }
+            result.whenComplete { _ in deadline.cancel() }
             return Value(result: result, channel: channel)
         }
     }
+
+    /// How long a new connection may stay silent before its first request.
+    static let firstRequestTimeout = TimeAmount.seconds(30)
 
     static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
 
