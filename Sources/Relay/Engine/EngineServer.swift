@@ -343,13 +343,17 @@ public final class EngineServer: Sendable {
     ///   for the life of the connection, they would only cost memory).
     static func fields(_ headers: HTTPHeaders, droppingHandshake: Bool = false) -> HTTPFields {
         var fields = HTTPFields()
-        fields.reserveCapacity(headers.count)
+        fields.reserveCapacity(droppingHandshake ? headers.count { !Self.isHandshakeHeader($0.name) } : headers.count)
         for (name, value) in headers {
             guard let name = HTTPField.Name(name) else { continue }
             if droppingHandshake, handshakeHeaders.contains(name) { continue }
             fields.append(HTTPField(name: name, value: value))
         }
         return fields
+    }
+
+    static func isHandshakeHeader(_ name: String) -> Bool {
+        HTTPField.Name(name).map { handshakeHeaders.contains($0) } ?? false
     }
 
     static let handshakeHeaders: Set<HTTPField.Name> = [

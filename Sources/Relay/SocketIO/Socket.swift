@@ -21,7 +21,9 @@ public final class Socket: Sendable {
     struct State: ~Copyable {
         var connected = true
         var data: (any Sendable)?
-        var handlers: [String: EventHandler] = [:]
+        /// Event handlers, few per socket: a list costs less memory than a dictionary and is as
+        /// fast to search at this size.
+        var handlers: [(event: String, handler: EventHandler)] = []
         var anyHandler: (@Sendable (String, [JSONValue]) async -> Void)?
         var middlewares: [PacketMiddleware] = []
         var disconnectHandlers: [@Sendable (DisconnectReason) async -> Void] = []
@@ -72,7 +74,13 @@ public final class Socket: Sendable {
 
     /// Registers the handler of an event (replaces an earlier one for the same name).
     public func on(_ event: String, _ handler: @escaping EventHandler) {
-        state.withLock { $0.handlers[event] = handler }
+        state.withLock { s in
+            if let i = s.handlers.firstIndex(where: { $0.event == event }) {
+                s.handlers[i].handler = handler
+            } else {
+                s.handlers.append((event, handler))
+            }
+        }
     }
 
     /// Registers a handler whose single argument is decoded as `T` (events whose first
@@ -247,7 +255,7 @@ public final class Socket: Sendable {
 
     private func dispatch(_ packet: SocketPacket) async {
         guard let (event, args) = packet.eventNameAndArgs else { return }
-        let (middlewares, handler, anyHandler) = state.withLock { ($0.middlewares, $0.handlers[event], $0.anyHandler) }
+        let (middlewares, handler, anyHandler) = state.withLock { ($0.middlewares, $0.handlers.first(where: { $0.event == event })?.handler, $0.anyHandler) }
         do {
             for m in middlewares { try await m(event, args) }
         } catch {
@@ -300,7 +308,7 @@ public final class Socket: Sendable {
         let (handlers, acks, dropped) = state.withLock { s in
             let acks = s.pendingAcks
             s.pendingAcks = [:]
-            s.handlers = [:]
+            s.handlers = []
             // events still queued when the server disconnects the socket (or the transport
             // closed) are not handled: nobody can be answered any more
             let dropped = s.inbox.reduce(0) { n, item in if case .event = item { n + 1 } else { n } }
