@@ -55,7 +55,10 @@ public final class EngineConnection: Sendable {
         /// The WebSocket's channel takes more writes (NIO's write-buffer watermarks): while it
         /// does not, frames wait in `queue`, bounded by maxOutboundBufferBytes.
         var webSocketWritable = true
-        var timer: Scheduled<Void>?
+        /// The heartbeat timer (ping due, or pong deadline) and its generation: a callback that
+        /// fires after being replaced does nothing.
+        var timer: NIOScheduledCallback?
+        var timerGeneration: UInt32 = 0
         /// The client closed over polling while no GET was held: its in-flight GET is owed a noop.
         var owesPollNoop = false
         /// Ends an upgrade that does not complete within upgradeTimeout.
@@ -402,7 +405,7 @@ public final class EngineConnection: Sendable {
                 let due = NIODeadline.now() + .nanoseconds(configuration.pingInterval.nanosecondsClamped)
                 s.pingDue = due
                 s.pongDeadline = nil
-                arm(&s, at: due) { $0.pingTimerFired() }
+                arm(&s, at: due, .ping)
             case .schedulePingTimeout:
                 // A ping handed to a transport gets the full pingTimeout from now (as in Node). A ping
                 // still queued (polling client not polling) cannot be answered: its deadline runs from
@@ -411,7 +414,7 @@ public final class EngineConnection: Sendable {
                 let base = pingStillQueued ? (s.pingDue ?? .now()) : .now()
                 let deadline = base + .nanoseconds(configuration.pingTimeout.nanosecondsClamped)
                 s.pongDeadline = deadline
-                arm(&s, at: deadline) { $0.pingTimeoutFired() }
+                arm(&s, at: deadline, .pongTimeout)
             case .deliver(let data):
                 deferred.deliveries.append(data)
             case .sendOnProbe, .switchToWebSocket:
@@ -455,17 +458,25 @@ public final class EngineConnection: Sendable {
         apply(s.machine.pingTimeoutFired(), to: &s, deferred: &deferred)
     }
 
-    private func arm(_ s: inout State, at deadline: NIODeadline, _ fire: @escaping @Sendable (inout EngineSessionStateMachine) -> [EngineSessionStateMachine.Action]) {
+    /// Arms the heartbeat timer: a NIO scheduled callback, which allocates no promise, future or
+    /// closure (every connection has one armed at all times).
+    private func arm(_ s: inout State, at deadline: NIODeadline, _ purpose: HeartbeatTimer.Purpose) {
         s.timer?.cancel()
-        // Strong capture (a weak reference would put every retain of the connection on the slow
-        // side-table path); the timer is cancelled when re-armed and when the session closes.
-        s.timer = eventLoop.scheduleTask(deadline: deadline) {
-            var deferred = Deferred()
-            self.state.withLock { s in
-                self.apply(fire(&s.machine), to: &s, deferred: &deferred)
-            }
-            self.perform(deferred)
+        s.timerGeneration &+= 1
+        s.timer = try? eventLoop.scheduleCallback(
+            at: deadline, handler: HeartbeatTimer(connection: self, generation: s.timerGeneration, purpose: purpose)
+        )
+    }
+
+    fileprivate func heartbeatTimerFired(generation: UInt32, purpose: HeartbeatTimer.Purpose) {
+        var deferred = Deferred()
+        state.withLock { s in
+            guard s.timerGeneration == generation else { return }
+            s.timer = nil
+            let actions = purpose == .ping ? s.machine.pingTimerFired() : s.machine.pingTimeoutFired()
+            apply(actions, to: &s, deferred: &deferred)
         }
+        perform(deferred)
     }
 
     private func perform(_ deferred: Deferred) {
@@ -505,5 +516,19 @@ final class EngineSettings: Sendable {
     init(configuration: RelayConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+    }
+}
+
+/// The heartbeat timer's callback (strong reference: the timer is cancelled when re-armed and
+/// when the session closes).
+struct HeartbeatTimer: NIOScheduledCallbackHandler, Sendable {
+    enum Purpose: Sendable { case ping, pongTimeout }
+
+    let connection: EngineConnection
+    let generation: UInt32
+    let purpose: Purpose
+
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        connection.heartbeatTimerFired(generation: generation, purpose: purpose)
     }
 }
