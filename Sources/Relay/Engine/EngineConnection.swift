@@ -31,7 +31,6 @@ public final class EngineConnection: Sendable {
         logger[metadataKey: "engine.sid"] = .string(sid)
         return logger
     }
-    private let onClose: @Sendable (EngineConnection, EngineCloseReason) -> Void
     private let delegate: Mutex<(any EngineConnectionDelegate)?>
     private let state: Mutex<State>
 
@@ -75,14 +74,12 @@ public final class EngineConnection: Sendable {
         request: EngineRequest,
         transport: EngineSessionStateMachine.Transport,
         settings: EngineSettings,
-        loop: EventLoopContext,
-        onClose: @escaping @Sendable (EngineConnection, EngineCloseReason) -> Void
+        loop: EventLoopContext
     ) {
         self.sid = sid
         self.request = request
         self.settings = settings
         self.loop = loop
-        self.onClose = onClose
         self.delegate = Mutex(nil)
         self.state = Mutex(State(machine: EngineSessionStateMachine(transport: transport)))
     }
@@ -490,7 +487,7 @@ public final class EngineConnection: Sendable {
 
     private func finishClose(_ reason: EngineCloseReason) {
         logger.debug("engine session closed", metadata: ["reason": .string(reason.rawValue)])
-        onClose(self, reason)
+        settings.server?.sessionClosed(self, reason: reason)
         let delegate = self.delegate.withLock { d in
             let current = d
             d = nil
@@ -512,6 +509,9 @@ extension Duration {
 final class EngineSettings: Sendable {
     let configuration: RelayConfiguration
     let logger: Logger
+    /// Set once by the server's initializer, before any connection exists (weak: connections
+    /// outliving their server must not keep it alive).
+    nonisolated(unsafe) weak var server: EngineServer?
 
     init(configuration: RelayConfiguration, logger: Logger) {
         self.configuration = configuration

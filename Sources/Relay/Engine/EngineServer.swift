@@ -37,6 +37,7 @@ public final class EngineServer: Sendable {
         self.sessions = Mutex([:])
         self.closedByClient = Mutex([:])
         self.makeDelegate = onConnection
+        settings.server = self
     }
 
     /// Number of open sessions.
@@ -59,22 +60,23 @@ public final class EngineServer: Sendable {
             request: request,
             transport: transport,
             settings: settings,
-            loop: loops.context(for: eventLoop ?? eventLoopGroup.any()),
-            onClose: { [weak self] connection, reason in
-                guard let self else { return }
-                self.sessions.withLock { _ = $0.removeValue(forKey: connection.sid) }
-                if reason == .transportClose, connection.owesPollNoop {
-                    let now = ContinuousClock.now
-                    self.closedByClient.withLock { tombs in
-                        tombs = tombs.filter { $0.value > now }
-                        tombs[connection.sid] = now + .seconds(1)
-                    }
-                }
-            }
+            loop: loops.context(for: eventLoop ?? eventLoopGroup.any())
         )
         sessions.withLock { $0[sid] = connection }
         connection.setDelegate(makeDelegate(connection))
         return connection
+    }
+
+    /// A session ended (called once per session by `EngineConnection`).
+    func sessionClosed(_ connection: EngineConnection, reason: EngineCloseReason) {
+        sessions.withLock { _ = $0.removeValue(forKey: connection.sid) }
+        if reason == .transportClose, connection.owesPollNoop {
+            let now = ContinuousClock.now
+            closedByClient.withLock { tombs in
+                tombs = tombs.filter { $0.value > now }
+                tombs[connection.sid] = now + .seconds(1)
+            }
+        }
     }
 
     static let sidAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
