@@ -69,7 +69,10 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
             guard start else { return }
             connection.spawn {
                 await self.connect(namespace: packet.namespace, auth: packet.data)
-                _ = self.state.withLock { $0.connecting.remove(packet.namespace) }
+                self.state.withLock { s in
+                    s.connecting.remove(packet.namespace)
+                    if s.connecting.isEmpty { s.connecting = [] }  // let its storage go
+                }
             }
         case .disconnect:
             socket?.receiveClientDisconnect()
