@@ -60,17 +60,20 @@ import Testing
         }
     }
 
+    /// Event "e" is handled slowly (30 ms) and logged, then the disconnect and its reason.
+    func recordSlowEvents(_ relay: Relay, into log: Log) {
+        relay.namespace("/").onConnection { socket in
+            socket.on("e") { args, _ in
+                try await Task.sleep(for: .milliseconds(30))
+                log.append(args.first?.stringValue ?? "?")
+            }
+            socket.onDisconnect { reason in log.append("disconnect: \(reason.rawValue)") }
+        }
+    }
+
     @Test func clientDisconnectComesAfterTheEventsBeforeIt() async throws {
         let log = Log()
-        try await withLiveRelay(setUp: { relay in
-            relay.namespace("/").onConnection { socket in
-                socket.on("e") { args, _ in
-                    try await Task.sleep(for: .milliseconds(30))
-                    log.append(args.first?.stringValue ?? "?")
-                }
-                socket.onDisconnect { reason in log.append("disconnect: \(reason.rawValue)") }
-            }
-        }) { _, client in
+        try await withLiveRelay(setUp: { recordSlowEvents($0, into: log) }) { _, client in
             let (ws, _) = try await socketIOConnect(port: try #require(client.port))
             for name in ["a", "b", "c"] { ws.send(#"42["e","\#(name)"]"#) }
             ws.send("41")
@@ -80,15 +83,7 @@ import Testing
 
     @Test func aClosedConnectionStillHasItsEventsHandled() async throws {
         let log = Log()
-        try await withLiveRelay(setUp: { relay in
-            relay.namespace("/").onConnection { socket in
-                socket.on("e") { args, _ in
-                    try await Task.sleep(for: .milliseconds(30))
-                    log.append(args.first?.stringValue ?? "?")
-                }
-                socket.onDisconnect { reason in log.append("disconnect: \(reason.rawValue)") }
-            }
-        }) { relay, client in
+        try await withLiveRelay(setUp: { recordSlowEvents($0, into: log) }) { relay, client in
             let (ws, _) = try await socketIOConnect(port: try #require(client.port))
             for name in ["a", "b"] { ws.send(#"42["e","\#(name)"]"#) }
             try await Task.sleep(for: .milliseconds(5))
