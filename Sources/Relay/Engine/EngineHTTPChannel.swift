@@ -48,6 +48,9 @@ public struct EngineHTTPChannel: ServerChildChannel, HTTPChannelHandler {
             // an idle WebSocket for good: start at 512 bytes (a WebSocket upgrade request fits;
             // bigger requests and uploads grow it on the next read) instead of NIO's 2048.
             try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveAllocator)
+            // Small realtime writes go out at once, not held back by Nagle's algorithm behind an
+            // unacknowledged one (set here too: not every platform passes it on from the listener).
+            try channel.syncOptions?.setOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             let refusal = NIOLoopBoundBox<EngineWebSocketUpgrader.Refusal?>(nil, eventLoop: channel.eventLoop)
             let upgrader = EngineWebSocketUpgrader(engines: engines, refusal: refusal)
             let upgrade = NIOTypedHTTPServerUpgradeConfiguration<Outcome>(
