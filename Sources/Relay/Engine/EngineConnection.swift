@@ -116,17 +116,24 @@ public final class EngineConnection: Sendable {
     /// Queues pre-encoded frames (all or none).
     @discardableResult
     func enqueue(_ frames: some Collection<OutboundFrame>, volatile: Bool) -> Bool {
-        var batch = WriteBatch()
-        let queued = enqueue(frames, volatile: volatile, batch: &batch)
-        batch.schedule()
+        let (queued, write) = queue(frames, volatile: volatile)
+        if let write { write.loop.scheduleWrite(write) }
         return queued
     }
 
     /// Queues pre-encoded frames (all or none); a WebSocket write it needs is added to `batch`
     /// instead of being scheduled now (a broadcast schedules each event loop once).
     func enqueue(_ frames: some Collection<OutboundFrame>, volatile: Bool, batch: inout WriteBatch) -> Bool {
+        let (queued, write) = queue(frames, volatile: volatile)
+        if let write { batch.add(write) }
+        return queued
+    }
+
+    /// Queues the frames; returns whether they were queued and the WebSocket whose write the
+    /// caller must schedule.
+    private func queue(_ frames: some Collection<OutboundFrame>, volatile: Bool) -> (Bool, WebSocketTransport?) {
         var deferred = Deferred()
-        var toSchedule: WebSocketTransport?
+        var write: WebSocketTransport?
         let queued: Bool = state.withLock { s in
             guard case .open(let transport, let upgrade, _) = s.machine.state else { return false }
             if volatile {
@@ -144,18 +151,23 @@ public final class EngineConnection: Sendable {
             s.queue.append(contentsOf: frames)
             s.queuedBytes += size
             if transport == .websocket {
-                if let webSocket = s.webSocket, s.webSocketWritable, !s.writeScheduled {
-                    s.writeScheduled = true
-                    toSchedule = webSocket
-                }
+                write = claimWebSocketWrite(&s)
             } else {
                 flush(&s, transport: transport, upgrade: upgrade)
             }
             return true
         }
-        if let toSchedule { batch.add(toSchedule) }
         perform(deferred)
-        return queued
+        return (queued, write)
+    }
+
+    /// The WebSocket to write this connection's queue, if a write is not already scheduled
+    /// (marks it scheduled). While the channel is not writable frames wait, unless the session
+    /// is closing: then what is left goes out before the close frame.
+    private func claimWebSocketWrite(_ s: inout State, closing: Bool = false) -> WebSocketTransport? {
+        guard let webSocket = s.webSocket, s.webSocketWritable || closing, !s.writeScheduled else { return nil }
+        s.writeScheduled = true
+        return webSocket
     }
 
     private func flush(_ s: inout State, transport: EngineSessionStateMachine.Transport, upgrade: EngineSessionStateMachine.UpgradeState) {
@@ -170,9 +182,7 @@ public final class EngineConnection: Sendable {
             s.queuedBytes = 0
             waiter.resume(returning: .payload(payload))
         case .websocket:
-            guard let webSocket = s.webSocket, s.webSocketWritable, !s.writeScheduled else { return }
-            s.writeScheduled = true
-            webSocket.loop.scheduleWrite(webSocket)
+            if let write = claimWebSocketWrite(&s) { write.loop.scheduleWrite(write) }
         }
     }
 
@@ -439,11 +449,8 @@ public final class EngineConnection: Sendable {
                     s.queue.removeAll()
                     s.queuedBytes = 0
                 }
-                if let webSocket = s.webSocket, !s.writeScheduled {
-                    // the transport writes what is left, then a close frame, then closes
-                    s.writeScheduled = true
-                    webSocket.loop.scheduleWrite(webSocket)
-                }
+                // the transport writes what is left, then a close frame, then closes
+                if let write = claimWebSocketWrite(&s, closing: true) { write.loop.scheduleWrite(write) }
                 deferred.closeReason = reason
             }
         }

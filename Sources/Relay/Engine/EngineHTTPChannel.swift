@@ -51,8 +51,8 @@ public struct EngineHTTPChannel: ServerChildChannel, HTTPChannelHandler {
             // Small realtime writes go out at once, not held back by Nagle's algorithm behind an
             // unacknowledged one (set here too: not every platform passes it on from the listener).
             try channel.syncOptions?.setOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
-            let refusal = NIOLoopBoundBox<EngineWebSocketUpgrader.Refusal?>(nil, eventLoop: channel.eventLoop)
-            let upgrader = EngineWebSocketUpgrader(engines: engines, refusal: refusal)
+            let decision = NIOLoopBoundBox<EngineWebSocketUpgrader.Decision?>(nil, eventLoop: channel.eventLoop)
+            let upgrader = EngineWebSocketUpgrader(engines: engines, decision: decision)
             let upgrade = NIOTypedHTTPServerUpgradeConfiguration<Outcome>(
                 upgraders: [upgrader],
                 notUpgradingCompletionHandler: { channel in
@@ -64,7 +64,7 @@ public struct EngineHTTPChannel: ServerChildChannel, HTTPChannelHandler {
                         let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
                             wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true)
                         )
-                        if let refused = refusal.value { return .refusedUpgrade(http, refused.error) }
+                        if case .refused(let error) = decision.value { return .refusedUpgrade(http, error) }
                         return .http(http)
                     }
                 }
@@ -149,13 +149,15 @@ struct EngineWebSocketUpgrader: NIOTypedHTTPServerProtocolUpgrader {
 
     struct Refused: Error {}
 
-    /// Why the upgrade was refused: an Engine.IO error, or nil when no endpoint is at that path.
-    struct Refusal {
-        var error: EngineHTTPError?
+    /// What the first request's upgrade came to, kept for `upgrade` (accepted) or for the
+    /// error answer (refused; nil error when no endpoint is at that path).
+    enum Decision {
+        case accepted(EngineServer, EngineServer.AcceptedUpgrade)
+        case refused(EngineHTTPError?)
     }
 
     let engines: [EngineServer]
-    let refusal: NIOLoopBoundBox<Refusal?>
+    let decision: NIOLoopBoundBox<Decision?>
     let supportedProtocol = "websocket"
     let requiredUpgradeHeaders: [String] = []
 
@@ -163,20 +165,24 @@ struct EngineWebSocketUpgrader: NIOTypedHTTPServerProtocolUpgrader {
     static let acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
     func buildUpgradeResponse(channel: any Channel, upgradeRequest: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
-        guard let engine = engine(for: upgradeRequest) else {
-            refusal.value = Refusal(error: nil)
+        let uri = URI(upgradeRequest.uri)
+        guard let engine = engines.first(where: { $0.serves(path: uri.path) }) else {
+            decision.value = .refused(nil)
             return channel.eventLoop.makeFailedFuture(Refused())
         }
         let keys = upgradeRequest.headers["Sec-WebSocket-Key"]
         guard keys.count == 1, let key = keys.first, upgradeRequest.headers["Sec-WebSocket-Version"] == ["13"] else {
-            refusal.value = Refusal(error: .badRequest)
+            decision.value = .refused(.badRequest)
             return channel.eventLoop.makeFailedFuture(Refused())
         }
-        let refusal = self.refusal
-        return engine.decideUpgrade(channel: channel, head: upgradeRequest).flatMapThrowing { error in
-            if let error {
-                refusal.value = Refusal(error: error)
+        let decision = self.decision
+        return engine.decideUpgrade(channel: channel, head: upgradeRequest, uri: uri).flatMapThrowing { result in
+            switch result {
+            case .failure(let error):
+                decision.value = .refused(error)
                 throw Refused()
+            case .success(let accepted):
+                decision.value = .accepted(engine, accepted)
             }
             var headers = initialResponseHeaders
             headers.replaceOrAdd(name: "Upgrade", value: "websocket")
@@ -191,17 +197,12 @@ struct EngineWebSocketUpgrader: NIOTypedHTTPServerProtocolUpgrader {
         return Base64.encode(digest)
     }
 
-    func engine(for head: HTTPRequestHead) -> EngineServer? {
-        let path = URI(head.uri).path
-        return engines.first { $0.serves(path: path) }
-    }
-
     func upgrade(channel: any Channel, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<UpgradeResult> {
         channel.eventLoop.makeCompletedFuture {
-            guard let engine = engine(for: upgradeRequest) else { throw Refused() }
+            guard case .accepted(let engine, let accepted) = decision.value else { throw Refused() }
             let sync = channel.pipeline.syncOperations
             try sync.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: engine.configuration.maxPayload)))
-            try sync.addHandler(engine.webSocketTransport(channel: channel, head: upgradeRequest))
+            try sync.addHandler(engine.webSocketTransport(channel: channel, upgrade: accepted))
             return .engineWebSocket
         }
     }

@@ -98,18 +98,17 @@ public final class EngineServer: Sendable {
 
     // MARK: - Request validation
 
+    /// The query parameters Engine.IO looks at.
     struct Query {
-        var eio: String?
-        var transport: String?
+        var eio: Substring?
+        var transport: Substring?
         var sid: String?
-        var all: [String: String]
 
         init(_ uri: URI) {
-            let all = EngineRequest.parameters(of: uri.description)
-            self.all = all
-            eio = all["EIO"]
-            transport = all["transport"]
-            sid = all["sid"]
+            let parameters = uri.queryParameters
+            eio = parameters["EIO"]
+            transport = parameters["transport"]
+            sid = parameters["sid"].map(String.init)
         }
     }
 
@@ -318,22 +317,35 @@ public final class EngineServer: Sendable {
 
     // MARK: - WebSocket upgrade
 
+    /// A WebSocket upgrade this endpoint accepted: the request the session will keep, and the
+    /// sid of the polling session it upgrades (nil for a WebSocket-only session).
+    struct AcceptedUpgrade {
+        let request: EngineRequest
+        let sid: String?
+    }
+
     /// Decides a WebSocket upgrade at this endpoint (called by the HTTP channel before it
-    /// answers 101): nil accepts it, else the error Node answers with.
-    func decideUpgrade(channel: any Channel, head: HTTPRequestHead) -> EventLoopFuture<EngineHTTPError?> {
-        let uri = URI(head.uri)
+    /// answers 101): the accepted upgrade, or the error Node answers with.
+    func decideUpgrade(channel: any Channel, head: HTTPRequestHead, uri: URI) -> EventLoopFuture<Result<AcceptedUpgrade, EngineHTTPError>> {
         let method = HTTPRequest.Method(head.method.rawValue) ?? .get
-        let fields = Self.fields(head.headers)
+        let fields = Self.sessionFields(head.headers)
         let remote = channel.remoteAddress?.ipAddress
         guard configuration.allowRequest != nil else {
             let verdict = verifySync(method: method, uri: uri, headers: fields, remoteAddress: remote, isUpgrade: true)
-            return channel.eventLoop.makeSucceededFuture(verdict.failure)
+            return channel.eventLoop.makeSucceededFuture(verdict.map(Self.accepted))
         }
-        let promise = channel.eventLoop.makePromise(of: EngineHTTPError?.self)
+        let promise = channel.eventLoop.makePromise(of: Result<AcceptedUpgrade, EngineHTTPError>.self)
         promise.completeWithTask {
-            await self.verify(method: method, uri: uri, headers: fields, remoteAddress: remote, isUpgrade: true).failure
+            await self.verify(method: method, uri: uri, headers: fields, remoteAddress: remote, isUpgrade: true).map(Self.accepted)
         }
         return promise.futureResult
+    }
+
+    private static func accepted(_ verdict: Verdict) -> AcceptedUpgrade {
+        switch verdict {
+        case .handshake(let request, _): AcceptedUpgrade(request: request, sid: nil)
+        case .existing(let connection, let request): AcceptedUpgrade(request: request, sid: connection.sid)
+        }
     }
 
     /// Is this request path the endpoint (`path` or `path/`)?
@@ -341,21 +353,19 @@ public final class EngineServer: Sendable {
         path == configuration.path || path == configuration.path + "/"
     }
 
-    /// - Parameter droppingHandshake: leave out the WebSocket handshake's own headers (kept
-    ///   for the life of the connection, they would only cost memory).
-    static func fields(_ headers: HTTPHeaders, droppingHandshake: Bool = false) -> HTTPFields {
-        var fields = HTTPFields()
-        fields.reserveCapacity(droppingHandshake ? headers.count { !Self.isHandshakeHeader($0.name) } : headers.count)
+    /// The request's headers without the WebSocket handshake's own: kept for the life of the
+    /// connection, those would only cost memory.
+    static func sessionFields(_ headers: HTTPHeaders) -> HTTPFields {
+        var kept: [HTTPField] = []
+        kept.reserveCapacity(headers.count)
         for (name, value) in headers {
-            guard let name = HTTPField.Name(name) else { continue }
-            if droppingHandshake, handshakeHeaders.contains(name) { continue }
-            fields.append(HTTPField(name: name, value: value))
+            guard let name = HTTPField.Name(name), !handshakeHeaders.contains(name) else { continue }
+            kept.append(HTTPField(name: name, value: value))
         }
+        var fields = HTTPFields()
+        fields.reserveCapacity(kept.count)
+        fields.append(contentsOf: kept)
         return fields
-    }
-
-    static func isHandshakeHeader(_ name: String) -> Bool {
-        HTTPField.Name(name).map { handshakeHeaders.contains($0) } ?? false
     }
 
     static let handshakeHeaders: Set<HTTPField.Name> = [
@@ -363,16 +373,8 @@ public final class EngineServer: Sendable {
     ]
 
     /// The transport handler for an accepted upgrade.
-    func webSocketTransport(channel: any Channel, head: HTTPRequestHead) -> WebSocketTransport {
-        let query = Query(URI(head.uri))
-        let request = EngineRequest(
-            method: HTTPRequest.Method(head.method.rawValue) ?? .get,
-            uri: head.uri,
-            headers: Self.fields(head.headers, droppingHandshake: true),
-            remoteAddress: channel.remoteAddress?.ipAddress,
-            transport: .websocket
-        )
-        return WebSocketTransport(server: self, request: request, probeSid: query.sid, eventLoop: channel.eventLoop)
+    func webSocketTransport(channel: any Channel, upgrade: AcceptedUpgrade) -> WebSocketTransport {
+        WebSocketTransport(server: self, request: upgrade.request, probeSid: upgrade.sid, eventLoop: channel.eventLoop)
     }
 }
 

@@ -24,19 +24,11 @@ final class EventLoopContext: Sendable {
     /// loop gets to it is written in the same pass, so a broadcast to many connections on one
     /// loop costs one wake-up of that loop, and each connection one `writev`.
     func scheduleWrite(_ transport: WebSocketTransport) {
-        let wake: Bool = dirty.withLock { d in
-            d.transports.append(transport)
-            if d.scheduled { return false }
-            d.scheduled = true
-            return true
-        }
-        if wake {
-            eventLoop.execute { self.writeDirty() }
-        }
+        scheduleWrites(CollectionOfOne(transport))
     }
 
     /// `scheduleWrite` for many transports of this loop, with one lock and one wake-up.
-    func scheduleWrites(_ transports: [WebSocketTransport]) {
+    func scheduleWrites(_ transports: some Sequence<WebSocketTransport>) {
         let wake: Bool = dirty.withLock { d in
             d.transports.append(contentsOf: transports)
             if d.scheduled { return false }
@@ -91,21 +83,25 @@ final class EventLoopContexts: Sendable {
     }
 }
 
-/// WebSocket writes to schedule, grouped by event loop (a broadcast touches each loop once).
+/// WebSocket writes to schedule, grouped by event loop when scheduled (a broadcast touches
+/// each loop once).
 struct WriteBatch {
-    private var loops: [(context: EventLoopContext, transports: [WebSocketTransport])] = []
+    private var transports: [WebSocketTransport] = []
 
     mutating func add(_ transport: WebSocketTransport) {
-        for i in loops.indices where loops[i].context === transport.loop {
-            loops[i].transports.append(transport)
-            return
-        }
-        loops.append((transport.loop, [transport]))
+        transports.append(transport)
     }
 
     func schedule() {
-        for (context, transports) in loops {
-            if transports.count == 1 { context.scheduleWrite(transports[0]) } else { context.scheduleWrites(transports) }
+        guard let first = transports.first else { return }
+        if transports.count == 1 { return first.loop.scheduleWrite(first) }
+        // few loops (one per core): one pass per distinct loop
+        var scheduled: [ObjectIdentifier] = []
+        for transport in transports {
+            let loop = transport.loop
+            guard !scheduled.contains(ObjectIdentifier(loop)) else { continue }
+            scheduled.append(ObjectIdentifier(loop))
+            loop.scheduleWrites(transports.lazy.filter { $0.loop === loop })
         }
     }
 }

@@ -33,6 +33,8 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
     private let probeSid: String?
     private var phase = Phase.starting
     private var context: ChannelHandlerContext?
+    /// The channel's allocator, read once (not through the pipeline on every write).
+    private var allocator = ByteBufferAllocator()
     private var connection: EngineConnection?
     /// A fragmented message being reassembled.
     private var fragments: ByteBuffer?
@@ -56,6 +58,7 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        allocator = context.channel.allocator
         if let sid = probeSid {
             guard let existing = server.connection(sid: sid), existing.beginProbe() else {
                 // a second WebSocket for a sid, or a sid that cannot upgrade now (as Node: close it)
@@ -69,7 +72,7 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
             let connection = server.makeSession(request: request, transport: .websocket, eventLoop: context.eventLoop)
             self.connection = connection
             phase = .open
-            var open = context.channel.allocator.buffer(capacity: 160)
+            var open = allocator.buffer(capacity: 160)
             let json = connection.handshakeJSON(upgrades: [])
             Self.writeHeader(into: &open, opcode: WebSocketOpcode.text, length: json.utf8.count + 1)
             open.writeInteger(EnginePacketType.open.character)
@@ -146,7 +149,7 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
                 fragments = buffer
             }
         case .ping:
-            var pong = context.channel.allocator.buffer(capacity: frame.length + 2)
+            var pong = allocator.buffer(capacity: frame.length + 2)
             Self.writeHeader(into: &pong, opcode: WebSocketOpcode.pong, length: frame.length)
             var payload = frame.unmaskedData
             pong.writeBuffer(&payload)
@@ -188,10 +191,11 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
                 transportGone(.transportError)
                 return sendClose(code: .dataInconsistentWithMessage, context: context)
             }
+            // (a ByteBuffer's bytes are always contiguous)
             let decoded = data.readableBytesView.withContiguousStorageIfAvailable { bytes in
                 try? EngineCodec.decodeText(bytes[...])
             }
-            guard let decoded = decoded ?? (try? EngineCodec.decode(text: String(buffer: data))) else {
+            guard let decoded = decoded ?? nil else {
                 if phase == .probing {
                     connection.probeClosed()
                     phase = .closed
@@ -267,7 +271,7 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
     private func writeFrames(_ frames: [OutboundFrame], context: ChannelHandlerContext) {
         var capacity = 0
         for frame in frames { capacity += min(frame.byteCount, Self.coalesceLimit) + 10 }
-        var out = context.channel.allocator.buffer(capacity: capacity)
+        var out = allocator.buffer(capacity: capacity)
         for frame in frames {
             let payload: ByteBuffer
             let opcode: WebSocketOpcode
@@ -281,7 +285,7 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
             } else {
                 context.write(wrapOutboundOut(out), promise: nil)
                 context.write(wrapOutboundOut(payload), promise: nil)
-                out = context.channel.allocator.buffer(capacity: capacity)
+                out = allocator.buffer(capacity: capacity)
             }
         }
         if out.readableBytes > 0 { context.write(wrapOutboundOut(out), promise: nil) }
@@ -291,7 +295,7 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
     private func sendClose(code: WebSocketErrorCode, context: ChannelHandlerContext) {
         guard !closeSent else { return }
         closeSent = true
-        var frame = context.channel.allocator.buffer(capacity: 4)
+        var frame = allocator.buffer(capacity: 4)
         Self.writeHeader(into: &frame, opcode: .connectionClose, length: 2)
         frame.write(webSocketErrorCode: code)
         let channel = context.channel
