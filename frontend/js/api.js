@@ -45,11 +45,16 @@ async function parseResponse(response) {
 
 /** A plain call with no credentials (register, login, verify, reset...). */
 export async function request(method, path, body) {
+  return send(method, path, body, {});
+}
+
+/** One JSON call to the API; network failures and error answers become APIError. */
+async function send(method, path, body, headers) {
   let response;
   try {
     response = await fetch("/api" + path, {
       method,
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      headers: body === undefined ? headers : { ...headers, "Content-Type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "same-origin",
       cache: "no-store",
@@ -135,24 +140,7 @@ export class Session extends EventTarget {
 
   /** An authenticated API call; refreshes once on 401 token_expired / invalid_token. */
   async api(method, path, body) {
-    const call = async () => {
-      let response;
-      try {
-        response = await fetch("/api" + path, {
-          method,
-          headers: {
-            Authorization: `Bearer ${this.accessToken}`,
-            ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-          },
-          body: body === undefined ? undefined : JSON.stringify(body),
-          credentials: "same-origin",
-          cache: "no-store",
-        });
-      } catch (cause) {
-        throw networkError(cause);
-      }
-      return parseResponse(response);
-    };
+    const call = () => send(method, path, body, { Authorization: `Bearer ${this.accessToken}` });
     if (!this.accessToken) throw new APIError(401, "unauthorized", "Not logged in.");
     if (this.expiresAt - Date.now() < 5000) await this.refresh();
     try {
