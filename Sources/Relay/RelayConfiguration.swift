@@ -41,8 +41,8 @@ public struct CORSOptions: Sendable {
 public struct EngineRequest: Sendable {
     public var method: HTTPRequest.Method
     public var uri: String
-    /// The request's headers, without the WebSocket handshake's own (`Upgrade`, `Connection`,
-    /// `Sec-WebSocket-*`), which mean nothing once the connection is open.
+    /// The request's headers; for a WebSocket, without the handshake's own (`Upgrade`,
+    /// `Connection`, `Sec-WebSocket-*`), which mean nothing once the connection is open.
     public var headers: HTTPFields
     public var remoteAddress: String?
     public var transport: EngineSessionStateMachine.Transport

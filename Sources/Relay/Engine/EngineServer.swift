@@ -187,7 +187,7 @@ public final class EngineServer: Sendable {
     // MARK: - Routes
 
     /// Mounts the Engine.IO polling endpoint at `configuration.path`. Serve the router with
-    /// ``HummingbirdCore/HTTPServerBuilder/http1(engine:configuration:)`` so that WebSocket upgrades
+    /// `.http1(engines:)` (or `.http1(relay:)`) so that WebSocket upgrades
     /// reach the WebSocket transport.
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         let group = router.group(RouterPath(configuration.path))
