@@ -29,13 +29,19 @@ func buildApplicationAndRoutes(
     let migrations = try MigrationLoader.load(directory: configuration.migrationsDirectory, kind: database.kind)
 
     let hasher = PasswordHasher(parameters: configuration.passwordHashing)
+    var authSettings = AuthSettings()
+    // Revoked sessions fail on every REST request at once (per node; other nodes within recheckAfter).
+    let sessionLiveness = SessionLiveness(
+        database: database,
+        settings: .init(accessTokenTTL: configuration.accessTokenTTL, idleTimeout: authSettings.sessionIdleTimeout)
+    )
     let tokens = await AccessTokenService(
-        secret: configuration.jwtSecret!, previousSecrets: configuration.jwtPreviousSecrets, ttl: configuration.accessTokenTTL
+        secret: configuration.jwtSecret!, previousSecrets: configuration.jwtPreviousSecrets, ttl: configuration.accessTokenTTL,
+        sessionLiveness: sessionLiveness
     )
     let mail = try MailWiring(configuration: configuration, database: database, logger: logger)
     let relay = Relay(configuration: relayConfiguration(config), logger: logger)
     let realtime = RelayChatEvents(namespace: relay.namespace("/"), logger: logger)
-    var authSettings = AuthSettings()
     authSettings.registerRule = ThrottleRule(limit: Double(config.registrationsPerIPPerHour), ratePerSecond: Double(config.registrationsPerIPPerHour) / 3600)
     let auth = AuthService(
         database: database, hasher: hasher, tokens: tokens, settings: authSettings, mailHooks: mail.registrationHooks,

@@ -53,8 +53,14 @@ public struct AccessTokenService: Sendable {
     private let currentKID: JWKIdentifier
     public let ttl: Duration
     private let clock: AccountsClock
+    /// Checked by ``BearerAuthenticator`` after the token itself: a token of a revoked
+    /// session fails at once. `nil` only where no database exists (token unit tests).
+    public let sessionLiveness: SessionLiveness?
 
-    public init(secret: String, previousSecrets: [String] = [], ttl: Duration = .seconds(900), clock: AccountsClock = .system) async {
+    public init(
+        secret: String, previousSecrets: [String] = [], ttl: Duration = .seconds(900), clock: AccountsClock = .system,
+        sessionLiveness: SessionLiveness? = nil
+    ) async {
         let keys = JWTKeyCollection()
         self.currentKID = Self.keyID(for: secret)
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256, kid: currentKID)
@@ -64,6 +70,7 @@ public struct AccessTokenService: Sendable {
         self.keys = keys
         self.ttl = ttl
         self.clock = clock
+        self.sessionLiveness = sessionLiveness
     }
 
     public func issue(userID: Int64, sessionID: String) async throws -> (token: String, expiresAt: Date) {

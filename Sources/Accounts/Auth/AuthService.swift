@@ -223,7 +223,7 @@ public struct AuthService: Sendable {
             throw APIError(.unauthorized, code: "session_expired", message: "The session has ended; log in again.")
         case .reused(let sessionID, let userID):
             logger.warning("refresh token reuse detected; session revoked", metadata: ["user.id": "\(userID)"])
-            await revocations?.sessionsRevoked(userID: userID, sessionIDs: [sessionID], reason: "refresh_token_reuse")
+            await notifyRevoked(userID: userID, sessionIDs: [sessionID], reason: "refresh_token_reuse")
             throw APIError(.unauthorized, code: "refresh_token_reused", message: "This refresh token was already used; the session has been ended.")
         case .rotated(let sessionID, let userID, let absoluteExpiry):
             guard let user = try await database.read({ db in try await users.find(id: userID, on: db) }), user.disabledAt == nil else {
@@ -265,7 +265,7 @@ public struct AuthService: Sendable {
         let ids = try await database.write { db in
             try await sessions.revokeAll(userID: identity.userID, except: nil, reason: "logout_all", now: now, on: db)
         }
-        await revocations?.sessionsRevoked(userID: identity.userID, sessionIDs: ids, reason: "logout_all")
+        await notifyRevoked(userID: identity.userID, sessionIDs: ids, reason: "logout_all")
     }
 
     public func activeSessions(userID: Int64) async throws -> [SessionRecord] {
@@ -282,7 +282,7 @@ public struct AuthService: Sendable {
             guard let session = try await sessions.find(id: sessionID, on: db), session.userId == userID else { return false }
             return try await sessions.revoke(id: sessionID, reason: reason, now: now, on: db)
         }
-        if revoked { await revocations?.sessionsRevoked(userID: userID, sessionIDs: [sessionID], reason: reason) }
+        if revoked { await notifyRevoked(userID: userID, sessionIDs: [sessionID], reason: reason) }
         return revoked
     }
 
@@ -291,8 +291,12 @@ public struct AuthService: Sendable {
         try await sessions.revokeAll(userID: userID, except: keeping, reason: reason, now: now, on: db)
     }
 
+    /// Makes committed revocations take effect: every access token of these sessions fails
+    /// from now on on this node (``SessionLiveness``), and their sockets are closed.
+    /// Every revocation path calls this after its transaction commits.
     public func notifyRevoked(userID: Int64, sessionIDs: [String], reason: String) async {
         guard !sessionIDs.isEmpty else { return }
+        await tokens.sessionLiveness?.ended(sessionIDs)
         await revocations?.sessionsRevoked(userID: userID, sessionIDs: sessionIDs, reason: reason)
     }
 

@@ -46,6 +46,8 @@ extension APIError {
     }
     public static let invalidJSON = APIError(.badRequest, code: "invalid_json", message: "The request body is not valid JSON for this endpoint.")
     public static let unauthorized = APIError(.unauthorized, code: "unauthorized", message: "Authentication required.")
+    /// The access token is valid but its session has ended (the socket path uses the same code).
+    public static let sessionRevoked = APIError(.unauthorized, code: "session_revoked", message: "This session has ended; log in again.")
     public static let notFound = APIError(.notFound, code: "not_found", message: "No such resource.")
     public static let payloadTooLarge = APIError(.contentTooLarge, code: "payload_too_large", message: "The request body is too large.")
     public static let internalError = APIError(.internalServerError, code: "internal_error", message: "Something went wrong on our side.")

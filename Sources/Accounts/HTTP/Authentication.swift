@@ -13,8 +13,11 @@ extension IdentityRequestContext {
     }
 }
 
-/// Verifies `Authorization: Bearer <access token>` and puts the identity on the context.
-/// Routes behind it answer 401 `unauthorized`, `token_expired` or `invalid_token`.
+/// Verifies `Authorization: Bearer <access token>`, then that the token's session is
+/// still live (``SessionLiveness``: no database read per request in the common case),
+/// and puts the identity on the context. Routes behind it answer 401 `unauthorized`,
+/// `token_expired`, `invalid_token` or `session_revoked` (the session was logged out,
+/// deleted, ended by a password change or reset, or expired).
 public struct BearerAuthenticator<Context: IdentityRequestContext>: RouterMiddleware {
     let tokens: AccessTokenService
 
@@ -34,6 +37,9 @@ public struct BearerAuthenticator<Context: IdentityRequestContext>: RouterMiddle
             throw APIError(.unauthorized, code: "token_expired", message: "The access token has expired; refresh it.")
         } catch {
             throw APIError(.unauthorized, code: "invalid_token", message: "The access token is not valid.")
+        }
+        if let liveness = tokens.sessionLiveness, let identity = context.identity, try await !liveness.isLive(identity.sessionID) {
+            throw APIError.sessionRevoked
         }
         return try await next(request, context)
     }
