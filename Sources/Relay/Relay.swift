@@ -23,7 +23,8 @@ public final class Relay: Sendable, Service {
     public let engine: EngineServer
     let logger: Logger
     let adapter: any BroadcastAdapter
-    private let namespaces: Mutex<[String: Namespace]>
+    /// Keyed by the name's bytes (``ProtocolName``): Node matches namespace names exactly.
+    private let namespaces: Mutex<[ProtocolName: Namespace]>
     private let dynamicRules: Mutex<[DynamicRule]>
 
     struct DynamicRule: Sendable {
@@ -64,9 +65,9 @@ public final class Relay: Sendable, Service {
     public func namespace(_ name: String = "/") -> Namespace {
         let name = name.hasPrefix("/") ? name : "/" + name
         return namespaces.withLock { all in
-            if let existing = all[name] { return existing }
+            if let existing = all[ProtocolName(name)] { return existing }
             let created = Namespace(name: name, adapter: adapter)
-            all[name] = created
+            all[ProtocolName(name)] = created
             return created
         }
     }
@@ -81,16 +82,17 @@ public final class Relay: Sendable, Service {
     }
 
     /// Namespaces that exist now.
-    public var namespaceNames: [String] { namespaces.withLock { Array($0.keys) } }
+    public var namespaceNames: [String] { namespaces.withLock { $0.keys.map(\.string) } }
 
     func resolveNamespace(_ name: String, handshake: Handshake) -> Namespace? {
-        if let existing = namespaces.withLock({ $0[name] }) { return existing }
+        let key = ProtocolName(name)
+        if let existing = namespaces.withLock({ $0[key] }) { return existing }
         let rules = dynamicRules.withLock { $0 }
         guard let rule = rules.first(where: { $0.matches(name, handshake) }) else { return nil }
         let (namespace, created) = namespaces.withLock { all -> (Namespace, Bool) in
-            if let existing = all[name] { return (existing, false) }
+            if let existing = all[key] { return (existing, false) }
             let ns = Namespace(name: name, adapter: adapter)
-            all[name] = ns
+            all[key] = ns
             return (ns, true)
         }
         if created { rule.configure(namespace) }

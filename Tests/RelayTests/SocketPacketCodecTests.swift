@@ -72,6 +72,31 @@ import Testing
         #expect(throws: SocketDecodingError.self) { var d = d; _ = try d.decode(text: text) }
     }
 
+    /// Node's socket.io-parser reads an ack id as `Number(digits)`: any length, exact up to
+    /// 2^53 − 1, rounded to the nearest double above it.
+    @Test(arguments: [
+        ("1234567890123456", 1_234_567_890_123_456),  // 16 digits (closed the connection before)
+        ("9007199254740991", 9_007_199_254_740_991),  // Number.MAX_SAFE_INTEGER
+        ("0009007199254740991", 9_007_199_254_740_991),  // leading zeros
+        ("9007199254740993", 9_007_199_254_740_992),  // 2^53 + 1 rounds to 2^53, as in JavaScript
+        ("1234567890123456789", 1_234_567_890_123_456_768),  // 19 digits: the nearest double
+        ("0", 0),
+    ])
+    func ackIDsAsNodeReadsThem(digits: String, id: Int) throws {
+        var d = SocketPacketDecoder()
+        #expect(try d.decode(text: #"2\#(digits)["m"]"#) == .event("m", [], id: id))
+        #expect(try d.decode(text: #"3/admin,\#(digits)[]"#) == .ack([], id: id, namespace: "/admin"))
+        #expect(SocketPacketEncoder.encode(.ack([], id: id)).text == "3\(id)[]")
+    }
+
+    /// Ids whose rounded value does not fit an Int (Node would answer `1e+21`, which no client
+    /// can match): refused as a protocol error.
+    @Test(arguments: ["9223372036854775807", "99999999999999999999", String(repeating: "9", count: 400)])
+    func refusesAckIDsBeyondInt(digits: String) {
+        var d = SocketPacketDecoder()
+        #expect(throws: SocketDecodingError.badAckID) { _ = try d.decode(text: #"2\#(digits)["m"]"#) }
+    }
+
     @Test func rejectsBinaryWithoutHeaderAndTextWhileWaiting() throws {
         var d = SocketPacketDecoder()
         #expect(throws: SocketDecodingError.unexpectedBinary) { var d = d; _ = try d.decode(binary: [1]) }

@@ -62,6 +62,9 @@ public final class EngineConnection: Sendable {
         var owesPollNoop = false
         /// Ends an upgrade that does not complete within upgradeTimeout.
         var upgradeTimer: Scheduled<Void>?
+        /// The probing WebSocket of an upgrade under way: closed when the upgrade times out or
+        /// the session ends (as Node's engine.io does), so no probe outlives its session.
+        var probe: WebSocketTransport?
         /// When the current ping is (or was) due, and when its pong is due: deadlines are computed
         /// from the schedule, not from when a timer happened to fire, and checked on every request
         /// so a late timer cannot keep a timed-out session alive.
@@ -174,8 +177,9 @@ public final class EngineConnection: Sendable {
         guard !s.queue.isEmpty else { return }
         switch transport {
         case .polling:
-            // While probing, buffered packets wait for the WebSocket (as Node does).
-            guard upgrade != .probed, let waiter = s.pollWaiter else { return }
+            // Until the client sends `5`, polling carries packets (pings included), probing or
+            // not, as Node's engine.io does: a client may keep polling while its probe is open.
+            guard let waiter = s.pollWaiter else { return }
             s.pollWaiter = nil
             let payload = OutboundFrame.payload(s.queue)
             s.queue.removeAll(keepingCapacity: false)
@@ -199,6 +203,9 @@ public final class EngineConnection: Sendable {
     func receive(_ packet: EnginePacket) {
         var deferred = Deferred()
         state.withLock { s in apply(s.machine.received(packet), to: &s, deferred: &deferred) }
+        if deferred.closeReason == .parseError {
+            logProtocolError("unexpected engine.io packet", ["engine.packet_type": .stringConvertible(packet.type.rawValue)])
+        }
         perform(deferred)
     }
 
@@ -219,10 +226,28 @@ public final class EngineConnection: Sendable {
         webSocket?.setReadingPaused(paused)
     }
 
-    func receiveInvalid() {
+    /// Undecodable Engine.IO input arrived: the session closes (`parse error`), and why is logged.
+    func receiveInvalid(_ cause: String) {
+        logProtocolError(cause)
         var deferred = Deferred()
         state.withLock { s in apply(s.machine.receivedInvalid(), to: &s, deferred: &deferred) }
         perform(deferred)
+    }
+
+    /// Closes the session because the client broke the Engine.IO or Socket.IO protocol
+    /// (reason `parse error`, as Node's engine.io), logging why.
+    func closeForProtocolError(_ cause: String, _ metadata: Logger.Metadata = [:]) {
+        logProtocolError(cause, metadata)
+        close(reason: .parseError)
+    }
+
+    /// Logs (info: a client's fault, not the server's) why this connection is being closed for
+    /// a protocol error. `cause` is a short stable phrase; `metadata` adds the offending detail.
+    func logProtocolError(_ cause: String, _ metadata: Logger.Metadata = [:]) {
+        var metadata = metadata
+        metadata["relay.protocol_error"] = .string(cause)
+        if let transport { metadata["engine.transport"] = .string(transport.rawValue) }
+        logger.info("closing connection: protocol error", metadata: metadata)
     }
 
     // MARK: - Long-polling
@@ -244,17 +269,19 @@ public final class EngineConnection: Sendable {
             guard transport == .polling else { return .failure(.badRequest) }
             if s.pollInProgress {
                 // overlapping GETs: Node closes the session; the first GET gets the close packet
+                deferred.protocolError = "overlapping polling GET"
                 apply(s.machine.close(.transportError), to: &s, deferred: &deferred)
                 return .failure(.badRequest)
-            }
-            if upgrade == .probed {
-                return .success(.payload(ByteBuffer(integer: EnginePacketType.noop.character)))
             }
             if !s.queue.isEmpty {
                 let payload = OutboundFrame.payload(s.queue)
                 s.queue.removeAll(keepingCapacity: false)
                 s.queuedBytes = 0
                 return .success(.payload(payload))
+            }
+            if upgrade == .probed {
+                // nothing to carry: a noop lets the client pause polling and send `5`
+                return .success(.payload(ByteBuffer(integer: EnginePacketType.noop.character)))
             }
             s.pollInProgress = true
             return nil
@@ -268,11 +295,8 @@ public final class EngineConnection: Sendable {
                     return
                 }
                 s.pollWaiter = continuation
-                if upgrade == .probed {
-                    releasePoll(&s)
-                } else {
-                    flush(&s, transport: transport, upgrade: upgrade)
-                }
+                flush(&s, transport: transport, upgrade: upgrade)
+                if upgrade == .probed { releasePoll(&s) }
             }
         }
         state.withLock { $0.pollInProgress = false }
@@ -331,16 +355,29 @@ public final class EngineConnection: Sendable {
     }
 
     /// A WebSocket with this sid connected. False if it must be refused.
-    func beginProbe() -> Bool {
+    func beginProbe(_ probe: WebSocketTransport) -> Bool {
         state.withLock { s in
             guard s.machine.webSocketProbeOpened() else { return false }
+            s.probe = probe
             s.upgradeTimer = eventLoop.scheduleTask(in: .nanoseconds(configuration.upgradeTimeout.nanosecondsClamped)) { () -> Void in
-                // the probe stalled: polling carries on; a late `5` aborts the probe transport
                 // (strong capture: cancelled on upgrade, probe close and session close)
-                self.probeClosed()
+                self.upgradeTimedOut()
             }
             return true
         }
+    }
+
+    /// The client did not send `5` within upgradeTimeout: polling carries on and the probe is
+    /// closed (Node's engine.io closes it the same way).
+    private func upgradeTimedOut() {
+        let probe: WebSocketTransport? = state.withLock { s in
+            s.upgradeTimer = nil
+            s.machine.probeClosed()
+            defer { s.probe = nil }
+            return s.probe
+        }
+        logger.debug("upgrade timed out: probe closed")
+        probe?.closeFromServer()
     }
 
     /// Can a WebSocket with this sid be accepted right now?
@@ -374,6 +411,7 @@ public final class EngineConnection: Sendable {
             if upgraded {
                 s.upgradeTimer?.cancel()
                 s.upgradeTimer = nil
+                s.probe = nil
                 s.webSocket = webSocket
                 if case .open(let t, let u, _) = s.machine.state { flush(&s, transport: t, upgrade: u) }
                 return .upgraded
@@ -383,11 +421,23 @@ public final class EngineConnection: Sendable {
         }
     }
 
-    func probeClosed() {
+    /// The probing WebSocket closed (or gave up) before the upgrade completed.
+    func probeClosed(_ probe: WebSocketTransport) {
         state.withLock { s in
+            guard s.probe === probe else { return }
+            s.probe = nil
             s.upgradeTimer?.cancel()
             s.upgradeTimer = nil
             s.machine.probeClosed()
+        }
+    }
+
+    /// The WebSocket carrying the session is gone: the session lets go of it (the two refer to
+    /// each other until then).
+    func webSocketRemoved(_ webSocket: WebSocketTransport) {
+        state.withLock { s in
+            if s.webSocket === webSocket { s.webSocket = nil }
+            if s.probe === webSocket { s.probe = nil }
         }
     }
 
@@ -396,6 +446,10 @@ public final class EngineConnection: Sendable {
     struct Deferred {
         var deliveries: [EngineData] = []
         var closeReason: EngineCloseReason?
+        /// Why the client's input closed the session (logged before the close is performed).
+        var protocolError: String?
+        /// A probing WebSocket to close because the session ended.
+        var probe: WebSocketTransport?
     }
 
     /// Applies state-machine actions that touch only state (timers, waiters); collects the ones
@@ -433,6 +487,8 @@ public final class EngineConnection: Sendable {
                 s.timer = nil
                 s.upgradeTimer?.cancel()
                 s.upgradeTimer = nil
+                deferred.probe = s.probe
+                s.probe = nil
                 // A forced close lets queued packets (e.g. a Socket.IO disconnect) go out first.
                 let flushQueue = reason == .forcedClose || reason == .serverShutdown
                 if s.pollWaiter == nil, reason == .transportClose, !s.pollInProgress, s.webSocket == nil {
@@ -484,11 +540,13 @@ public final class EngineConnection: Sendable {
     }
 
     private func perform(_ deferred: Deferred) {
+        if let cause = deferred.protocolError { logProtocolError(cause) }
         if !deferred.deliveries.isEmpty, let delegate = delegate.withLock({ $0 }) {
             for data in deferred.deliveries {
                 delegate.engineConnection(self, didReceive: data)
             }
         }
+        deferred.probe?.closeFromServer()
         if let reason = deferred.closeReason { finishClose(reason) }
     }
 

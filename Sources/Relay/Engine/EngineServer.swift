@@ -296,6 +296,7 @@ public final class EngineServer: Sendable {
         do {
             body = try await request.collectBody(upTo: configuration.maxPayload)
         } catch {
+            connection.logProtocolError("polling payload over maxPayload", ["relay.max_payload": .stringConvertible(configuration.maxPayload)])
             connection.close(reason: .transportError)
             return errorResponse(.payloadTooLarge, request: request)
         }
@@ -303,7 +304,7 @@ public final class EngineServer: Sendable {
         do {
             packets = try EngineCodec.decodePayload(body)
         } catch {
-            connection.receiveInvalid()
+            connection.receiveInvalid("undecodable polling payload")
             return errorResponse(.badRequest, request: request)
         }
         for packet in packets {

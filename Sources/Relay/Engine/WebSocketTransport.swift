@@ -40,12 +40,19 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
     private var fragments: ByteBuffer?
     private var fragmentsBinary = false
     private var closeSent = false
+    /// Closes the connection if the peer has not closed it within ``closeDrainTimeout`` of our
+    /// close frame.
+    private var drainTimer: Scheduled<Void>?
     private var readingPaused = false
     private var readPending = false
 
     /// Payloads up to this size are copied next to their frame header; larger ones are written
     /// as their own (shared) buffer.
     static let coalesceLimit = 1024
+
+    /// How long input is read and discarded after a server-initiated close frame before the
+    /// connection is closed anyway (Node's `ws` waits up to 30 s for the peer's close).
+    static let closeDrainTimeout = TimeAmount.seconds(5)
 
     init(server: EngineServer, request: EngineRequest, probeSid: String?, eventLoop: any EventLoop) {
         self.server = server
@@ -60,9 +67,10 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
         self.context = context
         allocator = context.channel.allocator
         if let sid = probeSid {
-            guard let existing = server.connection(sid: sid), existing.beginProbe() else {
+            guard let existing = server.connection(sid: sid), existing.beginProbe(self) else {
                 // a second WebSocket for a sid, or a sid that cannot upgrade now (as Node: close it)
                 phase = .closed
+                server.logger.debug("websocket refused: session cannot upgrade now", metadata: ["engine.sid": .string(sid)])
                 sendClose(code: .policyViolation, context: context)
                 return
             }
@@ -85,17 +93,24 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
 
     func handlerRemoved(context: ChannelHandlerContext) {
         transportGone(.transportClose)
+        drainTimer?.cancel()
+        drainTimer = nil
         self.context = nil
+        // the session and its transport refer to each other: let go on both sides
+        connection?.webSocketRemoved(self)
+        connection = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         transportGone(.transportClose)
+        drainTimer?.cancel()
+        drainTimer = nil
         context.fireChannelInactive()
     }
 
     private func transportGone(_ reason: EngineCloseReason) {
         switch phase {
-        case .probing: connection?.probeClosed()
+        case .probing: connection?.probeClosed(self)
         case .open: connection?.close(reason: reason)
         case .starting, .closed: break
         }
@@ -103,19 +118,43 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // after our close frame, input is discarded (the frame decoder reports what it drops)
+        guard !closeSent else { return }
         // Frame decoding errors: RFC 6455 close codes; anything else is an I/O failure.
-        let code: WebSocketErrorCode
         switch error as? NIOWebSocketError {
-        case .invalidFrameLength?: code = .messageTooLarge
-        case .some: code = .protocolError
-        case nil: code = .unexpectedServerError
-        }
-        server.logger.debug("websocket error", metadata: ["error": "\(error)"])
-        transportGone(.transportError)
-        if error is NIOWebSocketError {
-            sendClose(code: code, context: context)
-        } else {
+        case .invalidFrameLength?:
+            fail(.messageTooLarge, "websocket message over maxPayload", context: context)
+        case .some(let error):
+            fail(.protocolError, "websocket framing error", ["error": "\(error)"], context: context)
+        case nil:
+            server.logger.debug("websocket I/O error", metadata: ["error": "\(error)"])
+            transportGone(.transportError)
             context.close(promise: nil)
+        }
+    }
+
+    /// Fails the WebSocket for a client's protocol error (RFC 6455 7.1.7): logs why, ends the
+    /// session, and closes with `code` so the client learns it.
+    private func fail(_ code: WebSocketErrorCode, _ cause: String, _ metadata: Logger.Metadata = [:], context: ChannelHandlerContext) {
+        var metadata = metadata
+        metadata["websocket.close_code"] = .stringConvertible(UInt16(webSocketErrorCode: code))
+        if let connection {
+            connection.logProtocolError(cause, metadata)
+        } else {
+            metadata["relay.protocol_error"] = .string(cause)
+            server.logger.info("closing connection: protocol error", metadata: metadata)
+        }
+        transportGone(.transportError)
+        sendClose(code: code, context: context)
+    }
+
+    /// Closes this transport from any thread: its session ended or its upgrade timed out while
+    /// it was a probe.
+    func closeFromServer() {
+        loop.eventLoop.execute {
+            guard let context = self.context else { return }
+            self.phase = .closed
+            self.sendClose(code: .normalClosure, context: context)
         }
     }
 
@@ -123,6 +162,11 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        if closeSent {
+            // closing: input is discarded; the peer's close frame completes the closing handshake
+            if frame.opcode == .connectionClose { context.close(promise: nil) }
+            return
+        }
         // RFC 6455 5.1-5.2: client frames are masked; no extension is negotiated, so no RSV bit.
         guard frame.maskKey != nil, !frame.rsv1, !frame.rsv2, !frame.rsv3 else { return protocolError(context) }
         switch frame.opcode {
@@ -139,8 +183,7 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
             fragments = nil  // keep the buffer uniquely referenced while appending
             var data = frame.unmaskedData
             guard buffer.readableBytes + data.readableBytes <= server.configuration.maxPayload else {
-                transportGone(.transportError)
-                return sendClose(code: .messageTooLarge, context: context)
+                return fail(.messageTooLarge, "websocket message over maxPayload", context: context)
             }
             buffer.writeBuffer(&data)
             if frame.fin {
@@ -175,9 +218,8 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
         }
     }
 
-    private func protocolError(_ context: ChannelHandlerContext) {
-        transportGone(.transportError)
-        sendClose(code: .protocolError, context: context)
+    private func protocolError(_ context: ChannelHandlerContext, _ cause: String = "websocket framing error") {
+        fail(.protocolError, cause, context: context)
     }
 
     private func message(_ data: ByteBuffer, binary: Bool, context: ChannelHandlerContext) {
@@ -188,8 +230,7 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
         } else {
             // RFC 6455 8.1: a text message that is not UTF-8 fails the connection (1007)
             guard Self.isUTF8(data.readableBytesView) else {
-                transportGone(.transportError)
-                return sendClose(code: .dataInconsistentWithMessage, context: context)
+                return fail(.dataInconsistentWithMessage, "websocket text message not UTF-8", context: context)
             }
             // (a ByteBuffer's bytes are always contiguous)
             let decoded = data.readableBytesView.withContiguousStorageIfAvailable { bytes in
@@ -197,11 +238,12 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
             }
             guard let decoded = decoded ?? nil else {
                 if phase == .probing {
-                    connection.probeClosed()
+                    connection.logProtocolError("undecodable packet on probe websocket")
+                    connection.probeClosed(self)
                     phase = .closed
                     context.close(promise: nil)
                 } else {
-                    connection.receiveInvalid()
+                    connection.receiveInvalid("undecodable websocket packet")
                 }
                 return
             }
@@ -218,7 +260,7 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
             case .upgraded:
                 phase = .open
             case .aborted:
-                connection.probeClosed()
+                connection.probeClosed(self)
                 phase = .closed
                 context.close(promise: nil)
             }
@@ -291,16 +333,33 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
         if out.readableBytes > 0 { context.write(wrapOutboundOut(out), promise: nil) }
     }
 
-    /// Sends a close frame (once) and closes the channel when it is written.
+    /// Starts the server's side of the closing handshake (RFC 6455 7.1.2), once: writes the close
+    /// frame, then closes the write side (TCP half-close) and keeps reading, discarding input,
+    /// until the peer's close frame or EOF, or ``closeDrainTimeout``; only then is the connection
+    /// closed. Closing at once with unread input would make the kernel answer with a reset, and
+    /// the peer would see 1006 instead of `code`.
     private func sendClose(code: WebSocketErrorCode, context: ChannelHandlerContext) {
         guard !closeSent else { return }
         closeSent = true
+        fragments = nil
         var frame = allocator.buffer(capacity: 4)
         Self.writeHeader(into: &frame, opcode: .connectionClose, length: 2)
         frame.write(webSocketErrorCode: code)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in
-            channel.close(promise: nil)
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { result in
+            switch result {
+            case .success: bound.value.close(mode: .output, promise: nil)
+            case .failure: bound.value.close(promise: nil)
+            }
+        }
+        drainTimer = context.eventLoop.scheduleTask(in: Self.closeDrainTimeout) {
+            bound.value.close(promise: nil)
+        }
+        // input must keep flowing to be discarded, whatever the read backpressure said
+        readingPaused = false
+        if readPending {
+            readPending = false
+            context.read()
         }
     }
 

@@ -13,17 +13,21 @@ public final class Namespace: Sendable {
     struct State: ~Copyable {
         var middlewares: [ConnectionMiddleware] = []
         var connectionHandler: (@Sendable (Socket) async -> Void)?
-        var sockets: [String: Socket] = [:]
+        /// Keys are names compared by their bytes (``ProtocolName``), as Node's `Map`s: a room
+        /// name that is only canonically equivalent to another is another room.
+        var sockets: [ProtocolName: Socket] = [:]
         /// Joined rooms → their sockets. A socket's own room (its id) is not stored: it is
         /// `sockets[id]`, which saves two collections per connected socket.
-        var rooms: [String: [ObjectIdentifier: Socket]] = [:]
+        var rooms: [ProtocolName: [ObjectIdentifier: Socket]] = [:]
         /// socket id → joined rooms (own room not included); only sockets that joined any.
-        var socketRooms: [String: Set<String>] = [:]
+        var socketRooms: [ProtocolName: Set<ProtocolName>] = [:]
 
         /// Calls `body` for every socket in `room` (a joined room, or a socket's own room).
         func forEachMember(of room: String, _ body: (Socket) -> Void) {
-            if let members = rooms[room] { for socket in members.values { body(socket) } }
-            if let own = sockets[room], rooms[room]?[ObjectIdentifier(own)] == nil { body(own) }
+            let key = ProtocolName(room)
+            let members = rooms[key]
+            if let members { for socket in members.values { body(socket) } }
+            if let own = sockets[key], members?[ObjectIdentifier(own)] == nil { body(own) }
         }
     }
 
@@ -74,10 +78,10 @@ public final class Namespace: Sendable {
     /// This node's sockets.
     public var sockets: [Socket] { state.withLock { Array($0.sockets.values) } }
 
-    public func socket(id: String) -> Socket? { state.withLock { $0.sockets[id] } }
+    public func socket(id: String) -> Socket? { state.withLock { $0.sockets[ProtocolName(id)] } }
 
     /// Rooms with at least one socket on this node (socket-id rooms included).
-    public var roomNames: [String] { state.withLock { Array(Set($0.rooms.keys).union($0.sockets.keys)) } }
+    public var roomNames: [String] { state.withLock { Set($0.rooms.keys).union($0.sockets.keys).map(\.string) } }
 
     public func socketIDs(inRoom room: String) -> Set<String> {
         state.withLock { s in
@@ -89,8 +93,9 @@ public final class Namespace: Sendable {
 
     public func rooms(ofSocket id: String) -> Set<String> {
         state.withLock { s in
-            guard s.sockets[id] != nil else { return [] }
-            return (s.socketRooms[id] ?? []).union([id])
+            let key = ProtocolName(id)
+            guard s.sockets[key] != nil else { return [] }
+            return Set((s.socketRooms[key] ?? []).map(\.string)).union([id])
         }
     }
 
@@ -109,7 +114,7 @@ public final class Namespace: Sendable {
             }
             if options.rooms.count == 1, let room = options.rooms.first {
                 // the common case: one room, each member listed once
-                result.reserveCapacity(s.rooms[room]?.count ?? 1)
+                result.reserveCapacity(s.rooms[ProtocolName(room)]?.count ?? 1)
                 s.forEachMember(of: room) { socket in
                     if excluded.isEmpty || !excluded.contains(ObjectIdentifier(socket)) { result.append(socket) }
                 }
@@ -138,42 +143,45 @@ public final class Namespace: Sendable {
     // MARK: - Membership
 
     func add(_ socket: Socket) {
-        state.withLock { s in s.sockets[socket.id] = socket }
+        state.withLock { s in s.sockets[ProtocolName(socket.id)] = socket }
     }
 
     func remove(_ socket: Socket) {
         state.withLock { s in
-            guard s.sockets[socket.id] === socket else { return }
-            s.sockets.removeValue(forKey: socket.id)
+            let id = ProtocolName(socket.id)
+            guard s.sockets[id] === socket else { return }
+            s.sockets.removeValue(forKey: id)
             let key = ObjectIdentifier(socket)
-            for room in s.socketRooms.removeValue(forKey: socket.id) ?? [] {
+            for room in s.socketRooms.removeValue(forKey: id) ?? [] {
                 s.rooms[room]?.removeValue(forKey: key)
                 if s.rooms[room]?.isEmpty == true { s.rooms.removeValue(forKey: room) }
             }
         }
     }
 
-    func join(_ socketID: String, rooms: Set<String>) {
+    func join(_ socketID: String, rooms: some Sequence<String>) {
         state.withLock { s in
-            guard let socket = s.sockets[socketID] else { return }
+            let id = ProtocolName(socketID)
+            guard let socket = s.sockets[id] else { return }
             let key = ObjectIdentifier(socket)
-            for room in rooms where room != socketID {
-                s.socketRooms[socketID, default: []].insert(room)
+            for room in rooms.lazy.map(ProtocolName.init) where room != id {
+                s.socketRooms[id, default: []].insert(room)
                 s.rooms[room, default: [:]][key] = socket
             }
         }
     }
 
-    func leave(_ socketID: String, rooms: Set<String>) {
+    func leave(_ socketID: String, rooms: some Sequence<String>) {
         state.withLock { s in
-            guard let socket = s.sockets[socketID] else { return }
+            let id = ProtocolName(socketID)
+            guard let socket = s.sockets[id] else { return }
             let key = ObjectIdentifier(socket)
-            for room in rooms {
+            for room in rooms.lazy.map(ProtocolName.init) {
                 s.rooms[room]?.removeValue(forKey: key)
                 if s.rooms[room]?.isEmpty == true { s.rooms.removeValue(forKey: room) }
-                s.socketRooms[socketID]?.remove(room)
+                s.socketRooms[id]?.remove(room)
             }
-            if s.socketRooms[socketID]?.isEmpty == true { s.socketRooms.removeValue(forKey: socketID) }
+            if s.socketRooms[id]?.isEmpty == true { s.socketRooms.removeValue(forKey: id) }
         }
     }
 

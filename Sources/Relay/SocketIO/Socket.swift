@@ -22,7 +22,7 @@ public final class Socket: Sendable {
         var connected = true
         var data: (any Sendable)?
         /// Event handlers, few per socket: a list costs less memory than a dictionary and is as
-        /// fast to search at this size.
+        /// fast to search at this size. Names are matched by their bytes (``ProtocolName``).
         var handlers: [(event: String, handler: EventHandler)] = []
         var anyHandler: (@Sendable (String, [JSONValue]) async -> Void)?
         var middlewares: [PacketMiddleware] = []
@@ -75,7 +75,7 @@ public final class Socket: Sendable {
     /// Registers the handler of an event (replaces an earlier one for the same name).
     public func on(_ event: String, _ handler: @escaping EventHandler) {
         state.withLock { s in
-            if let i = s.handlers.firstIndex(where: { $0.event == event }) {
+            if let i = s.handlers.firstIndex(where: { ProtocolName.equal($0.event, event) }) {
                 s.handlers[i].handler = handler
             } else {
                 s.handlers.append((event, handler))
@@ -112,8 +112,8 @@ public final class Socket: Sendable {
 
     // MARK: - Rooms
 
-    public func join(_ rooms: String...) async { namespace.join(id, rooms: Set(rooms)) }
-    public func join(_ rooms: some Sequence<String>) async { namespace.join(id, rooms: Set(rooms)) }
+    public func join(_ rooms: String...) async { namespace.join(id, rooms: rooms) }
+    public func join(_ rooms: some Sequence<String>) async { namespace.join(id, rooms: rooms) }
     public func leave(_ room: String) async { namespace.leave(id, rooms: [room]) }
     public var rooms: Set<String> { namespace.rooms(ofSocket: id) }
 
@@ -255,7 +255,7 @@ public final class Socket: Sendable {
 
     private func dispatch(_ packet: SocketPacket) async {
         guard let (event, args) = packet.eventNameAndArgs else { return }
-        let (middlewares, handler, anyHandler) = state.withLock { ($0.middlewares, $0.handlers.first(where: { $0.event == event })?.handler, $0.anyHandler) }
+        let (middlewares, handler, anyHandler) = state.withLock { ($0.middlewares, $0.handlers.first(where: { ProtocolName.equal($0.event, event) })?.handler, $0.anyHandler) }
         do {
             for m in middlewares { try await m(event, args) }
         } catch {

@@ -19,9 +19,10 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
 
     struct State: ~Copyable {
         var decoder = SocketPacketDecoder()
-        var sockets: [String: Socket] = [:]
+        /// Joined namespaces, by the name's bytes (``ProtocolName``), as Node's `Client.nsps`.
+        var sockets: [ProtocolName: Socket] = [:]
         /// Namespaces whose CONNECT is running its middleware.
-        var connecting: Set<String> = []
+        var connecting: Set<ProtocolName> = []
         var connectTimer: Scheduled<Void>?
         var closed = false
     }
@@ -48,8 +49,7 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
         }
         switch result {
         case .failure(let error):
-            connection.logger.debug("invalid Socket.IO packet", metadata: ["error": "\(error)"])
-            connection.close(reason: .parseError)
+            connection.closeForProtocolError("invalid socket.io packet", ["socket.io.decoding_error": .string(error.code)])
         case .success(nil):
             return
         case .success(let packet?):
@@ -57,33 +57,65 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
         }
     }
 
+    /// Where a decoded packet goes (Node's `Client.ondecoded`).
+    private enum Route {
+        case connect
+        case socket(Socket)
+        /// A DISCONNECT while the namespace's CONNECT is still running.
+        case leaveWhileConnecting
+        /// A CONNECT for a namespace already joined (or being joined), a packet for a namespace
+        /// not joined, or a CONNECT_ERROR from the client: Node closes the connection.
+        case invalid(String)
+    }
+
     private func handle(_ packet: SocketPacket) {
-        let socket = state.withLock { $0.sockets[packet.namespace] }
-        switch packet.type {
-        case .connect:
-            let start: Bool = state.withLock { s in
-                guard s.sockets[packet.namespace] == nil, !s.connecting.contains(packet.namespace) else { return false }
-                s.connecting.insert(packet.namespace)
-                return true
+        let key = ProtocolName(packet.namespace)
+        let route: Route = state.withLock { s in
+            if let socket = s.sockets[key] {
+                switch packet.type {
+                case .connect: return .invalid("connect for a namespace already connected")
+                case .connectError: return .invalid("connect_error sent by the client")
+                default: return .socket(socket)
+                }
             }
-            guard start else { return }
+            switch packet.type {
+            case .connect:
+                guard s.connecting.insert(key).inserted else { return .invalid("connect for a namespace already connecting") }
+                return .connect
+            case .disconnect where s.connecting.contains(key):
+                return .leaveWhileConnecting
+            case .connectError:
+                return .invalid("connect_error sent by the client")
+            default:
+                return .invalid("packet for a namespace not connected")
+            }
+        }
+        switch route {
+        case .invalid(let cause):
+            connection.closeForProtocolError(cause, [
+                "socket.io.namespace": .string(packet.namespace),
+                "socket.io.packet_type": .stringConvertible(packet.type.rawValue),
+            ])
+        case .leaveWhileConnecting:
+            return
+        case .connect:
             connection.spawn {
                 await self.connect(namespace: packet.namespace, auth: packet.data)
                 self.state.withLock { s in
-                    s.connecting.remove(packet.namespace)
+                    s.connecting.remove(key)
                     if s.connecting.isEmpty { s.connecting = [] }  // let its storage go
                 }
             }
-        case .disconnect:
-            socket?.receiveClientDisconnect()
-        case .event, .binaryEvent:
-            socket?.receiveEvent(packet)
-        case .ack, .binaryAck:
-            socket?.receiveAck(packet)
-        case .connectError:
-            connection.close(reason: .parseError)
+        case .socket(let socket):
+            switch packet.type {
+            case .disconnect: socket.receiveClientDisconnect()
+            case .event, .binaryEvent: socket.receiveEvent(packet)
+            case .ack, .binaryAck: socket.receiveAck(packet)
+            case .connect, .connectError: break  // routed as invalid above
+            }
         }
     }
+
 
     private func connect(namespace name: String, auth: JSONValue?) async {
         let handshake = Handshake(
@@ -113,8 +145,9 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
         }
         let socket = Socket(id: EngineServer.generateSid(), namespace: namespace, handshake: handshake, client: self, data: data)
         let accepted: Bool = state.withLock { s in
-            guard !s.closed, s.sockets[name] == nil else { return false }
-            s.sockets[name] = socket
+            let key = ProtocolName(name)
+            guard !s.closed, s.sockets[key] == nil else { return false }
+            s.sockets[key] = socket
             s.connectTimer?.cancel()
             s.connectTimer = nil
             return true
@@ -151,7 +184,8 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
 
     func socketDidLeave(_ socket: Socket) {
         state.withLock { s in
-            if s.sockets[socket.namespace.name] === socket { s.sockets.removeValue(forKey: socket.namespace.name) }
+            let key = ProtocolName(socket.namespace.name)
+            if s.sockets[key] === socket { s.sockets.removeValue(forKey: key) }
         }
     }
 

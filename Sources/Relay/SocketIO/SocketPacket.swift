@@ -42,6 +42,8 @@ public struct SocketDecodingError: Error, Hashable, Sendable, CustomStringConver
     }
     let kind: Kind
     public var description: String { "invalid Socket.IO packet (\(kind))" }
+    /// A short stable name of the fault (for logs), e.g. `badAckID`.
+    public var code: String { "\(kind)" }
 
     public static let empty = SocketDecodingError(kind: .empty)
     public static let unknownType = SocketDecodingError(kind: .unknownType)
@@ -66,7 +68,10 @@ public struct EncodedPacket: Sendable, Hashable {
 
 /// Encodes Socket.IO packets (compact JSON, binary values extracted as placeholders).
 public enum SocketPacketEncoder {
-    static let reservedEvents: Set<String> = ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"]
+    /// Compared by bytes, as Node's parser does (`RESERVED_EVENTS.indexOf`).
+    static let reservedEvents = Set(
+        ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"].map(ProtocolName.init)
+    )
 
     /// The Socket.IO text and attachments, as on the wire.
     public static func encode(_ packet: SocketPacket) -> (text: String, attachments: [[UInt8]]) {
@@ -230,8 +235,7 @@ public struct SocketPacketDecoder: Sendable {
         if i < bytes.count, isDigit(bytes[i]) {
             let start = i
             while i < bytes.count, isDigit(bytes[i]) { i += 1 }
-            guard i - start <= 15 else { throw .badAckID }
-            id = Int(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self))
+            id = try ackID(UnsafeBufferPointer(rebasing: bytes[start..<i]))
         }
         var data: JSONValue?
         if i < bytes.count {
@@ -244,6 +248,30 @@ public struct SocketPacketDecoder: Sendable {
         let packet = SocketPacket(type, namespace: namespace, id: id, data: data)
         guard isValid(packet) else { throw .invalidPayload }
         return (packet, attachments)
+    }
+
+    /// The largest ack id taken exactly: 2^53 − 1, JavaScript's `Number.MAX_SAFE_INTEGER`.
+    public static let maxExactAckID = 9_007_199_254_740_991
+
+    /// An ack id's digits as Node's socket.io-parser reads them (`Number(digits)`, any number of
+    /// digits): exact up to ``maxExactAckID``; above it, rounded to the nearest double as
+    /// JavaScript does, so the ack answers the same (rounded) id Node's server would. An id whose
+    /// rounded value does not fit an `Int` (20 digits or more, ≥ 2^63) throws `badAckID`: Node
+    /// would answer with an id such as `1e+21` that no client can match.
+    static func ackID(_ digits: UnsafeBufferPointer<UInt8>) throws(SocketDecodingError) -> Int {
+        var start = digits.startIndex
+        // leading zeros do not change the value (`Number("007")` is 7)
+        while start < digits.endIndex - 1, digits[start] == UInt8(ascii: "0") { start += 1 }
+        let significant = UnsafeBufferPointer(rebasing: digits[start...])
+        if significant.count <= 15 {
+            var value = 0
+            for d in significant { value = value * 10 + Int(d - UInt8(ascii: "0")) }
+            return value
+        }
+        let text = String(decoding: significant, as: UTF8.self)
+        if let exact = Int(text), exact <= maxExactAckID { return exact }
+        guard significant.count <= 19, let rounded = Double(text), rounded < 9.223372036854775807e18 else { throw .badAckID }
+        return Int(rounded)
     }
 
     /// The payload rules of the Socket.IO v5 spec (as Node's parser checks them).
@@ -259,7 +287,7 @@ public struct SocketPacketDecoder: Sendable {
             return d.objectValue != nil || d.stringValue != nil
         case .event, .binaryEvent:
             guard case .array(let a)? = packet.data, let first = a.first else { return false }
-            if case .string(let name) = first { return !SocketPacketEncoder.reservedEvents.contains(name) }
+            if case .string(let name) = first { return !SocketPacketEncoder.reservedEvents.contains(ProtocolName(name)) }
             if case .number = first { return true }
             return false
         case .ack, .binaryAck:
