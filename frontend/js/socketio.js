@@ -10,6 +10,8 @@
 //     2 EVENT [name, ...args]   3 ACK [...args]   4 CONNECT_ERROR {message, data}
 //   5 and 6 (binary event / ack) are not used by this app and are ignored.
 
+import { DisconnectReason, SocketEvent } from "./events.js";
+
 const EIO = { OPEN: "0", CLOSE: "1", PING: "2", PONG: "3", MESSAGE: "4", NOOP: "6" };
 const SIO = { CONNECT: 0, DISCONNECT: 1, EVENT: 2, ACK: 3, CONNECT_ERROR: 4 };
 
@@ -125,12 +127,8 @@ export class SocketClient {
 
   /** Closes the connection for good; buffered emits and pending acks fail. */
   disconnect() {
-    this.wanted = false;
-    clearTimeout(this.reconnectTimer);
     if (this.state === "connected") this.#sendSocketIO({ type: SIO.DISCONNECT });
-    this.#teardown("io client disconnect");
-    this.#failAll();
-    this.#setState("closed");
+    this.#close(DisconnectReason.CLIENT);
   }
 
   get connected() {
@@ -207,7 +205,7 @@ export class SocketClient {
   #setState(state) {
     if (this.state === state) return;
     this.state = state;
-    this.#dispatch("state", state);
+    this.#dispatch(SocketEvent.STATE, state);
   }
 
   #open() {
@@ -229,9 +227,7 @@ export class SocketClient {
       if (this.ws === ws) this.#onEngineFrame(String(message.data));
     };
     ws.onclose = () => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      this.#lost("transport close");
+      if (this.ws === ws) this.#drop(DisconnectReason.TRANSPORT_CLOSE);
     };
     ws.onerror = () => {
       // A close event always follows; nothing to do here.
@@ -252,8 +248,29 @@ export class SocketClient {
     }
     if (this.state === "connected" && reason) {
       this.id = null;
-      this.#dispatch("disconnect", reason);
+      this.#dispatch(SocketEvent.DISCONNECT, reason);
     }
+  }
+
+  /**
+   * The one way a connection ends for good (disconnect(), the server's DISCONNECT, a
+   * refused CONNECT we do not retry, no credentials): no reconnect, buffered emits and
+   * pending acks fail, state "closed". A "disconnect" is dispatched only if connected and
+   * `reason` is given.
+   */
+  #close(reason) {
+    this.wanted = false;
+    clearTimeout(this.reconnectTimer);
+    this.#teardown(reason);
+    this.#failAll();
+    this.#setState("closed");
+  }
+
+  /** The transport is gone (closed, Engine.IO CLOSE, no ping in time): reconnect if wanted. */
+  #drop(reason) {
+    if (!this.ws) return;
+    this.#teardown(null);
+    this.#lost(reason);
   }
 
   #lost(reason) {
@@ -262,7 +279,7 @@ export class SocketClient {
     if (wasConnected) {
       this.id = null;
       this.#setState("waiting");
-      this.#dispatch("disconnect", reason);
+      this.#dispatch(SocketEvent.DISCONNECT, reason);
     }
     if (this.wanted) this.#scheduleReconnect();
     else this.#setState("closed");
@@ -273,7 +290,7 @@ export class SocketClient {
     const delay = backoffDelay(this.attempt, { min: this.options.reconnectDelay, max: this.options.reconnectDelayMax });
     this.attempt++;
     this.#setState("waiting");
-    this.#dispatch("reconnect_attempt", { attempt: this.attempt, delay });
+    this.#dispatch(SocketEvent.RECONNECT_ATTEMPT, { attempt: this.attempt, delay });
     this.reconnectTimer = setTimeout(() => {
       if (this.wanted) this.#open();
     }, delay);
@@ -284,9 +301,7 @@ export class SocketClient {
     const { pingInterval = 25000, pingTimeout = 20000 } = this.handshake || {};
     this.heartbeatTimer = setTimeout(() => {
       // No ping from the server in time: the connection is dead.
-      const ws = this.ws;
-      this.#teardown(null);
-      if (ws) this.#lost("ping timeout");
+      this.#drop(DisconnectReason.PING_TIMEOUT);
     }, pingInterval + pingTimeout);
   }
 
@@ -307,12 +322,9 @@ export class SocketClient {
         this.#armHeartbeat();
         this.ws?.send(EIO.PONG + rest);
         break;
-      case EIO.CLOSE: {
-        const ws = this.ws;
-        this.#teardown(null);
-        if (ws) this.#lost("transport close");
+      case EIO.CLOSE:
+        this.#drop(DisconnectReason.TRANSPORT_CLOSE);
         break;
-      }
       case EIO.MESSAGE:
         this.#onSocketIOPacket(rest);
         break;
@@ -328,11 +340,8 @@ export class SocketClient {
       auth = await this.options.auth();
     } catch (error) {
       // No credentials (e.g. logged out meanwhile): stop.
-      this.wanted = false;
-      this.#teardown(null);
-      this.#failAll();
-      this.#setState("closed");
-      this.#dispatch("connect_error", new ConnectError("no_credentials", { code: "no_credentials", message: String(error?.message || error) }));
+      this.#close(null);
+      this.#dispatch(SocketEvent.CONNECT_ERROR, new ConnectError("no_credentials", { code: "no_credentials", message: String(error?.message || error) }));
       return;
     }
     if (this.ws !== ws || !ws) return;
@@ -356,7 +365,7 @@ export class SocketClient {
         this.id = packet.data?.sid ?? null;
         this.attempt = 0;
         this.#setState("connected");
-        this.#dispatch("connect");
+        this.#dispatch(SocketEvent.CONNECT);
         const queued = this.buffer;
         this.buffer = [];
         for (const p of queued) this.#sendSocketIO(p);
@@ -365,7 +374,7 @@ export class SocketClient {
       case SIO.CONNECT_ERROR: {
         const error = new ConnectError(packet.data?.message, packet.data?.data);
         this.#teardown(null);
-        this.#dispatch("connect_error", error);
+        this.#dispatch(SocketEvent.CONNECT_ERROR, error);
         let decision = "stop";
         try {
           decision = await this.options.onConnectError(error);
@@ -373,21 +382,13 @@ export class SocketClient {
           decision = "stop";
         }
         if (!this.wanted) return;
-        if (decision === "retry") {
-          this.#scheduleReconnect();
-        } else {
-          this.wanted = false;
-          this.#failAll();
-          this.#setState("closed");
-        }
+        if (decision === "retry") this.#scheduleReconnect();
+        else this.#close(null);
         break;
       }
       case SIO.DISCONNECT: {
         // The server ended this socket (e.g. the session was revoked): no reconnect.
-        this.wanted = false;
-        this.#teardown("io server disconnect");
-        this.#failAll();
-        this.#setState("closed");
+        this.#close(DisconnectReason.SERVER);
         break;
       }
       case SIO.EVENT: {

@@ -1,0 +1,40 @@
+// Event names, in one place. The chat events are those of docs/PROTOCOL.md; the
+// lifecycle events and disconnect reasons are the ones socket.io-client v4 uses, which
+// our client in socketio.js follows.
+
+/** Client → server chat events (each sent with an ack: `{ok: true, …}` or `{ok: false, error}`). */
+export const ClientEvent = Object.freeze({
+  MESSAGE_SEND: "message:send", // {roomId, body, clientMsgId}
+  ROOM_READ: "room:read", // {roomId, messageId}
+  TYPING: "typing", // {roomId, typing}
+  AUTH_REFRESH: "auth:refresh", // {token}
+});
+
+/** Server → client chat events. */
+export const ServerEvent = Object.freeze({
+  MESSAGE_NEW: "message:new",
+  ROOM_MEMBER: "room:member",
+  ROOM_UPDATED: "room:updated",
+  ROOM_DELETED: "room:deleted",
+  READ: "read",
+  TYPING: "typing",
+  PRESENCE: "presence",
+  AUTH_TOKEN: "auth:token",
+});
+
+/** What a SocketClient reports about itself (listen with `socket.on`). */
+export const SocketEvent = Object.freeze({
+  CONNECT: "connect",
+  DISCONNECT: "disconnect", // (reason: a DisconnectReason)
+  CONNECT_ERROR: "connect_error", // (ConnectError)
+  RECONNECT_ATTEMPT: "reconnect_attempt", // ({attempt, delay in ms})
+  STATE: "state", // ("idle" | "connecting" | "connected" | "waiting" | "closed")
+});
+
+/** The `reason` of a "disconnect", as socket.io-client v4 names them. */
+export const DisconnectReason = Object.freeze({
+  SERVER: "io server disconnect", // the server ended the socket: no reconnect
+  CLIENT: "io client disconnect", // disconnect() was called
+  TRANSPORT_CLOSE: "transport close",
+  PING_TIMEOUT: "ping timeout",
+});
