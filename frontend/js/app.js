@@ -6,7 +6,8 @@
 // /reset-password?token=…) that the server answers with this same page.
 
 import { Session, request } from "./api.js";
-import { $, clear, clearErrors, field, h, messageFor, showError } from "./dom.js";
+import { $, clear, h, messageFor } from "./dom.js";
+import { field, form, showError } from "./form.js";
 import { ChatApp } from "./chat.js";
 
 const session = new Session();
@@ -156,36 +157,6 @@ function renderChat(route) {
 }
 
 // ---------- account screens ----------
-
-function form(id, fields, submitLabel, onSubmit, extra = []) {
-  const general = h("p", { class: "form-error", role: "alert", tabindex: "-1", hidden: true });
-  const button = h("button", { type: "submit", class: "primary" }, submitLabel);
-  const el = h("form", { id, novalidate: true }, general, ...fields, h("div", { class: "actions" }, button, ...extra));
-  el.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearErrors(el);
-    if (!el.checkValidity()) {
-      const bad = [...el.elements].find((input) => input.willValidate && !input.validity.valid);
-      const box = bad?.closest(".field")?.querySelector(".field-error");
-      if (bad && box) {
-        bad.setAttribute("aria-invalid", "true");
-        box.textContent = bad.validationMessage;
-        box.hidden = false;
-        bad.focus();
-      }
-      return;
-    }
-    button.disabled = true;
-    el.setAttribute("aria-busy", "true");
-    try {
-      await onSubmit(Object.fromEntries(new FormData(el)), el);
-    } finally {
-      button.disabled = false;
-      el.removeAttribute("aria-busy");
-    }
-  });
-  return el;
-}
 
 function flashMessage() {
   if (!flash) return null;

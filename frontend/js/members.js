@@ -1,0 +1,72 @@
+// The members panel of the open room: owners first, then admins, then members, each with
+// a presence dot; kept current from `room:member` and `presence` events.
+
+import { clear, h } from "./dom.js";
+
+const ROLE_ORDER = { owner: 0, admin: 1, member: 2 };
+
+export class MembersPanel {
+  /** presence: the app's Presence (dots and who is online). */
+  constructor(presence) {
+    this.presence = presence;
+    this.members = []; // [{user: {id, username, displayName}, role, online}]
+    this.list = h("ul", { class: "members", id: "members" });
+    this.panel = h("aside", { class: "members-panel", id: "members-panel", "aria-label": "Members" }, h("h3", {}, "Members"), this.list);
+  }
+
+  /** The answer of GET /rooms/{id}/members. */
+  set(members) {
+    this.members = members;
+    for (const member of members) this.presence.remember(member.user.id, member.online);
+    this.render();
+  }
+
+  /** Someone joined (or their role changed). */
+  joined(user, role) {
+    const member = this.members.find((m) => m.user.id === user.id);
+    if (member) member.role = role || member.role;
+    else this.members.push({ user, role: role || "member", online: this.presence.isOnline(user.id) });
+    this.render();
+  }
+
+  /** Someone left or was removed; false if they were not listed. */
+  left(userId) {
+    const index = this.members.findIndex((m) => m.user.id === userId);
+    if (index < 0) return false;
+    this.members.splice(index, 1);
+    this.render();
+    return true;
+  }
+
+  setOnline(userId, online) {
+    const member = this.members.find((m) => m.user.id === userId);
+    if (member) member.online = online;
+  }
+
+  /** A member's display name (or username); "Someone" for a user not listed. */
+  nameOf(userId) {
+    const member = this.members.find((m) => m.user.id === userId);
+    return member ? member.user.displayName || member.user.username : "Someone";
+  }
+
+  showError(text) {
+    clear(this.list).append(h("li", { class: "error" }, text));
+  }
+
+  render() {
+    clear(this.list);
+    const members = [...this.members].sort((a, b) => (ROLE_ORDER[a.role] ?? 3) - (ROLE_ORDER[b.role] ?? 3) || (a.user.displayName || "").localeCompare(b.user.displayName || ""));
+    for (const member of members) {
+      this.list.append(
+        h(
+          "li",
+          { "data-user-id": member.user.id, "data-username": member.user.username },
+          this.presence.dot(member.user.id),
+          h("span", { class: "member-name" }, member.user.displayName || member.user.username),
+          h("span", { class: "member-username" }, ` @${member.user.username}`),
+          member.role !== "member" ? h("span", { class: "role" }, member.role) : null,
+        ),
+      );
+    }
+  }
+}

@@ -1,0 +1,193 @@
+// The messages of the open room: `<ol id="messages">` inside its scroller, kept in id
+// order, changed one node at a time. A message that arrives inserts one `<li>`; a page of
+// history inserts its nodes above; nothing already shown is rebuilt. Messages being sent
+// stay below the stored ones (pending, then failed with Retry/Discard) until the stored
+// copy with the same clientMsgId arrives.
+//
+// The DOM stays bounded: while the reader is at the bottom, more than MAX_RENDERED stored
+// messages drop the oldest ones; "Load earlier messages" (or scrolling up) fetches them
+// again.
+
+import { clear, formatTime, h, messageFor } from "./dom.js";
+
+/** Stored messages kept on the page while the reader is at the bottom (4 pages of 50). */
+export const MAX_RENDERED = 200;
+const NEAR_TOP_PX = 120; // scrolled this close to the top: load earlier messages
+const NEAR_BOTTOM_PX = 80; // this close to the bottom counts as "at the bottom"
+
+export class MessageList {
+  /**
+   * name: the room's display name (for the list's label).
+   * selfId: () => the logged-in user's id (their messages are "mine").
+   * onNearTop: () => void; asked to load earlier messages (it checks whether it may).
+   * onRetry: (clientMsgId, body) => void; the Retry button of a failed send.
+   */
+  constructor({ name, selfId, onNearTop, onRetry }) {
+    this.selfId = selfId;
+    this.onNearTop = onNearTop;
+    this.onRetry = onRetry;
+    this.messages = []; // stored messages on the page, ascending id
+    this.nodes = new Map(); // message id → its <li>
+    this.pending = new Map(); // clientMsgId → {body, el}
+    this.hasMore = true; // earlier messages exist that are not on the page
+    this.list = h("ol", { class: "messages", id: "messages", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": `Messages in ${name}`, tabindex: "0" });
+    this.older = h("button", { type: "button", class: "link-button load-older", hidden: true, onclick: () => this.onNearTop() }, "Load earlier messages");
+    this.scroller = h("div", { class: "message-scroller", id: "message-scroller" }, this.older, this.list);
+    this.scroller.addEventListener("scroll", () => {
+      if (this.scroller.scrollTop < NEAR_TOP_PX) this.onNearTop();
+      else if (this.nearBottom()) this.#trim();
+    });
+  }
+
+  get first() {
+    return this.messages[0];
+  }
+
+  get last() {
+    return this.messages[this.messages.length - 1];
+  }
+
+  /** Shows a line that is not a message (a load error); the next message that arrives removes it. */
+  notice(text, kind = "error") {
+    this.list.append(h("li", { class: ["system", kind] }, text));
+  }
+
+  /** Shows the "Loading…" label on the load-earlier button while `loading`. */
+  loadingOlder(loading) {
+    this.older.textContent = loading ? "Loading…" : "Load earlier messages";
+    this.older.hidden = !this.hasMore;
+  }
+
+  /**
+   * Adds stored messages (any order; ones already shown are skipped) at their places by id.
+   * mode: "initial" (the first page: scrolls to the bottom, says so if the room is empty),
+   * "prepend" (an earlier page: the reader's view stays where it was), or "append" (new
+   * ones: follows them when the reader was at the bottom or the message is their own).
+   * A stored message settles the pending send with its clientMsgId.
+   */
+  add(messages, mode) {
+    const fresh = messages.filter((m) => !this.nodes.has(m.id)).sort((a, b) => a.id - b.id);
+    if (fresh.length === 0 && mode !== "initial") return;
+    const me = this.selfId();
+    const nearBottom = this.nearBottom();
+    const oldHeight = this.scroller.scrollHeight;
+    if (fresh.length > 0 || mode === "initial") for (const el of this.list.querySelectorAll(":scope > li.system")) el.remove();
+    for (const message of fresh) {
+      const pending = message.clientMsgId ? this.pending.get(message.clientMsgId) : null;
+      if (pending && message.authorId === me) {
+        this.pending.delete(message.clientMsgId);
+        pending.el.remove();
+      }
+      this.#insert(message);
+    }
+    if (this.messages.length === 0 && this.pending.size === 0) this.notice("No messages yet. Say hello!", null);
+    this.older.hidden = !this.hasMore;
+    const mine = fresh.some((m) => m.authorId === me);
+    if (mode === "prepend") this.scroller.scrollTop += this.scroller.scrollHeight - oldHeight;
+    else if (mode === "initial" || nearBottom || mine) this.scrollToBottom();
+    if (mode === "append" && (nearBottom || mine)) this.#trim();
+    if (mode === "initial" && this.hasMore && this.scroller.scrollHeight <= this.scroller.clientHeight) this.onNearTop();
+  }
+
+  /** Shows a send in progress at the bottom (or shows an earlier one as sending again). */
+  addPending(clientMsgId, body) {
+    if (!this.pending.has(clientMsgId)) {
+      const el = h("li", { class: "message mine pending", "data-client-msg-id": clientMsgId });
+      this.pending.set(clientMsgId, { body, el });
+      if (this.messages.length === 0) this.list.querySelector(":scope > li.system")?.remove();
+      this.list.append(el);
+    }
+    this.#renderPending(clientMsgId, "sending");
+    this.scrollToBottom();
+  }
+
+  /** Marks a pending send as failed with `error`'s text, Retry and Discard; false if it settled meanwhile. */
+  failPending(clientMsgId, error) {
+    if (!this.pending.has(clientMsgId)) return false;
+    this.#renderPending(clientMsgId, "failed", error);
+    return true;
+  }
+
+  nearBottom() {
+    const s = this.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM_PX;
+  }
+
+  scrollToBottom() {
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+  }
+
+  // ---- internals ----
+
+  /** Inserts one stored message before the first shown message with a larger id (or the pending ones). */
+  #insert(message) {
+    const list = this.messages;
+    let low = 0;
+    let high = list.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (list[mid].id < message.id) low = mid + 1;
+      else high = mid;
+    }
+    const el = this.#item(message);
+    const next = low < list.length ? this.nodes.get(list[low].id) : this.#firstPendingEl();
+    list.splice(low, 0, message);
+    this.nodes.set(message.id, el);
+    this.list.insertBefore(el, next ?? null);
+  }
+
+  /** Pending sends are the last items of the list; the first of them, if any. */
+  #firstPendingEl() {
+    return this.list.querySelector(":scope > li[data-client-msg-id]");
+  }
+
+  /** Drops the oldest stored messages beyond MAX_RENDERED; they can be loaded again. */
+  #trim() {
+    const excess = this.messages.length - MAX_RENDERED;
+    if (excess <= 0) return;
+    for (const message of this.messages.splice(0, excess)) {
+      this.nodes.get(message.id)?.remove();
+      this.nodes.delete(message.id);
+    }
+    this.hasMore = true;
+    this.older.hidden = false;
+    this.scrollToBottom();
+  }
+
+  #item(message) {
+    const mine = message.authorId === this.selfId();
+    const author = message.author ? message.author.displayName || message.author.username : `User ${message.authorId}`;
+    return h(
+      "li",
+      { class: ["message", mine && "mine"], "data-message-id": message.id },
+      h("div", { class: "meta" }, h("span", { class: "author" }, mine ? "You" : author), " ", h("time", { datetime: message.createdAt }, formatTime(message.createdAt))),
+      h("p", { class: "body" }, message.body),
+    );
+  }
+
+  #renderPending(clientMsgId, status, error) {
+    const pending = this.pending.get(clientMsgId);
+    const el = pending.el;
+    clear(el);
+    el.classList.toggle("failed", status === "failed");
+    el.classList.toggle("pending", status === "sending");
+    el.dataset.status = status;
+    const meta = h("div", { class: "meta" }, h("span", { class: "author" }, "You"), " ", h("span", { class: "state" }, status === "sending" ? "Sending…" : "Not sent"));
+    el.append(meta, h("p", { class: "body" }, pending.body));
+    if (status !== "failed") return;
+    const retry = h("button", { type: "button", class: "link-button retry", onclick: () => this.onRetry(clientMsgId, pending.body) }, "Retry");
+    const discard = h(
+      "button",
+      {
+        type: "button",
+        class: "link-button discard",
+        onclick: () => {
+          this.pending.delete(clientMsgId);
+          el.remove();
+        },
+      },
+      "Discard",
+    );
+    el.append(h("p", { class: "send-error", role: "alert" }, `${messageFor(error)} `, retry, " ", discard));
+  }
+}

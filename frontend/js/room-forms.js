@@ -1,0 +1,181 @@
+// The screens that get the user into a room: create one (then, for a private room, its
+// join code), discover public rooms, join by code, start a direct message. Each is a
+// function of a screen context:
+//   session     the Session (REST calls)
+//   rooms       the RoomList (a room created or joined is added to it)
+//   navigate    (hash) => void
+//   notice      (text, kind) => void
+//   setContent  (title, ...nodes) => the content pane shows them under the title
+
+import { clear, h, messageFor } from "./dom.js";
+import { field, form, showError } from "./form.js";
+
+export function showCreateRoom({ session, rooms, navigate, setContent }) {
+  const visibility = h(
+    "fieldset",
+    { class: "field" },
+    h("legend", {}, "Who can join"),
+    h("label", { class: "choice" }, h("input", { type: "radio", name: "kind", value: "public", checked: true, id: "kind-public" }), " Public: anyone can find and join it"),
+    h("label", { class: "choice" }, h("input", { type: "radio", name: "kind", value: "private", id: "kind-private" }), " Private: people join with a code"),
+    h("p", { class: "field-error", hidden: true }),
+  );
+  const password = field({ label: "Room password (optional)", name: "password", type: "password", autocomplete: "new-password", required: false, maxlength: 128, hint: "Asked together with the code." });
+  password.hidden = true;
+  visibility.addEventListener("change", () => {
+    password.hidden = visibility.querySelector("input:checked")?.value !== "private";
+  });
+  const fields = [field({ label: "Name", name: "name", maxlength: 64, autocomplete: "off" }), field({ label: "Topic (optional)", name: "topic", required: false, maxlength: 200, autocomplete: "off" }), visibility, password];
+  const f = form("create-room-form", fields, "Create room", async (values, el) => {
+    const body = { name: values.name.trim(), kind: values.kind };
+    if (values.topic?.trim()) body.topic = values.topic.trim();
+    if (values.kind === "private" && values.password) body.password = values.password;
+    try {
+      const room = await session.api("POST", "/rooms", body);
+      rooms.put(room);
+      navigate(room.kind === "private" ? `#/room-created/${room.id}` : `#/rooms/${room.id}`);
+    } catch (error) {
+      showError(el, error, { email_unverified: "Verify your email address first: open the link we mailed you." });
+    }
+  });
+  setContent("New room", f);
+}
+
+/** After creating a private room: its join code, to pass on. */
+export function showRoomCreated({ rooms, navigate, setContent }, roomId) {
+  const room = rooms.get(roomId);
+  if (!room) return navigate("#/rooms");
+  const copy = h(
+    "button",
+    {
+      type: "button",
+      class: "secondary",
+      id: "copy-code",
+      onclick: async () => {
+        try {
+          await navigator.clipboard.writeText(room.joinCode);
+          copy.textContent = "Copied";
+        } catch {
+          copy.textContent = "Select the code to copy it";
+        }
+      },
+    },
+    "Copy code",
+  );
+  setContent(
+    `“${room.name}” is ready`,
+    h("p", {}, "It is private: people join with this code", room.hasPassword ? " and the room password" : "", "."),
+    h("p", { class: "join-code" }, h("code", { id: "join-code" }, room.joinCode || "")),
+    h("p", { class: "button-row" }, copy, h("a", { href: `#/rooms/${room.id}`, class: "button primary", id: "open-created-room" }, "Open the room")),
+  );
+}
+
+/** Public rooms, searched as one types (250 ms debounce), 20 at a time. */
+export async function showDiscover(context) {
+  const { session, setContent } = context;
+  const results = h("ul", { class: "discover-list", id: "discover-results", "aria-live": "polite" });
+  const search = h("input", { type: "search", id: "discover-query", name: "q", autocomplete: "off" });
+  const status = h("p", { class: "form-error", role: "alert", hidden: true });
+  let cursor = null;
+  let query = "";
+  const more = h("button", { type: "button", class: "secondary", hidden: true, onclick: () => load(false) }, "More rooms");
+  const load = async (reset) => {
+    if (reset) {
+      cursor = null;
+      clear(results);
+    }
+    status.hidden = true;
+    try {
+      const params = new URLSearchParams({ q: query, limit: "20" });
+      if (cursor) params.set("cursor", cursor);
+      const answer = await session.api("GET", `/rooms/public?${params}`);
+      if (reset) clear(results);
+      if (answer.rooms.length === 0 && !cursor) results.append(h("li", { class: "muted" }, query ? "No public rooms match." : "No public rooms yet."));
+      for (const room of answer.rooms) results.append(discoverItem(context, room));
+      cursor = answer.nextCursor;
+      more.hidden = !cursor;
+    } catch (error) {
+      status.textContent = messageFor(error);
+      status.hidden = false;
+    }
+  };
+  let debounce = null;
+  search.addEventListener("input", () => {
+    clearTimeout(debounce);
+    debounce = setTimeout(() => {
+      query = search.value.trim();
+      load(true);
+    }, 250);
+  });
+  const searchForm = h("form", { role: "search", class: "search", onsubmit: (e) => e.preventDefault() }, h("label", { for: "discover-query" }, "Search public rooms"), search);
+  setContent("Discover rooms", searchForm, status, results, more);
+  await load(true);
+}
+
+function discoverItem({ session, rooms, navigate, notice }, room) {
+  const button = rooms.has(room.id)
+    ? h("a", { href: `#/rooms/${room.id}`, class: "button secondary" }, "Open")
+    : h(
+        "button",
+        {
+          type: "button",
+          class: "primary",
+          "data-join-room": room.id,
+          "aria-label": `Join ${room.name}`,
+          onclick: async () => {
+            button.disabled = true;
+            try {
+              const joined = await session.api("POST", `/rooms/${room.id}/join`);
+              rooms.put(joined);
+              navigate(`#/rooms/${joined.id}`);
+            } catch (error) {
+              button.disabled = false;
+              notice(messageFor(error), "error");
+            }
+          },
+        },
+        "Join",
+      );
+  const members = `${room.memberCount} member${room.memberCount === 1 ? "" : "s"}`;
+  return h(
+    "li",
+    { "data-room-id": room.id },
+    h("div", { class: "room-text" }, h("span", { class: "room-name" }, `# ${room.name}`), h("span", { class: "preview" }, `${members}${room.topic ? " · " + room.topic : ""}`)),
+    button,
+  );
+}
+
+export function showJoinByCode(context) {
+  const fields = [
+    field({ label: "Join code", name: "code", autocomplete: "off", maxlength: 32, hint: "The code the room's owner shared with you." }),
+    field({ label: "Room password (if it has one)", name: "password", type: "password", autocomplete: "off", required: false, maxlength: 128 }),
+  ];
+  const f = enterRoomForm(context, "join-form", fields, "Join room", { invalid_join_code: "That code, or the room password, is wrong." }, (values) => {
+    const body = { code: values.code.trim() };
+    if (values.password) body.password = values.password;
+    return ["/rooms/join-by-code", body];
+  });
+  context.setContent("Join a private room", f);
+}
+
+export function showDirect(context) {
+  const fields = [field({ label: "Username", name: "username", autocomplete: "off", maxlength: 32, hint: "Their username, without the @." })];
+  const f = enterRoomForm(context, "direct-form", fields, "Start conversation", { user_not_found: "Nobody has that username." }, (values) => ["/direct", { username: values.username.trim().replace(/^@/, "") }]);
+  context.setContent("Message someone", f);
+}
+
+/**
+ * A form that POSTs to the path `request(values)` names (it returns [path, body]) and
+ * opens the room the answer is; errors show on the form, `overrides` giving the text of
+ * particular codes.
+ */
+function enterRoomForm({ session, rooms, navigate }, id, fields, submitLabel, overrides, request) {
+  return form(id, fields, submitLabel, async (values, el) => {
+    try {
+      const room = await session.api("POST", ...request(values));
+      rooms.put(room);
+      navigate(`#/rooms/${room.id}`);
+    } catch (error) {
+      showError(el, error, overrides);
+    }
+  });
+}

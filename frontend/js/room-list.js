@@ -1,0 +1,124 @@
+// The rooms the user is in: the data (from GET /rooms, then kept current by events) and
+// the sidebar list `<ul id="room-list">`, newest activity first, with unread badges. A
+// change to one room replaces that room's item and moves it to its place; the list is
+// built whole only when the rooms are (re)loaded.
+
+import { clear, formatBadge, h } from "./dom.js";
+
+/** What a room is called: its name, or for a direct message the other person's. */
+export function roomName(room) {
+  if (room.kind === "direct") return room.peer ? room.peer.displayName || room.peer.username : "Direct message";
+  return room.name;
+}
+
+export class RoomList {
+  /** session: the Session (for GET /rooms); presence: the app's Presence (dots of direct-message peers). */
+  constructor(session, presence) {
+    this.session = session;
+    this.presence = presence;
+    this.rooms = new Map(); // id → room as GET /rooms gives it, kept current
+    this.loaded = false;
+    this.openId = null;
+    this.list = h("ul", { class: "room-list", id: "room-list", "aria-label": "Your rooms" });
+  }
+
+  get size() {
+    return this.rooms.size;
+  }
+
+  get(id) {
+    return this.rooms.get(id);
+  }
+
+  has(id) {
+    return this.rooms.has(id);
+  }
+
+  /** (Re)loads every room from GET /rooms and rebuilds the list. Throws APIError. */
+  async load() {
+    const answer = await this.session.api("GET", "/rooms");
+    this.rooms = new Map(answer.rooms.map((room) => [room.id, room]));
+    this.loaded = true;
+    this.render();
+  }
+
+  /** Adds or replaces a room (created, joined) and shows it. */
+  put(room) {
+    this.rooms.set(room.id, room);
+    this.update(room.id);
+  }
+
+  /** Forgets a room (left, deleted, removed from it). */
+  remove(id) {
+    this.rooms.delete(id);
+    this.update(id);
+  }
+
+  /** Marks which room is open (its item is highlighted); null for none. */
+  setOpen(id) {
+    const previous = this.openId;
+    this.openId = id;
+    if (previous !== null && previous !== id && this.rooms.has(previous)) this.update(previous);
+    if (id !== null && this.rooms.has(id)) this.update(id);
+  }
+
+  /** Takes a message as the room's last one if it is newer; true if it was. */
+  noteMessage(room, message) {
+    if (room.lastMessage && room.lastMessage.id >= message.id) return false;
+    room.lastMessage = { id: message.id, authorId: message.authorId, body: message.body, createdAt: message.createdAt };
+    return true;
+  }
+
+  render() {
+    clear(this.list);
+    if (this.rooms.size === 0) {
+      this.list.append(h("li", { class: "muted" }, "No rooms yet."));
+      return;
+    }
+    for (const room of this.#sorted()) this.list.append(this.#item(room));
+  }
+
+  /** Shows one room's current state: replaces its item (or removes it) and keeps the order. */
+  update(roomId) {
+    const old = this.list.querySelector(`li[data-room-id="${roomId}"]`);
+    const room = this.rooms.get(roomId);
+    if (!room) {
+      old?.remove();
+      if (this.rooms.size === 0) this.render();
+      return;
+    }
+    this.list.querySelector(":scope > li.muted")?.remove();
+    old?.remove();
+    const sorted = this.#sorted();
+    const next = sorted[sorted.indexOf(room) + 1];
+    const nextItem = next ? this.list.querySelector(`li[data-room-id="${next.id}"]`) : null;
+    this.list.insertBefore(this.#item(room), nextItem);
+  }
+
+  #sorted() {
+    const last = (room) => room.lastMessage?.id ?? 0;
+    return [...this.rooms.values()].sort((a, b) => last(b) - last(a) || a.id - b.id);
+  }
+
+  #item(room) {
+    const unread = room.unreadCount || 0;
+    const isOpen = this.openId === room.id;
+    const name = roomName(room);
+    const dot = room.kind === "direct" && room.peer ? this.presence.dot(room.peer.id) : null;
+    const kindLabel = { public: "#", private: "", direct: "@" }[room.kind] || "";
+    const preview = room.lastMessage ? room.lastMessage.body.slice(0, 80) : room.topic || "";
+    const badge = unread > 0 ? h("span", { class: "badge", "aria-hidden": "true" }, formatBadge(unread)) : null;
+    const label = unread > 0 ? `${name}, ${formatBadge(unread)} unread` : name;
+    return h(
+      "li",
+      { "data-room-id": room.id, class: isOpen ? "active" : null },
+      h(
+        "a",
+        { href: `#/rooms/${room.id}`, "aria-label": label, "aria-current": isOpen ? "page" : null, "data-unread": unread },
+        h("span", { class: `kind kind-${room.kind}`, "aria-hidden": "true" }, kindLabel),
+        h("span", { class: "room-text" }, h("span", { class: "room-name" }, name, dot), h("span", { class: "preview" }, preview)),
+        badge,
+      ),
+    );
+  }
+}

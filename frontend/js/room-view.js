@@ -1,0 +1,235 @@
+// One open room: its header, message list, typing line, members panel and composer, and
+// everything about it that lives only while it is open (the loaded messages, pending
+// sends, members). The app hands it the room's realtime events; it loads history over
+// REST (docs/openapi.yaml: GET /rooms/{id}/messages with before/after cursors) and sends
+// over the socket (docs/PROTOCOL.md: message:send, room:read, typing).
+
+import { clear, h, messageFor } from "./dom.js";
+import { ClientEvent } from "./events.js";
+import { Composer } from "./composer.js";
+import { MembersPanel } from "./members.js";
+import { MessageList } from "./message-list.js";
+import { roomName } from "./room-list.js";
+import { typingText } from "./typing.js";
+
+const PAGE_SIZE = 50; // messages per history page
+const CATCH_UP_PAGE = 100; // messages per page when catching up after a reconnect
+const CATCH_UP_PAGES = 20; // at most this many pages; later ones come with the next reconnect
+const SEND_ACK_TIMEOUT = 20000; // ms; a send made while reconnecting waits in the buffer
+
+export class RoomView {
+  /**
+   * room: the room as the RoomList holds it (the view reads it, the list owns it).
+   * deps:
+   *   session    the Session (REST calls, the user's id)
+   *   request    (event, payload, {timeout}) => Promise of the ok ack; rejects with {code, message, fields}
+   *   emitTyping (roomId, typing) => void
+   *   rooms      the RoomList (last message, unread count, read cursor)
+   *   presence   the Presence
+   *   typists    the Typists
+   *   onLeave, onDelete  (view) => void; the header's Leave and Delete buttons
+   */
+  constructor(room, { session, request, emitTyping, rooms, presence, typists, onLeave, onDelete }) {
+    this.id = room.id;
+    this.room = room;
+    this.session = session;
+    this.request = request;
+    this.rooms = rooms;
+    this.presence = presence;
+    this.typists = typists;
+    this.onLeave = onLeave;
+    this.onDelete = onDelete;
+    this.closed = false;
+    this.loadingOlder = false;
+    const name = roomName(room);
+    const selfId = () => session.user?.id;
+    this.header = h("header", { class: "room-header" });
+    this.messages = new MessageList({ name, selfId, onNearTop: () => this.loadOlder(), onRetry: (clientMsgId, body) => this.send(body, clientMsgId) });
+    this.members = new MembersPanel(presence);
+    this.composer = new Composer({ name, onSend: (body) => this.send(body), sendTyping: (typing) => emitTyping(this.id, typing) });
+    this.typingLine = h("p", { class: "typing", id: "typing", "aria-live": "polite" });
+    this.liveStatus = h("p", { class: "visually-hidden", role: "status" });
+  }
+
+  get name() {
+    return roomName(this.room);
+  }
+
+  /** Puts the view into `content` (replacing what was there) and loads messages and members. */
+  async open(content) {
+    clear(content);
+    const chatColumn = h("div", { class: "chat-column" }, this.messages.scroller, this.typingLine, this.composer.form);
+    content.append(this.header, h("div", { class: "room-body" }, chatColumn, this.members.panel), this.liveStatus);
+    this.renderHeader();
+    this.renderTyping();
+    if (!content.contains(document.activeElement)) this.composer.input.focus({ preventScroll: true });
+    await Promise.all([this.loadInitial(), this.loadMembers()]);
+  }
+
+  /** The room is no longer shown: stops typing notices; late answers are dropped. */
+  close() {
+    this.closed = true;
+    this.composer.stopTyping();
+  }
+
+  // ---- events from the app ----
+
+  /** A `message:new` of this room. */
+  onMessage(message) {
+    this.messages.add([message], "append");
+    this.typists.clear(this.id, message.authorId);
+  }
+
+  /** A `room:member` of this room about someone else. */
+  onMember(event) {
+    const name = event.user.displayName || event.user.username;
+    if (event.change === "joined") {
+      this.members.joined(event.user, event.role);
+      this.announce(`${name} joined.`);
+      // Presence of the newcomer: the server knows whether they are connected.
+      this.loadMembers();
+    } else if (this.members.left(event.user.id)) {
+      this.announce(`${name} left.`);
+    }
+    this.renderTyping();
+  }
+
+  onPresence(userId, online) {
+    this.members.setOnline(userId, online);
+  }
+
+  announce(text) {
+    this.liveStatus.textContent = text;
+  }
+
+  renderHeader() {
+    const room = this.room;
+    clear(this.header);
+    const kindText = { public: "Public room", private: "Private room", direct: "Direct message" }[room.kind];
+    const info = h(
+      "div",
+      { class: "room-info" },
+      h("a", { href: "#/rooms", class: "back-link" }, "‹ Rooms"),
+      h("h2", { id: "room-title", tabindex: "-1" }, this.name, room.kind === "direct" && room.peer ? this.presence.dot(room.peer.id) : null),
+      h("p", { class: "room-meta" }, kindText, room.topic ? ` · ${room.topic}` : "", room.joinCode ? [" · Code ", h("code", { id: "room-join-code" }, room.joinCode)] : null),
+    );
+    const membersToggle = h(
+      "button",
+      {
+        type: "button",
+        class: "secondary members-toggle",
+        "aria-expanded": "false",
+        "aria-controls": "members-panel",
+        onclick: () => {
+          const expanded = membersToggle.getAttribute("aria-expanded") === "true";
+          membersToggle.setAttribute("aria-expanded", String(!expanded));
+          this.members.panel.classList.toggle("shown", !expanded);
+        },
+      },
+      "Members",
+    );
+    const actions = h("div", { class: "room-actions" }, membersToggle);
+    if (room.kind !== "direct") actions.append(h("button", { type: "button", class: "secondary", id: "leave-room", onclick: () => this.onLeave(this) }, "Leave"));
+    if (room.role === "owner" && room.kind !== "direct") actions.append(h("button", { type: "button", class: "danger", id: "delete-room", onclick: () => this.onDelete(this) }, "Delete"));
+    this.header.append(info, actions);
+  }
+
+  renderTyping() {
+    this.typingLine.textContent = typingText(this.typists.of(this.id).map((id) => this.members.nameOf(id)));
+  }
+
+  // ---- history ----
+
+  async loadInitial() {
+    try {
+      const page = await this.session.api("GET", `/rooms/${this.id}/messages?limit=${PAGE_SIZE}`);
+      if (this.closed) return;
+      this.messages.hasMore = page.hasMore;
+      this.messages.add(page.messages, "initial");
+      this.markRead();
+    } catch (error) {
+      if (this.closed) return;
+      this.messages.notice(`Could not load messages: ${messageFor(error)}`);
+    }
+  }
+
+  async loadOlder() {
+    const list = this.messages;
+    if (!list.hasMore || this.loadingOlder || this.closed || !list.first) return;
+    this.loadingOlder = true;
+    list.loadingOlder(true);
+    try {
+      const page = await this.session.api("GET", `/rooms/${this.id}/messages?before=${list.first.id}&limit=${PAGE_SIZE}`);
+      if (this.closed) return;
+      list.hasMore = page.hasMore;
+      list.add(page.messages, "prepend");
+    } catch (error) {
+      this.announce(`Could not load earlier messages: ${messageFor(error)}`);
+    } finally {
+      this.loadingOlder = false;
+      list.loadingOlder(false);
+    }
+  }
+
+  /** After a reconnect: the messages missed while away. */
+  async loadNewer() {
+    if (!this.messages.last) return this.loadInitial();
+    try {
+      let after = this.messages.last.id;
+      for (let i = 0; i < CATCH_UP_PAGES; i++) {
+        const page = await this.session.api("GET", `/rooms/${this.id}/messages?after=${after}&limit=${CATCH_UP_PAGE}`);
+        if (this.closed) return;
+        this.messages.add(page.messages, "append");
+        if (!page.hasMore || page.messages.length === 0) break;
+        after = page.messages[page.messages.length - 1].id;
+      }
+      this.markRead();
+    } catch {
+      // The next reconnect tries again.
+    }
+  }
+
+  async loadMembers() {
+    try {
+      const answer = await this.session.api("GET", `/rooms/${this.id}/members`);
+      if (this.closed) return;
+      this.members.set(answer.members);
+      this.renderTyping();
+      if (this.room.kind === "direct") this.renderHeader();
+    } catch (error) {
+      if (this.closed) return;
+      this.members.showError(`Could not load members: ${messageFor(error)}`);
+    }
+  }
+
+  // ---- sending and reading ----
+
+  /** Sends a message (or retries one: same clientMsgId, so the server stores it once). */
+  send(body, clientMsgId = crypto.randomUUID()) {
+    this.messages.addPending(clientMsgId, body);
+    this.composer.stopTyping();
+    this.request(ClientEvent.MESSAGE_SEND, { roomId: this.id, body, clientMsgId }, { timeout: SEND_ACK_TIMEOUT })
+      .then((answer) => {
+        if (!this.closed) this.messages.add([answer.message], "append");
+        const room = this.rooms.get(this.id);
+        if (room && this.rooms.noteMessage(room, answer.message)) this.rooms.update(this.id);
+      })
+      .catch((error) => this.messages.failPending(clientMsgId, error));
+  }
+
+  /** Moves the read cursor to the newest message shown, if the page is visible and it is not there yet. */
+  markRead() {
+    if (this.closed || document.visibilityState !== "visible") return;
+    const last = this.messages.last;
+    const room = this.rooms.get(this.id);
+    if (!last || !room) return;
+    if ((room.lastReadMessageId || 0) >= last.id && !room.unreadCount) return;
+    room.unreadCount = 0;
+    room.lastReadMessageId = Math.max(room.lastReadMessageId || 0, last.id);
+    this.rooms.update(this.id);
+    this.request(ClientEvent.ROOM_READ, { roomId: this.id, messageId: last.id }).catch(() => {
+      // Over REST if the socket is not there (reconnecting).
+      this.session.api("POST", `/rooms/${this.id}/read`, { messageId: last.id }).catch(() => {});
+    });
+  }
+}
