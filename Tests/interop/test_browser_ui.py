@@ -217,3 +217,53 @@ def test_sessions_list_and_log_out_everywhere(server, browser):
     driver.refresh()
     find(driver, "form#login-form")
     assert_no_console_errors(driver)
+
+
+def test_a_new_message_adds_one_node_and_keeps_the_others(server, browser):
+    me, friend = server.new_user("keeper"), server.new_user("talker")
+    room = make_room(server, me["accessToken"])
+    assert server.api("POST", f"/rooms/{room['id']}/join", token=friend["accessToken"]).status_code == 200
+    for i in range(1, 4):
+        post(server, friend["accessToken"], room["id"], f"before {i}")
+    driver = browser()
+    driver.get(server.url + "/")
+    login(driver, me["user"]["username"], PASSWORD)
+    find(driver, f"#room-list li[data-room-id='{room['id']}'] a").click()
+    wait_message(driver, "before 3")
+    # Mark the nodes on the page: a node that is rebuilt loses its mark.
+    driver.execute_script("for (const el of document.querySelectorAll('#messages li.message')) el.keptNode = true")
+    marked = "return [...document.querySelectorAll('#messages li.message')].filter((el) => el.keptNode).length"
+    post(server, friend["accessToken"], room["id"], "live one")
+    wait_message(driver, "live one")
+    send_message(driver, "my own")
+    assert driver.execute_script(marked) == 3
+    bodies = [el.text for el in driver.find_elements("css selector", "#messages li.message .body")]
+    assert bodies == ["before 1", "before 2", "before 3", "live one", "my own"]
+    assert_no_console_errors(driver)
+
+
+def test_a_long_live_history_keeps_the_page_bounded(server, browser):
+    me, friend = server.new_user("watcher"), server.new_user("chatter")
+    room = make_room(server, me["accessToken"])
+    assert server.api("POST", f"/rooms/{room['id']}/join", token=friend["accessToken"]).status_code == 200
+    post(server, friend["accessToken"], room["id"], "live 1")
+    driver = browser()
+    driver.get(server.url + "/")
+    login(driver, me["user"]["username"], PASSWORD)
+    find(driver, f"#room-list li[data-room-id='{room['id']}'] a").click()
+    wait_message(driver, "live 1")
+    cap = driver.execute_async_script("import('/js/message-list.js').then((m) => arguments[0](m.MAX_RENDERED))")
+    total = cap + 30
+    for i in range(2, total + 1):
+        post(server, friend["accessToken"], room["id"], f"live {i}")
+    wait_message(driver, f"live {total}", timeout=30)
+    bodies = lambda d: [el.text for el in d.find_elements("css selector", "#messages li.message .body")]
+    # At the bottom, the oldest went away: the newest `cap` messages are on the page, in order.
+    wait(driver).until(lambda d: len(bodies(d)) == cap, f"expected {cap} messages on the page")
+    assert bodies(driver) == [f"live {i}" for i in range(total - cap + 1, total + 1)]
+    # Scrolling up brings the dropped ones back, a page at a time, still in order.
+    find(driver, "button.load-older")
+    driver.execute_script("document.getElementById('message-scroller').scrollTop = 0")
+    wait(driver).until(lambda d: len(bodies(d)) == cap + 30, "the dropped messages did not come back")
+    assert bodies(driver) == [f"live {i}" for i in range(1, total + 1)]
+    assert_no_console_errors(driver)
