@@ -6,12 +6,13 @@
 //   room-forms.js  create, discover, join by code, direct message
 //   sessions.js    the sessions screen
 //   banner.js      the "verify your email" banner
+//   chat-socket.js the socket: authentication, refused connections, acks
 //   presence.js, typing.js  who is online, who is typing
 
-import { SocketClient } from "./socketio.js";
 import { $, clear, h, messageFor } from "./dom.js";
-import { ClientEvent, DisconnectReason, ServerEvent, SocketEvent } from "./events.js";
+import { DisconnectReason, ServerEvent, SocketEvent } from "./events.js";
 import { VerifyBanner } from "./banner.js";
+import { ChatSocket } from "./chat-socket.js";
 import { Presence } from "./presence.js";
 import { RoomList, roomName } from "./room-list.js";
 import { RoomView } from "./room-view.js";
@@ -51,25 +52,7 @@ export class ChatApp {
 
   start() {
     const session = this.session;
-    this.socket = new SocketClient({
-      auth: async () => ({ token: await session.freshToken() }),
-      onConnectError: async (error) => {
-        if (error.code === "token_expired") {
-          try {
-            await session.refresh();
-            return "retry";
-          } catch {
-            return "stop";
-          }
-        }
-        if (error.code === "session_revoked" || error.code === "invalid_token") {
-          session.end("revoked");
-          return "stop";
-        }
-        if (error.code === "no_credentials") return "stop";
-        return "retry";
-      },
-    });
+    this.socket = new ChatSocket(session);
     const on = (event, handler) => this.unsubscribers.push(this.socket.on(event, handler));
     on(SocketEvent.STATE, (state) => this.showConnection(state));
     on(SocketEvent.CONNECT, () => this.onConnect());
@@ -130,27 +113,6 @@ export class ChatApp {
       .catch(() => {
         /* "ended" has been announced by the session */
       });
-  }
-
-  /**
-   * Emits a chat event with an ack and resolves with the ok answer; refreshes the token
-   * once if the socket's has expired. Rejects with an Error carrying the ack's
-   * `code` and `fields`, or the socket's ack_timeout / disconnected error.
-   */
-  async request(event, payload, { timeout = 10000 } = {}) {
-    let answer = await this.socket.emitWithAck(event, payload, { timeout });
-    if (answer && answer.ok === false && answer.error?.code === "token_expired") {
-      const token = await this.session.refresh();
-      await this.socket.emitWithAck(ClientEvent.AUTH_REFRESH, { token }, { timeout });
-      answer = await this.socket.emitWithAck(event, payload, { timeout });
-    }
-    if (!answer || answer.ok !== true) {
-      const error = new Error(answer?.error?.message || "The server refused this.");
-      error.code = answer?.error?.code || "unknown";
-      error.fields = answer?.error?.fields;
-      throw error;
-    }
-    return answer;
   }
 
   // ---------- shell ----------
@@ -268,11 +230,7 @@ export class ChatApp {
     }
     const view = new RoomView(room, {
       session: this.session,
-      request: (event, payload, options) => this.request(event, payload, options),
-      emitTyping: (roomId, typing) => {
-        // Typing notices are not worth buffering: send only while connected.
-        if (this.socket.connected) this.socket.emit(ClientEvent.TYPING, { roomId, typing }, () => {});
-      },
+      socket: this.socket,
       rooms: this.rooms,
       presence: this.presence,
       typists: this.typists,

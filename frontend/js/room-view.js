@@ -22,18 +22,17 @@ export class RoomView {
    * room: the room as the RoomList holds it (the view reads it, the list owns it).
    * deps:
    *   session    the Session (REST calls, the user's id)
-   *   request    (event, payload, {timeout}) => Promise of the ok ack; rejects with {code, message, fields}
-   *   emitTyping (roomId, typing) => void
+   *   socket     the ChatSocket (sends with acks, typing notices)
    *   rooms      the RoomList (last message, unread count, read cursor)
    *   presence   the Presence
    *   typists    the Typists
    *   onLeave, onDelete  (view) => void; the header's Leave and Delete buttons
    */
-  constructor(room, { session, request, emitTyping, rooms, presence, typists, onLeave, onDelete }) {
+  constructor(room, { session, socket, rooms, presence, typists, onLeave, onDelete }) {
     this.id = room.id;
     this.room = room;
     this.session = session;
-    this.request = request;
+    this.socket = socket;
     this.rooms = rooms;
     this.presence = presence;
     this.typists = typists;
@@ -46,7 +45,7 @@ export class RoomView {
     this.header = h("header", { class: "room-header" });
     this.messages = new MessageList({ name, selfId, onNearTop: () => this.loadOlder(), onRetry: (clientMsgId, body) => this.send(body, clientMsgId) });
     this.members = new MembersPanel(presence);
-    this.composer = new Composer({ name, onSend: (body) => this.send(body), sendTyping: (typing) => emitTyping(this.id, typing) });
+    this.composer = new Composer({ name, onSend: (body) => this.send(body), sendTyping: (typing) => socket.typing(this.id, typing) });
     this.typingLine = h("p", { class: "typing", id: "typing", "aria-live": "polite" });
     this.liveStatus = h("p", { class: "visually-hidden", role: "status" });
   }
@@ -208,7 +207,7 @@ export class RoomView {
   send(body, clientMsgId = crypto.randomUUID()) {
     this.messages.addPending(clientMsgId, body);
     this.composer.stopTyping();
-    this.request(ClientEvent.MESSAGE_SEND, { roomId: this.id, body, clientMsgId }, { timeout: SEND_ACK_TIMEOUT })
+    this.socket.request(ClientEvent.MESSAGE_SEND, { roomId: this.id, body, clientMsgId }, { timeout: SEND_ACK_TIMEOUT })
       .then((answer) => {
         if (!this.closed) this.messages.add([answer.message], "append");
         const room = this.rooms.get(this.id);
@@ -227,7 +226,7 @@ export class RoomView {
     room.unreadCount = 0;
     room.lastReadMessageId = Math.max(room.lastReadMessageId || 0, last.id);
     this.rooms.update(this.id);
-    this.request(ClientEvent.ROOM_READ, { roomId: this.id, messageId: last.id }).catch(() => {
+    this.socket.request(ClientEvent.ROOM_READ, { roomId: this.id, messageId: last.id }).catch(() => {
       // Over REST if the socket is not there (reconnecting).
       this.session.api("POST", `/rooms/${this.id}/read`, { messageId: last.id }).catch(() => {});
     });
