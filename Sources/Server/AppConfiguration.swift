@@ -35,6 +35,10 @@ public struct AppConfiguration: Sendable {
     public var registrationsPerIPPerHour: Int = 20
     /// scrypt cost; OWASP's setting unless tests lower it.
     public var passwordHashing: ScryptParameters = .owasp
+    /// Threads hashing passwords at once, and callers allowed to wait for one; past that
+    /// the hasher sheds load (503 `server_busy`). Not configuration keys: tests lower them.
+    public var passwordHashThreads: Int = 2
+    public var passwordHashMaxQueued: Int = 256
 
     public var openAPIPath: String { (ProjectPaths.root as NSString).appendingPathComponent("docs/openapi.yaml") }
 

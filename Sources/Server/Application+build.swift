@@ -28,7 +28,9 @@ func buildApplicationAndRoutes(
     let database = try await DatabaseFactory.open(configuration.database, logger: logger)
     let migrations = try MigrationLoader.load(directory: configuration.migrationsDirectory, kind: database.kind)
 
-    let hasher = PasswordHasher(parameters: configuration.passwordHashing)
+    let hasher = PasswordHasher(
+        parameters: configuration.passwordHashing, threads: configuration.passwordHashThreads, maxQueued: configuration.passwordHashMaxQueued
+    )
     var authSettings = AuthSettings()
     // Revoked sessions fail on every REST request at once (per node; other nodes within recheckAfter).
     let sessionLiveness = SessionLiveness(

@@ -350,7 +350,7 @@ public struct AuthService: Sendable {
         do { try await hasher.burnVerification(password) } catch PasswordHasher.PasswordHasherError.overloaded { throw Self.busy }
     }
 
-    static let busy = APIError(.serviceUnavailable, code: "server_busy", message: "The server is busy; try again shortly.", headers: [.retryAfter: "1"])
+    static let busy = APIError.serverBusy
 
     func normalizedLogin(_ raw: String) -> String {
         let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)

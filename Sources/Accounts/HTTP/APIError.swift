@@ -58,7 +58,8 @@ extension APIError {
     }
 }
 
-/// Turns every error leaving an `/api` handler into the ``APIError`` shape, and
+/// Turns every error leaving an `/api` handler into the ``APIError`` shape (the overload
+/// of a bounded resource into 503 `server_busy`, ``APIError/overload(from:)``), and
 /// logs unexpected ones (type only: error descriptions may carry user input).
 public struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
@@ -80,6 +81,10 @@ public struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             default: throw APIError(error.status, code: "http_\(error.status.code)", message: error.body ?? error.status.reasonPhrase)
             }
         } catch {
+            if let busy = APIError.overload(from: error) {
+                context.logger.info("overloaded; shedding load", metadata: ["error.type": "\(String(reflecting: type(of: error)))"])
+                throw busy
+            }
             context.logger.error("unhandled error", metadata: ["error.type": "\(String(reflecting: type(of: error)))"])
             throw APIError.internalError
         }

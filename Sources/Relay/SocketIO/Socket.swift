@@ -35,6 +35,12 @@ public final class Socket: Sendable {
         var draining = false
         /// Events are held until the connection handler has registered the event handlers.
         var handlingEvents = false
+        /// The socket ended while its connection handler was still running: the disconnect
+        /// handlers run once it returns, so those it registered late run too.
+        var pendingDisconnect: DisconnectReason?
+        /// Set once the disconnect handlers have been taken to run; a handler registered after
+        /// this runs at once, so every registered handler runs exactly once.
+        var finishedReason: DisconnectReason?
     }
 
     enum Inbound {
@@ -106,12 +112,26 @@ public final class Socket: Sendable {
         state.withLock { $0.middlewares.append(middleware) }
     }
 
+    /// Registers a handler run once when the socket disconnects, for any reason.
+    ///
+    /// Every registered handler runs exactly once, whatever the interleaving: a socket that
+    /// ends while its connection handler is still running (the client dropped or sent
+    /// DISCONNECT mid-connect) runs its disconnect handlers only after the connection handler
+    /// returned, and a handler registered after the socket ended runs at once. So whatever a
+    /// connection handler set up and paired with an `onDisconnect` is undone.
     public func onDisconnect(_ handler: @escaping @Sendable (DisconnectReason) async -> Void) {
-        state.withLock { $0.disconnectHandlers.append(handler) }
+        let runNow: DisconnectReason? = state.withLock { s in
+            if let reason = s.finishedReason { return reason }
+            s.disconnectHandlers.append(handler)
+            return nil
+        }
+        if let runNow { client.connection.spawn { await handler(runNow) } }
     }
 
     // MARK: - Rooms
 
+    /// Joins rooms. A no-op once the socket has disconnected (a connection handler that
+    /// finishes after its client left cannot put the socket back in a room).
     public func join(_ rooms: String...) async { namespace.join(id, rooms: rooms) }
     public func join(_ rooms: some Sequence<String>) async { namespace.join(id, rooms: rooms) }
     public func leave(_ room: String) async { namespace.leave(id, rooms: [room]) }
@@ -198,13 +218,37 @@ public final class Socket: Sendable {
         if spawn { client.connection.spawn { await self.drainInbox() } }
     }
 
-    /// The connection handler returned: events queued meanwhile are handled now.
+    /// The connection handler returned: events queued meanwhile are handled now, or, if the
+    /// socket ended meanwhile, its disconnect handlers run now.
     func startHandlingEvents() {
-        let spawn: Bool = state.withLock { s in
+        enum Next { case nothing, drain, runHandlers([@Sendable (DisconnectReason) async -> Void], DisconnectReason) }
+        let next: Next = state.withLock { s in
             s.handlingEvents = true
-            return startDraining(&s)
+            if let reason = s.pendingDisconnect {
+                s.pendingDisconnect = nil
+                return .runHandlers(takeDisconnectHandlers(&s, reason), reason)
+            }
+            return startDraining(&s) ? .drain : .nothing
         }
-        if spawn { client.connection.spawn { await self.drainInbox() } }
+        switch next {
+        case .nothing: break
+        case .drain: client.connection.spawn { await self.drainInbox() }
+        case .runHandlers(let handlers, let reason): runDisconnectHandlers(handlers, reason)
+        }
+    }
+
+    private func takeDisconnectHandlers(_ s: inout State, _ reason: DisconnectReason) -> [@Sendable (DisconnectReason) async -> Void] {
+        s.finishedReason = reason
+        let handlers = s.disconnectHandlers
+        s.disconnectHandlers = []
+        return handlers
+    }
+
+    private func runDisconnectHandlers(_ handlers: [@Sendable (DisconnectReason) async -> Void], _ reason: DisconnectReason) {
+        guard !handlers.isEmpty else { return }
+        client.connection.spawn {
+            for h in handlers { await h(reason) }
+        }
     }
 
     /// The client sent DISCONNECT for this namespace.
@@ -302,7 +346,8 @@ public final class Socket: Sendable {
         }
     }
 
-    /// Leaves rooms, fails pending acks, runs disconnect handlers.
+    /// Leaves rooms, fails pending acks, runs disconnect handlers (after the connection
+    /// handler returned, if it is still running).
     func finishDisconnect(_ reason: DisconnectReason) {
         namespace.remove(self)
         let (handlers, acks, dropped) = state.withLock { s in
@@ -313,7 +358,12 @@ public final class Socket: Sendable {
             // closed) are not handled: nobody can be answered any more
             let dropped = s.inbox.reduce(0) { n, item in if case .event = item { n + 1 } else { n } }
             s.inbox.removeAll()
-            return (s.disconnectHandlers, acks, dropped)
+            guard s.handlingEvents else {
+                s.pendingDisconnect = reason
+                return ([@Sendable (DisconnectReason) async -> Void](), acks, dropped)
+            }
+            guard s.finishedReason == nil else { return ([], acks, dropped) }
+            return (takeDisconnectHandlers(&s, reason), acks, dropped)
         }
         client.eventsDone(dropped)
         for (_, pending) in acks {
@@ -321,10 +371,6 @@ public final class Socket: Sendable {
             pending.continuation.resume(throwing: AckError.disconnected)
         }
         logger.debug("socket disconnected", metadata: ["socket.id": .string(id), "reason": .string(reason.rawValue)])
-        if !handlers.isEmpty {
-            client.connection.spawn {
-                for h in handlers { await h(reason) }
-            }
-        }
+        runDisconnectHandlers(handlers, reason)
     }
 }

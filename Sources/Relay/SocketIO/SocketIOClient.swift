@@ -23,6 +23,9 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
         var sockets: [ProtocolName: Socket] = [:]
         /// Namespaces whose CONNECT is running its middleware.
         var connecting: Set<ProtocolName> = []
+        /// Namespaces whose client sent DISCONNECT while their CONNECT was still running: the
+        /// socket leaves as soon as it exists (its connection handler never runs).
+        var leaveRequested: Set<ProtocolName> = []
         var connectTimer: Scheduled<Void>?
         var closed = false
     }
@@ -61,7 +64,7 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
     private enum Route {
         case connect
         case socket(Socket)
-        /// A DISCONNECT while the namespace's CONNECT is still running.
+        /// A DISCONNECT while the namespace's CONNECT is still running (recorded in `leaveRequested`).
         case leaveWhileConnecting
         /// A CONNECT for a namespace already joined (or being joined), a packet for a namespace
         /// not joined, or a CONNECT_ERROR from the client: Node closes the connection.
@@ -83,6 +86,7 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
                 guard s.connecting.insert(key).inserted else { return .invalid("connect for a namespace already connecting") }
                 return .connect
             case .disconnect where s.connecting.contains(key):
+                s.leaveRequested.insert(key)
                 return .leaveWhileConnecting
             case .connectError:
                 return .invalid("connect_error sent by the client")
@@ -103,7 +107,8 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
                 await self.connect(namespace: packet.namespace, auth: packet.data)
                 self.state.withLock { s in
                     s.connecting.remove(key)
-                    if s.connecting.isEmpty { s.connecting = [] }  // let its storage go
+                    s.leaveRequested.remove(key)
+                    if s.connecting.isEmpty { s.connecting = []; s.leaveRequested = [] }  // let their storage go
                 }
             }
         case .socket(let socket):
@@ -144,18 +149,21 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
             return
         }
         let socket = Socket(id: EngineServer.generateSid(), namespace: namespace, handshake: handshake, client: self, data: data)
-        let accepted: Bool = state.withLock { s in
+        let (accepted, leave): (Bool, Bool) = state.withLock { s in
             let key = ProtocolName(name)
-            guard !s.closed, s.sockets[key] == nil else { return false }
+            guard !s.closed, s.sockets[key] == nil else { return (false, false) }
             s.sockets[key] = socket
             s.connectTimer?.cancel()
             s.connectTimer = nil
-            return true
+            // under the client's lock, so a close that races this CONNECT either comes before
+            // (and refuses it) or after, and then finds the socket to remove from the namespace
+            namespace.add(socket)
+            return (true, s.leaveRequested.remove(key) != nil)
         }
         guard accepted else { return }
-        namespace.add(socket)
         send(SocketPacket(.connect, namespace: name, data: ["sid": .string(socket.id)]))
-        if let handler = namespace.connectionHandler { await handler(socket) }
+        if leave { socket.receiveClientDisconnect() }
+        if socket.connected, let handler = namespace.connectionHandler { await handler(socket) }
         // events that arrived while the handler registered its event handlers run now
         socket.startHandlingEvents()
     }
