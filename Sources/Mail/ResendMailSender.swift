@@ -86,7 +86,9 @@ public final class ResendMailSender: MailSender, Service {
         }
         let body: Data
         do {
-            body = try JSONEncoder().encode(ResendWire.EmailRequest(mail))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]  // the same mail is the same request body on every retry
+            body = try encoder.encode(ResendWire.EmailRequest(mail))
         } catch {
             throw MailError(code: .invalidConfiguration, disposition: .permanent, underlying: "\(error)")
         }

@@ -1,5 +1,7 @@
 import Accounts
+import Foundation
 import Hummingbird
+import Models
 
 /// The request context of every route: Hummingbird's core storage and the authenticated
 /// identity. (WebSocket upgrades never reach the router: the relay's channel takes them.)
@@ -17,4 +19,7 @@ public struct AppRequestContext: RequestContext, IdentityRequestContext, RemoteA
     /// JSON bodies of the API are small (a 4000-character message is < 20 KB); the relay's
     /// long-polling POSTs are capped separately by its maxPayload.
     public var maxUploadSize: Int { 256 * 1024 }
+
+    /// Sorted keys: identical answers are byte-identical (``WireJSON``).
+    public var responseEncoder: JSONEncoder { WireJSON.makeEncoder() }
 }

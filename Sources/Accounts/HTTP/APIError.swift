@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Models
 
 /// The one error shape of the REST API:
 /// `{"error":{"code":"stable_snake_case","message":"…","fields":{…}}}`.
@@ -32,7 +33,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try JSONEncoder().encode(Body(error: .init(code: code, message: message, fields: fields)))
+        let data = try WireJSON.makeEncoder().encode(Body(error: .init(code: code, message: message, fields: fields)))
         var headers = self.headers
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.cacheControl] = "no-store"

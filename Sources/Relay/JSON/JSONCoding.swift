@@ -221,7 +221,8 @@ enum JSONParser {
     }
 }
 
-/// Writes compact JSON (as JavaScript's `JSON.stringify` does: no spaces, `/` and non-ASCII unescaped).
+/// Writes compact JSON (as JavaScript's `JSON.stringify` does: no spaces, `/` and non-ASCII unescaped),
+/// object keys sorted by their UTF-8 bytes so equal values always give identical bytes.
 enum JSONWriter {
     static func write(_ value: JSONValue, into out: inout [UInt8]) {
         switch value {
@@ -239,7 +240,7 @@ enum JSONWriter {
         case .object(let o):
             out.append(UInt8(ascii: "{"))
             var first = true
-            for (k, v) in o {
+            for (k, v) in members(of: o) {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
                 writeString(k, into: &out)
@@ -251,6 +252,13 @@ enum JSONWriter {
             // Only reached outside the packet encoder (which turns binary into placeholders).
             writeString(Base64.encode(bytes), into: &out)
         }
+    }
+
+    /// An object's members in the one order every writer uses: keys by UTF-8 bytes (code
+    /// point order). A dictionary's own order changes from one process to the next, and
+    /// identical payloads must be byte-identical on the wire.
+    static func members(of object: [String: JSONValue]) -> [(key: String, value: JSONValue)] {
+        object.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
     }
 
     static func writeNumber(_ n: Double, into out: inout [UInt8]) {

@@ -132,7 +132,7 @@ public enum SocketPacketEncoder {
         case .object(let o):
             out.append(UInt8(ascii: "{"))
             var first = true
-            for (k, v) in o {
+            for (k, v) in JSONWriter.members(of: o) {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
                 JSONWriter.writeString(k, into: &out)
