@@ -34,10 +34,13 @@ import Testing
         }
     }
 
-    /// Pings keep reaching a client that keeps polling while its probe is open, so the session
-    /// survives short heartbeat settings (pingInterval 200 ms, pingTimeout 200 ms here).
+    /// Pings keep reaching a client that keeps polling while its probe is open (before, every
+    /// poll got a noop and the ping waited until the session timed out).
     @Test func pingsReachPollingClientDuringProbe() async throws {
-        try await withLiveEngine { engine, client in
+        var configuration = liveConfiguration(path: "/engine.io", pingInterval: .milliseconds(300))
+        configuration.pingTimeout = .seconds(3)
+        configuration.upgradeTimeout = .seconds(60)
+        try await withLiveEngine(configuration) { engine, client in
             let (sid, ws) = try await Self.probe(client)
             let uri = "/engine.io/?EIO=4&transport=polling&sid=\(sid)"
             var pings = 0

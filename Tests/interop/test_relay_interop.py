@@ -208,3 +208,25 @@ def test_engine_errors_like_node(server):
     assert r.status_code == 400 and r.json() == {"code": 2, "message": "Bad handshake method"}
     r = requests.get(base, params={"EIO": "3", "transport": "polling"}, timeout=TIMEOUT)
     assert r.status_code == 400 and r.json() == {"code": 5, "message": "Unsupported protocol version"}
+
+
+def test_default_transports_end_on_websocket(server):
+    """python-socketio's default transports (polling, then websocket) pool their HTTP connections:
+    the upgrade arrives on a kept-alive connection that already carried polling requests, and
+    must be accepted there (issue 11, item 1)."""
+    client = make_client()
+    rec = Recorder(client, ["auth"])
+    client.connect(server.url, auth={"token": "default"}, wait_timeout=TIMEOUT)
+    try:
+        assert rec.get("auth") == ({"token": "default"},)
+        for _ in range(50):
+            if client.transport() == "websocket":
+                break
+            threading.Event().wait(0.1)
+        assert client.transport() == "websocket"
+        # and the session works over it
+        acks = queue.Queue()
+        client.emit("message-with-ack", "over websocket", callback=lambda *args: acks.put(args))
+        assert acks.get(timeout=TIMEOUT) == ("over websocket",)
+    finally:
+        client.disconnect()

@@ -690,3 +690,82 @@ def test_client_close_frame_codes(server, payload, expected):
         ws.expect_close(expected)
     finally:
         ws.close()
+
+
+# ---------------------------------------------------------------------------
+# 11. Server-initiated closes reach the client with input still in flight
+# ---------------------------------------------------------------------------
+# The server writes its close frame, closes only its write side and reads (and discards) what
+# the client still sends until the client closes. Were it to close the TCP connection with
+# input unread, the kernel would answer with a reset, and the client would see ECONNRESET /
+# 1006 instead of the close code (issue 11, item 5).
+
+TRAILING = 512 * 1024  # bytes the client is still sending when the server decides to close
+
+
+def trailing_frames() -> bytes:
+    """Valid masked frames the client sends after the offending input (the server must drain them)."""
+    chunk = encode_frame(OP_TEXT, b"4" + b"t" * 60_000)
+    return chunk * (TRAILING // len(chunk) + 1)
+
+
+def expect_close_without_reset(ws: WSClient, code: int):
+    try:
+        ws.expect_close(code)
+    except ConnectionResetError as error:  # pragma: no cover - the failure this test is about
+        pytest.fail(f"connection reset instead of close {code}: {error}")
+
+
+def test_oversized_message_sent_in_full_gets_1009(server):
+    ws, _ = open_ws(server)
+    try:
+        # the whole message, payload included, then more: all of it unread when the server refuses
+        ws.sock.sendall(encode_frame(OP_TEXT, b"4" + b"x" * (MAX_PAYLOAD + 100)) + trailing_frames())
+        expect_close_without_reset(ws, 1009)
+    finally:
+        ws.close()
+
+
+def test_oversized_fragmented_message_with_input_in_flight_gets_1009(server):
+    ws, _ = open_ws(server)
+    try:
+        ws.sock.sendall(
+            encode_frame(OP_TEXT, b"4" + b"a" * 599_999, fin=False)
+            + encode_frame(OP_CONTINUATION, b"b" * 600_000, fin=True)
+            + trailing_frames()
+        )
+        expect_close_without_reset(ws, 1009)
+    finally:
+        ws.close()
+
+
+@pytest.mark.parametrize(
+    "offending, code",
+    [
+        (struct.pack("!BB", 0x81, 5) + b"4abcd", 1002),  # unmasked client frame
+        (encode_frame(OP_TEXT, b"4\xff\xfe"), 1007),  # text that is not UTF-8
+        (encode_frame(OP_CONTINUATION, b"4orphan"), 1002),  # continuation without a start
+    ],
+    ids=["1002-unmasked", "1007-not-utf8", "1002-orphan-continuation"],
+)
+def test_protocol_error_with_input_in_flight_gets_its_code(server, offending, code):
+    ws, _ = open_ws(server)
+    try:
+        ws.sock.sendall(offending + trailing_frames())
+        expect_close_without_reset(ws, code)
+    finally:
+        ws.close()
+
+
+def test_refused_second_websocket_with_input_in_flight_gets_1008(server):
+    first, handshake = open_ws(server)
+    try:
+        second = WSClient(server.port, f"EIO=4&transport=websocket&sid={handshake['sid']}")
+        try:
+            assert second.status == 101, second.headers
+            second.sock.sendall(trailing_frames())
+            expect_close_without_reset(second, 1008)
+        finally:
+            second.close()
+    finally:
+        first.close()

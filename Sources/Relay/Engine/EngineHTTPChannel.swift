@@ -58,6 +58,8 @@ public struct EngineHTTPChannel: ServerChildChannel, HTTPChannelHandler {
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
+                        // later requests of the connection may upgrade too
+                        try sync.addHandler(KeepAliveUpgradeHandler(engines: engines, logger: logger))
                         try sync.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                         try sync.addHandlers(configuration.additionalChannelHandlers())
                         try sync.addHandler(HTTPConnectionStateHandler(idleTimeout: configuration.idleTimeout.map { .init($0) }, logger: logger))
@@ -77,6 +79,12 @@ public struct EngineHTTPChannel: ServerChildChannel, HTTPChannelHandler {
             pipeline.decoderConfiguration.maxHeaderListSize = configuration.httpDecoder.maxHeaderListSize
             pipeline.decoderConfiguration.maxHeaderFieldCount = configuration.httpDecoder.maxHeaderFieldCount
             let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: pipeline)
+            // a request line or headers over the decoder's limits get 414 / 431, not silence
+            let sync = channel.pipeline.syncOperations
+            let decoder = try sync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            let tracker = RequestHeadLimitHandler.Tracker()
+            try sync.addHandler(RequestLineObserver(tracker: tracker), position: .before(decoder))
+            try sync.addHandler(RequestHeadLimitHandler(tracker: tracker), position: .after(decoder))
             // A connection must send its first request in time (after that, HTTP keep-alive
             // has Hummingbird's idle timeout and a WebSocket has Engine.IO's heartbeat).
             let deadline = channel.eventLoop.scheduleTask(in: configuration.idleTimeout ?? Self.firstRequestTimeout) {
@@ -200,10 +208,31 @@ struct EngineWebSocketUpgrader: NIOTypedHTTPServerProtocolUpgrader {
     func upgrade(channel: any Channel, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<UpgradeResult> {
         channel.eventLoop.makeCompletedFuture {
             guard case .accepted(let engine, let accepted) = decision.value else { throw Refused() }
-            let sync = channel.pipeline.syncOperations
-            try sync.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: engine.configuration.maxPayload)))
-            try sync.addHandler(engine.webSocketTransport(channel: channel, upgrade: accepted))
+            try Self.removeLimitHandlers(channel.pipeline.syncOperations)
+            try Self.installTransport(engine: engine, upgrade: accepted, channel: channel, position: .last)
             return .engineWebSocket
         }
+    }
+
+    /// Adds the WebSocket frame decoder and ``WebSocketTransport`` for an accepted upgrade.
+    static func installTransport(
+        engine: EngineServer, upgrade: EngineServer.AcceptedUpgrade, channel: any Channel, position: ChannelPipeline.SynchronousOperations.Position
+    ) throws {
+        let sync = channel.pipeline.syncOperations
+        let decoder = ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: engine.configuration.maxPayload))
+        let transport = engine.webSocketTransport(channel: channel, upgrade: upgrade)
+        switch position {
+        case .before(let handler):
+            try sync.addHandler(decoder, position: .before(handler))
+            try sync.addHandler(transport, position: .before(handler))
+        default:
+            try sync.addHandlers([decoder, transport], position: position)
+        }
+    }
+
+    /// The HTTP request limit handlers leave with the HTTP codec.
+    static func removeLimitHandlers(_ sync: ChannelPipeline.SynchronousOperations) throws {
+        _ = sync.removeHandler(try sync.handler(type: RequestLineObserver.self))
+        _ = sync.removeHandler(try sync.handler(type: RequestHeadLimitHandler.self))
     }
 }

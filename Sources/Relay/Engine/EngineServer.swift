@@ -379,8 +379,10 @@ public final class EngineServer: Sendable {
     }
 }
 
-/// Answers WebSocket upgrade requests that reach the router: they came too late on a kept-alive
-/// connection (only a connection's first request can upgrade). Node's error answer, then close.
+/// Answers WebSocket upgrade requests that reach the router. Served with `.http1(engines:)`,
+/// an upgrade for an engine's path is taken by the HTTP channel on any request of a connection
+/// (``KeepAliveUpgradeHandler``), so only malformed ones (no `Connection: upgrade`) and routers
+/// served by another server builder get here. Node's error answer, then close.
 struct WebSocketUpgradeGate<Context: RequestContext>: RouterMiddleware {
     let server: EngineServer
 
