@@ -56,6 +56,21 @@ def post(server, token, room_id, body):
     return r.json()["message"]
 
 
+def open_room(driver, server, user, room):
+    """Logs `user` in on this page and opens `room` from the room list."""
+    driver.get(server.url + "/")
+    login(driver, user["user"]["username"], PASSWORD)
+    find(driver, f"#room-list li[data-room-id='{room['id']}'] a").click()
+
+
+def room_of_two(server, prefix):
+    """A new public room of a new user, which a second new user has joined: (owner, friend, room)."""
+    me, friend = server.new_user(prefix), server.new_user(prefix + "pal")
+    room = make_room(server, me["accessToken"])
+    assert server.api("POST", f"/rooms/{room['id']}/join", token=friend["accessToken"]).status_code == 200
+    return me, friend, room
+
+
 def test_register_errors_show_on_the_form(server, browser):
     existing = server.new_user("taken")
     driver = browser(PHONE)
@@ -110,9 +125,7 @@ def test_history_loads_upward_as_you_scroll(server, browser):
     for i in range(1, 131):
         post(server, me["accessToken"], room["id"], f"history message {i}")
     driver = browser()
-    driver.get(server.url + "/")
-    login(driver, me["user"]["username"], PASSWORD)
-    find(driver, f"#room-list li[data-room-id='{room['id']}'] a").click()
+    open_room(driver, server, me, room)
     wait_message(driver, "history message 130")
     count = lambda d: len(d.find_elements("css selector", "#messages li.message"))
     assert count(driver) == 50
@@ -220,15 +233,11 @@ def test_sessions_list_and_log_out_everywhere(server, browser):
 
 
 def test_a_new_message_adds_one_node_and_keeps_the_others(server, browser):
-    me, friend = server.new_user("keeper"), server.new_user("talker")
-    room = make_room(server, me["accessToken"])
-    assert server.api("POST", f"/rooms/{room['id']}/join", token=friend["accessToken"]).status_code == 200
+    me, friend, room = room_of_two(server, "keeper")
     for i in range(1, 4):
         post(server, friend["accessToken"], room["id"], f"before {i}")
     driver = browser()
-    driver.get(server.url + "/")
-    login(driver, me["user"]["username"], PASSWORD)
-    find(driver, f"#room-list li[data-room-id='{room['id']}'] a").click()
+    open_room(driver, server, me, room)
     wait_message(driver, "before 3")
     # Mark the nodes on the page: a node that is rebuilt loses its mark.
     driver.execute_script("for (const el of document.querySelectorAll('#messages li.message')) el.keptNode = true")
@@ -243,14 +252,10 @@ def test_a_new_message_adds_one_node_and_keeps_the_others(server, browser):
 
 
 def test_a_long_live_history_keeps_the_page_bounded(server, browser):
-    me, friend = server.new_user("watcher"), server.new_user("chatter")
-    room = make_room(server, me["accessToken"])
-    assert server.api("POST", f"/rooms/{room['id']}/join", token=friend["accessToken"]).status_code == 200
+    me, friend, room = room_of_two(server, "watcher")
     post(server, friend["accessToken"], room["id"], "live 1")
     driver = browser()
-    driver.get(server.url + "/")
-    login(driver, me["user"]["username"], PASSWORD)
-    find(driver, f"#room-list li[data-room-id='{room['id']}'] a").click()
+    open_room(driver, server, me, room)
     wait_message(driver, "live 1")
     cap = driver.execute_async_script("import('/js/message-list.js').then((m) => arguments[0](m.MAX_RENDERED))")
     total = cap + 30
