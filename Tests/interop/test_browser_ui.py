@@ -234,18 +234,22 @@ def test_sessions_list_and_log_out_everywhere(server, browser):
 
 def test_a_new_message_adds_one_node_and_keeps_the_others(server, browser):
     me, friend, room = room_of_two(server, "keeper")
+    other = make_room(server, me["accessToken"])
     for i in range(1, 4):
         post(server, friend["accessToken"], room["id"], f"before {i}")
     driver = browser()
     open_room(driver, server, me, room)
     wait_message(driver, "before 3")
     # Mark the nodes on the page: a node that is rebuilt loses its mark.
-    driver.execute_script("for (const el of document.querySelectorAll('#messages li.message')) el.keptNode = true")
-    marked = "return [...document.querySelectorAll('#messages li.message')].filter((el) => el.keptNode).length"
+    driver.execute_script("for (const el of document.querySelectorAll('#messages li.message, #room-list li')) el.keptNode = true")
+    marked = "return [...document.querySelectorAll(arguments[0])].filter((el) => el.keptNode).length"
     post(server, friend["accessToken"], room["id"], "live one")
     wait_message(driver, "live one")
     send_message(driver, "my own")
-    assert driver.execute_script(marked) == 3
+    assert driver.execute_script(marked, "#messages li.message") == 3
+    # In the room list, only the item of the room with news was replaced.
+    assert driver.execute_script(marked, f"#room-list li[data-room-id='{other['id']}']") == 1
+    assert driver.execute_script(marked, f"#room-list li[data-room-id='{room['id']}']") == 0
     bodies = [el.text for el in driver.find_elements("css selector", "#messages li.message .body")]
     assert bodies == ["before 1", "before 2", "before 3", "live one", "my own"]
     assert_no_console_errors(driver)
