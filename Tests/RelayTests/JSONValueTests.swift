@@ -26,6 +26,18 @@ import Testing
         #expect(throws: JSONParseError.self) { try JSONValue(parsing: text) }
     }
 
+    /// Keys that differ in their bytes but are canonically equivalent cannot both live in a
+    /// `[String: JSONValue]`: refused instead of merged (JavaScript keeps both).
+    @Test(arguments: [#"{"K":1,"\#u{212A}":2}"#, "{\"\u{E9}\":1,\"e\u{301}\":2}", #"{"a":{"K":1,"\u212A":2}}"#])
+    func refusesCanonicallyEquivalentKeys(text: String) {
+        #expect(throws: JSONParseError.self) { _ = try JSONValue(parsing: text) }
+    }
+
+    /// An exact duplicate keeps the last value, as `JSON.parse` does.
+    @Test func exactDuplicateKeyKeepsTheLastValue() throws {
+        #expect(try JSONValue(parsing: #"{"K":1,"K":2}"#) == ["K": 2])
+    }
+
     @Test func rejectsDeepNesting() {
         let text = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
         #expect(throws: JSONParseError.self) { try JSONValue(parsing: text) }

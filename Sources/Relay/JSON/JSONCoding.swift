@@ -75,6 +75,12 @@ enum JSONParser {
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
                 index += 1
                 skipWhitespace()
+                // Swift's dictionary merges keys that are only canonically equivalent ("\u{212A}"
+                // and "K"); JavaScript keeps both. Such an object cannot be kept faithfully:
+                // refused, rather than one member silently overwriting the other.
+                if let existing = object.index(forKey: key), !ProtocolName.equal(object[existing].key, key) {
+                    throw error("object keys equal only by canonical equivalence")
+                }
                 object[key] = try parseValue(depth: depth + 1)
                 skipWhitespace()
                 guard index < bytes.count else { throw error("unexpected end") }
