@@ -211,3 +211,32 @@ def test_headers_over_the_limit_get_431(server, headers):
         assert read_until_closed(conn.sock) == b""
     finally:
         conn.close()
+
+
+def masked_text(text: str) -> bytes:
+    payload = text.encode()
+    key = os.urandom(4)
+    return struct.pack("!BB", 0x81, 0x80 | len(payload)) + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first-request", "kept-alive"])
+def test_frames_sent_with_the_upgrade_request_are_kept(server, first):
+    """Frames that arrive in the same read as the upgrade request (before the 101) reach the
+    WebSocket: the HTTP decoder hands them on when it leaves the pipeline."""
+    conn = Conn(server.port)
+    try:
+        if not first:
+            assert conn.get("/engine.io/?EIO=4&transport=polling")[0] == 200
+        conn.send(upgrade_request(server.port, "/engine.io/?EIO=4&transport=websocket") + masked_text("4early"))
+        assert conn.response()[0] == 101
+        opcode, payload = conn.read_frame()
+        assert payload.startswith(b"0{")
+        while True:
+            opcode, payload = conn.read_frame()
+            if payload == b"2":
+                conn.send_text("3")
+                continue
+            assert (opcode, payload) == (0x1, b"4early")
+            break
+    finally:
+        conn.close()

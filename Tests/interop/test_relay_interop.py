@@ -210,10 +210,9 @@ def test_engine_errors_like_node(server):
     assert r.status_code == 400 and r.json() == {"code": 5, "message": "Unsupported protocol version"}
 
 
+
 def test_default_transports_end_on_websocket(server):
-    """python-socketio's default transports (polling, then websocket) pool their HTTP connections:
-    the upgrade arrives on a kept-alive connection that already carried polling requests, and
-    must be accepted there (issue 11, item 1)."""
+    """python-socketio's default transports: polling, then the upgrade to websocket."""
     client = make_client()
     rec = Recorder(client, ["auth"])
     client.connect(server.url, auth={"token": "default"}, wait_timeout=TIMEOUT)
@@ -224,9 +223,33 @@ def test_default_transports_end_on_websocket(server):
                 break
             threading.Event().wait(0.1)
         assert client.transport() == "websocket"
-        # and the session works over it
-        acks = queue.Queue()
-        client.emit("message-with-ack", "over websocket", callback=lambda *args: acks.put(args))
-        assert acks.get(timeout=TIMEOUT) == ("over websocket",)
     finally:
         client.disconnect()
+
+
+def test_async_client_default_transports_upgrade_on_a_pooled_connection(server):
+    """python-socketio's asyncio client (aiohttp) with its default transports: aiohttp sends the
+    WebSocket upgrade on a kept-alive connection from its pool, one that already carried the
+    polling requests. Relay used to answer that upgrade 400 and the client stayed on polling
+    (issue 11, item 1)."""
+    import asyncio
+
+    async def run():
+        client = socketio.AsyncClient(reconnection=False, request_timeout=TIMEOUT)
+        auth = asyncio.Queue()
+        acks = asyncio.Queue()
+        client.on("auth", lambda *args: auth.put_nowait(args))
+        await client.connect(server.url, auth={"token": "pooled"}, wait_timeout=TIMEOUT)
+        try:
+            assert await asyncio.wait_for(auth.get(), TIMEOUT) == ({"token": "pooled"},)
+            for _ in range(50):
+                if client.transport() == "websocket":
+                    break
+                await asyncio.sleep(0.1)
+            assert client.transport() == "websocket"
+            await client.emit("message-with-ack", "over websocket", callback=lambda *args: acks.put_nowait(args))
+            assert await asyncio.wait_for(acks.get(), TIMEOUT) == ("over websocket",)
+        finally:
+            await client.disconnect()
+
+    asyncio.run(run())

@@ -84,7 +84,9 @@ public struct EngineHTTPChannel: ServerChildChannel, HTTPChannelHandler {
             let decoder = try sync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             let tracker = RequestHeadLimitHandler.Tracker()
             try sync.addHandler(RequestLineObserver(tracker: tracker), position: .before(decoder))
-            try sync.addHandler(RequestHeadLimitHandler(tracker: tracker), position: .after(decoder))
+            // (after NIO's upgrade handler: what the request decoder passes on when an upgrade
+            // removes it goes to that handler, which replays it to the WebSocket's)
+            try sync.addHandler(RequestHeadLimitHandler(tracker: tracker))
             // A connection must send its first request in time (after that, HTTP keep-alive
             // has Hummingbird's idle timeout and a WebSocket has Engine.IO's heartbeat).
             let deadline = channel.eventLoop.scheduleTask(in: configuration.idleTimeout ?? Self.firstRequestTimeout) {

@@ -11,7 +11,8 @@ import NIOHTTP1
 ///
 /// Two handlers share one ``RequestHeadLimitHandler/Tracker``: ``RequestLineObserver`` before
 /// the request decoder (it sees the bytes: has the request line ended?) and this handler after
-/// it (it sees the decoder's error and the end of each request).
+/// NIO's upgrade handler (it sees the decoder's error and the end of each request, and never the
+/// raw bytes the decoder passes on when an upgrade removes it). Both leave with the HTTP codec.
 final class RequestHeadLimitHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
