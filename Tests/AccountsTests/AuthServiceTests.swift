@@ -2,13 +2,7 @@
 import Foundation
 import Synchronization
 import Testing
-
-/// A clock the test moves by hand.
-final class ManualClock: Sendable {
-    private let current = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
-    var clock: AccountsClock { AccountsClock { self.current.withLock { $0 } } }
-    func advance(_ seconds: TimeInterval) { current.withLock { $0 += seconds } }
-}
+import TestSupport
 
 /// Records revocation events.
 final class RevocationRecorder: SessionRevocationObserver {

@@ -3,6 +3,7 @@ import Foundation
 import Mail
 import SQLKit
 import Testing
+import TestSupport
 
 struct EmailHarness: Sendable {
     let db: any Database

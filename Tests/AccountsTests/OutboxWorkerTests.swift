@@ -5,19 +5,20 @@ import Mail
 import ServiceLifecycle
 import SQLKit
 import Testing
+import TestSupport
 
 /// A database, a fake Resend over HTTPS, the real Resend client pointed at it, and a
 /// clock the test moves by hand.
 struct OutboxHarness: Sendable {
     let db: any Database
     let clock: ManualClock
-    let fake: FakeResend
+    let fake: FakeResendServer
     let sender: ResendMailSender
     let outbox = MailOutbox()
 
     static func with(_ kind: DatabaseKind, _ body: @Sendable (OutboxHarness) async throws -> Void) async throws {
         try await TestDatabases.with(kind) { db in
-            let fake = try await FakeResend.start()
+            let fake = try await FakeResendServer.start()
             let sender = try ResendMailSender(
                 configuration: ResendConfiguration(
                     apiKey: "re_test_key", baseURL: fake.baseURL, timeout: .seconds(10), additionalTrustedCAFile: fake.caFile
@@ -29,11 +30,11 @@ struct OutboxHarness: Sendable {
                 try await body(harness)
             } catch {
                 try? await sender.shutdown()
-                await fake.stop()
+                try? await fake.close()
                 throw error
             }
             try await sender.shutdown()
-            await fake.stop()
+            try? await fake.close()
         }
     }
 
@@ -77,7 +78,7 @@ struct OutboxWorkerTests {
     func transientFailure(kind: DatabaseKind) async throws {
         try await OutboxHarness.with(kind) { h in
             let id = try #require(try await h.enqueue(1).first)
-            h.fake.enqueue(.error(503, name: "internal_server_error"))
+            h.fake.enqueue(.error(.serviceUnavailable, name: "internal_server_error"))
             let worker = h.worker()
             #expect(try await worker.processDue() == 1)
             var row = try await h.row(id)
@@ -107,7 +108,7 @@ struct OutboxWorkerTests {
     func retryAfter(kind: DatabaseKind) async throws {
         try await OutboxHarness.with(kind) { h in
             let id = try #require(try await h.enqueue(1).first)
-            h.fake.enqueue(.error(429, name: "rate_limit_exceeded", headers: [("Retry-After", "30")]))
+            h.fake.enqueue(.error(.tooManyRequests, name: "rate_limit_exceeded", headers: [("Retry-After", "30")]))
             let worker = h.worker()
             let start = h.nowMillis
             #expect(try await worker.processDue() == 1)
@@ -128,7 +129,7 @@ struct OutboxWorkerTests {
     func permanentFailure(kind: DatabaseKind) async throws {
         try await OutboxHarness.with(kind) { h in
             let id = try #require(try await h.enqueue(1).first)
-            h.fake.enqueue(.error(422, name: "validation_error", message: "Invalid to field"))
+            h.fake.enqueue(.error(.unprocessableEntity, name: "validation_error", message: "Invalid to field"))
             let worker = h.worker()
             #expect(try await worker.processDue() == 1)
             let row = try await h.row(id)

@@ -2,16 +2,11 @@ import Accounts
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 
 /// Issue 11 item 12: the per-node cache behind the REST revocation check.
 @Suite("Session liveness cache")
 struct SessionLivenessTests {
-    final class ManualClock: Sendable {
-        let millis = Mutex<Int64>(1_800_000_000_000)
-        var clock: AccountsClock { AccountsClock { [self] in Date(millis: self.millis.withLock { $0 }) } }
-        func advance(by duration: Duration) { millis.withLock { $0 += duration.components.seconds * 1000 } }
-    }
-
     static func makeSession(_ db: any Database, now: Int64) async throws -> String {
         let id = "s-\(UUID().uuidString)"
         try await db.write { sql in
@@ -30,7 +25,7 @@ struct SessionLivenessTests {
         try await TestDatabases.with(kind) { db in
             let manual = ManualClock()
             let cache = SessionLiveness(database: db, settings: .init(accessTokenTTL: .seconds(900), idleTimeout: .seconds(86_400)), clock: manual.clock)
-            let id = try await Self.makeSession(db, now: manual.millis.withLock { $0 })
+            let id = try await Self.makeSession(db, now: manual.now.millis)
             for _ in 0..<200 { #expect(try await cache.isLive(id)) }
             #expect(await cache.reads == 1)
             #expect(try await !cache.isLive("no-such-session"))
@@ -47,7 +42,7 @@ struct SessionLivenessTests {
             settings.recheckAfter = .seconds(10)
             let nodeA = SessionLiveness(database: db, settings: settings, clock: manual.clock)
             let nodeB = SessionLiveness(database: db, settings: settings, clock: manual.clock)
-            let now = manual.millis.withLock { $0 }
+            let now = manual.now.millis
             let id = try await Self.makeSession(db, now: now)
             #expect(try await nodeA.isLive(id))
             #expect(try await nodeB.isLive(id))

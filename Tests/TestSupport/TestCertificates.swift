@@ -2,23 +2,25 @@ import Foundation
 import Synchronization
 
 /// A throwaway CA and a server certificate for 127.0.0.1 and localhost,
-/// generated once per test process with the `openssl` command-line tool.
-struct TestCertificates: Sendable {
-    let directory: URL
+/// generated once per test process with the `openssl` command-line tool (EC P-256, valid
+/// two days). The one test CA of every test target: MailTests' Resend client and
+/// AccountsTests' outbox worker both trust it when talking to ``FakeResendServer``.
+public struct TestCertificates: Sendable {
+    public let directory: URL
     /// PEM of the CA certificate (what the client is told to trust).
-    var caCertificatePath: String { self.directory.appendingPathComponent("ca.pem").path }
+    public var caCertificatePath: String { self.directory.appendingPathComponent("ca.pem").path }
     /// PEM of the server certificate, signed by the CA.
-    var serverCertificatePath: String { self.directory.appendingPathComponent("server.pem").path }
-    var serverKeyPath: String { self.directory.appendingPathComponent("server.key").path }
+    public var serverCertificatePath: String { self.directory.appendingPathComponent("server.pem").path }
+    public var serverKeyPath: String { self.directory.appendingPathComponent("server.key").path }
 
-    struct GenerationFailed: Error, CustomStringConvertible {
-        var description: String
+    public struct GenerationFailed: Error, CustomStringConvertible {
+        public var description: String
     }
 
     private static let cache = Mutex<Result<TestCertificates, GenerationFailed>?>(nil)
 
     /// The process-wide certificates, generated on first use.
-    static func shared() throws -> TestCertificates {
+    public static func shared() throws -> TestCertificates {
         try self.cache.withLock { cached in
             if let cached { return try cached.get() }
             let result: Result<TestCertificates, GenerationFailed>
@@ -36,7 +38,7 @@ struct TestCertificates: Sendable {
 
     private static func generate() throws -> TestCertificates {
         let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("switchboard-mail-tests-\(UUID().uuidString)")
+            .appendingPathComponent("switchboard-test-ca-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let extensions = """
             basicConstraints = critical, CA:FALSE
@@ -50,7 +52,7 @@ struct TestCertificates: Sendable {
         try Self.openssl(
             ["req", "-x509"] + ec + [
                 "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-                "-subj", "/CN=Switchboard Mail Test CA",
+                "-subj", "/CN=Switchboard Test CA",
                 "-addext", "basicConstraints=critical,CA:TRUE",
                 "-addext", "keyUsage=critical,keyCertSign,cRLSign",
             ],

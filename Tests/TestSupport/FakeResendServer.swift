@@ -5,30 +5,46 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 
-/// A local HTTPS server that speaks enough of Resend's API for the tests: it
-/// records every request and answers from a per-test script.
-final class FakeResendServer: Sendable {
-    struct RecordedRequest: Sendable {
-        var method: HTTPMethod
-        var uri: String
-        var headers: HTTPHeaders
-        var body: [UInt8]
+/// A local HTTPS stand-in for Resend's `POST /emails`, the one fake of every test target
+/// (MailTests' client tests, AccountsTests' outbox worker). Its certificate is signed by
+/// ``TestCertificates``' CA (``caFile``), which a client must be told to trust.
+///
+/// Every request is recorded. Each is answered, in this order, by: the next scripted
+/// response (``enqueue(_:)``, served as given), a 503 while ``setOutage(_:)`` is on, or a 200
+/// `{"id":"fake-N"}` that keeps Resend's idempotency: a `Idempotency-Key` it accepted
+/// before gets the same id back and delivers nothing new (N counts deliveries from 1).
+public final class FakeResendServer: Sendable {
+    public struct RecordedRequest: Sendable {
+        public var method: HTTPMethod
+        public var uri: String
+        public var headers: HTTPHeaders
+        public var body: [UInt8]
+        /// The status code it was answered with.
+        public var status: Int
+        /// True when this request delivered a mail: a default 200 for a key not seen
+        /// before, or a scripted 2xx.
+        public var delivered: Bool
 
-        var bodyJSON: [String: Any]? {
+        public var bodyJSON: [String: Any]? {
             (try? JSONSerialization.jsonObject(with: Data(self.body))) as? [String: Any]
         }
+        public var idempotencyKey: String? { headers.first(name: "Idempotency-Key") }
+        public var authorization: String? { headers.first(name: "Authorization") }
+        /// The `to` addresses of the body.
+        public var to: [String] { bodyJSON?["to"] as? [String] ?? [] }
+        public var subject: String? { bodyJSON?["subject"] as? String }
     }
 
-    struct ScriptedResponse: Sendable {
-        var status: HTTPResponseStatus
-        var headers: [(String, String)]
-        var body: [UInt8]
+    public struct ScriptedResponse: Sendable {
+        public var status: HTTPResponseStatus
+        public var headers: [(String, String)]
+        public var body: [UInt8]
         /// Wait this long before the response head.
-        var delay: TimeAmount
+        public var delay: TimeAmount
         /// Wait this long between the head and the body.
-        var bodyDelay: TimeAmount
+        public var bodyDelay: TimeAmount
 
-        init(
+        public init(
             status: HTTPResponseStatus = .ok,
             headers: [(String, String)] = [],
             body: String,
@@ -38,7 +54,7 @@ final class FakeResendServer: Sendable {
             self.init(status: status, headers: headers, bytes: Array(body.utf8), delay: delay, bodyDelay: bodyDelay)
         }
 
-        init(
+        public init(
             status: HTTPResponseStatus = .ok,
             headers: [(String, String)] = [],
             bytes: [UInt8],
@@ -52,13 +68,14 @@ final class FakeResendServer: Sendable {
             self.bodyDelay = bodyDelay
         }
 
-        static func accepted(id: String) -> ScriptedResponse {
+        public static func accepted(id: String) -> ScriptedResponse {
             ScriptedResponse(headers: [("Content-Type", "application/json")], body: #"{"id":"\#(id)"}"#)
         }
 
-        static func error(_ status: HTTPResponseStatus, name: String, message: String, headers: [(String, String)] = [])
-            -> ScriptedResponse
-        {
+        /// Resend's error body: `{"statusCode":…,"name":…,"message":…}`.
+        public static func error(
+            _ status: HTTPResponseStatus, name: String, message: String = "refused", headers: [(String, String)] = []
+        ) -> ScriptedResponse {
             ScriptedResponse(
                 status: status,
                 headers: [("Content-Type", "application/json")] + headers,
@@ -69,22 +86,29 @@ final class FakeResendServer: Sendable {
 
     private struct State {
         var script: [ScriptedResponse] = []
+        var outage = false
         var requests: [RecordedRequest] = []
-        var served = 0
+        /// Accepted idempotency keys and the id each got.
+        var accepted: [String: String] = [:]
+        var delivered = 0
     }
 
     private let state = Mutex(State())
     private let channel: Mutex<(any Channel)?> = Mutex(nil)
 
     /// `https://127.0.0.1:<port>`.
-    let baseURL: String
+    public let baseURL: String
+    /// PEM file of the CA that signed the server's certificate.
+    public let caFile: String
 
-    private init(baseURL: String) {
+    private init(baseURL: String, caFile: String) {
         self.baseURL = baseURL
+        self.caFile = caFile
     }
 
     /// Starts a server on a free port of 127.0.0.1.
-    static func start(certificates: TestCertificates) async throws -> FakeResendServer {
+    public static func start(certificates: TestCertificates? = nil) async throws -> FakeResendServer {
+        let certificates = try certificates ?? TestCertificates.shared()
         let certificate = try NIOSSLCertificate.fromPEMFile(certificates.serverCertificatePath)
         let key = try NIOSSLPrivateKey(file: certificates.serverKeyPath, format: .pem)
         let tls = TLSConfiguration.makeServerConfiguration(
@@ -106,15 +130,15 @@ final class FakeResendServer: Sendable {
             }
         let channel = try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
         let port = channel.localAddress?.port ?? 0
-        let server = FakeResendServer(baseURL: "https://127.0.0.1:\(port)")
+        let server = FakeResendServer(baseURL: "https://127.0.0.1:\(port)", caFile: certificates.caCertificatePath)
         box.withLock { $0 = server }
         server.channel.withLock { $0 = channel }
         return server
     }
 
     /// Runs `body` with a started server and closes it afterwards.
-    static func with<T>(_ body: (FakeResendServer) async throws -> T) async throws -> T {
-        let server = try await Self.start(certificates: try TestCertificates.shared())
+    public static func with<T>(_ body: (FakeResendServer) async throws -> T) async throws -> T {
+        let server = try await Self.start()
         do {
             let result = try await body(server)
             try await server.close()
@@ -125,7 +149,8 @@ final class FakeResendServer: Sendable {
         }
     }
 
-    func close() async throws {
+    /// Stops listening; a second call does nothing.
+    public func close() async throws {
         let channel = self.channel.withLock { channel in
             defer { channel = nil }
             return channel
@@ -133,29 +158,55 @@ final class FakeResendServer: Sendable {
         try await channel?.close()
     }
 
-    /// Queues responses, served in order; once they run out every request gets
-    /// a 200 with a fresh id.
-    func enqueue(_ responses: ScriptedResponse...) {
+    /// Queues responses, served in order before any default answer.
+    public func enqueue(_ responses: ScriptedResponse...) {
         self.state.withLock { $0.script.append(contentsOf: responses) }
     }
 
-    var requests: [RecordedRequest] {
+    /// While on, requests with no scripted response left get a 503 `internal_server_error`.
+    public func setOutage(_ on: Bool) {
+        self.state.withLock { $0.outage = on }
+    }
+
+    public var requests: [RecordedRequest] {
         self.state.withLock { $0.requests }
     }
 
-    fileprivate func respond(to request: RecordedRequest) -> ScriptedResponse {
+    /// Mails delivered per idempotency key ("" for requests without one).
+    public var deliveries: [String: Int] {
         self.state.withLock { state in
-            state.requests.append(request)
-            state.served += 1
-            if state.script.isEmpty {
-                return .accepted(id: "fake-\(state.served)")
+            state.requests.filter(\.delivered).reduce(into: [:]) { $0[$1.idempotencyKey ?? "", default: 0] += 1 }
+        }
+    }
+
+    fileprivate func respond(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: [UInt8]) -> ScriptedResponse {
+        let key = headers.first(name: "Idempotency-Key")
+        return self.state.withLock { state in
+            let response: ScriptedResponse
+            var delivered = false
+            if !state.script.isEmpty {
+                response = state.script.removeFirst()
+                delivered = (200..<300).contains(Int(response.status.code))
+            } else if state.outage {
+                response = .error(.serviceUnavailable, name: "internal_server_error", message: "outage")
+            } else if let key, let id = state.accepted[key] {
+                response = .accepted(id: id)
+            } else {
+                state.delivered += 1
+                let id = "fake-\(state.delivered)"
+                if let key { state.accepted[key] = id }
+                response = .accepted(id: id)
+                delivered = true
             }
-            return state.script.removeFirst()
+            state.requests.append(RecordedRequest(
+                method: method, uri: uri, headers: headers, body: body, status: Int(response.status.code), delivered: delivered
+            ))
+            return response
         }
     }
 }
 
-/// Collects one request, asks the server for the scripted response and writes it.
+/// Collects one request, asks the server for the response and writes it.
 private final class RequestHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -178,13 +229,7 @@ private final class RequestHandler: ChannelInboundHandler {
         case .end:
             guard let head = self.head else { return }
             self.head = nil
-            let request = FakeResendServer.RecordedRequest(
-                method: head.method,
-                uri: head.uri,
-                headers: head.headers,
-                body: self.body
-            )
-            let response = self.server.respond(to: request)
+            let response = self.server.respond(method: head.method, uri: head.uri, headers: head.headers, body: self.body)
             self.write(response, version: head.version, context: context)
         }
     }
