@@ -87,9 +87,8 @@ func buildApplicationAndRoutes(
         },
         logger: logger
     )
-    let runner = MigrationRunner(database: database, migrations: migrations, logger: logger)
     app.beforeServerStarts {
-        try await runner.apply()
+        try await applyMigrations(migrations, on: database, logger: logger)
     }
     mail.install(on: &app)
     return (app, router.routes)

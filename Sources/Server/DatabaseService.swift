@@ -15,6 +15,10 @@ struct DatabaseService: Service {
         } else {
             try? await gracefulShutdown()
         }
-        await database.shutdown()
+        // Closed outside this task's cancellation: when start-up fails (a migration refused) the
+        // service group cancels this task, and NIOThreadPool drops work submitted from a
+        // cancelled task, so SQLite connections would stay open (and assert in debug builds).
+        let database = self.database
+        await Task { await database.shutdown() }.value
     }
 }

@@ -52,7 +52,7 @@ struct Migrate: AsyncParsableCommand {
     struct Status: AsyncParsableCommand {
         @Argument(parsing: .allUnrecognized) var settings: [String] = []
         func run() async throws {
-            let status = try await withMigrationRunner(settings) { try await $0.status() }
+            let status = try await withMigrationRunner(settings) { runner, _, _, _ in try await runner.status() }
             for name in status.applied { print("applied  \(name)") }
             for name in status.pending { print("pending  \(name)") }
         }
@@ -61,26 +61,28 @@ struct Migrate: AsyncParsableCommand {
     struct Apply: AsyncParsableCommand {
         @Argument(parsing: .allUnrecognized) var settings: [String] = []
         func run() async throws {
-            let applied = try await withMigrationRunner(settings) { try await $0.apply() }
+            let applied = try await withMigrationRunner(settings) { _, migrations, database, logger in
+                try await applyMigrations(migrations, on: database, logger: logger)
+            }
             print(applied.isEmpty ? "up to date" : "applied \(applied.joined(separator: ", "))")
         }
     }
 }
 
-func withMigrationRunner<T: Sendable>(_ settings: [String], _ body: @escaping @Sendable (MigrationRunner) async throws -> T) async throws -> T {
+func withMigrationRunner<T: Sendable>(
+    _ settings: [String], _ body: @escaping @Sendable (MigrationRunner, [Migration], any Database, Logger) async throws -> T
+) async throws -> T {
     let config = await loadConfiguration(settings)
     var logger = Logger(label: "switchboard")
     logger.logLevel = config.logLevel
     try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
     let database = try await DatabaseFactory.open(config.database, logger: logger)
-    let runner = MigrationRunner(
-        database: database,
-        migrations: try MigrationLoader.load(directory: config.migrationsDirectory, kind: database.kind),
-        logger: logger
-    )
+    let migrations = try MigrationLoader.load(directory: config.migrationsDirectory, kind: database.kind)
+    let runLogger = logger
+    let runner = MigrationRunner(database: database, migrations: migrations, logger: logger)
     defer { Task { await database.shutdown() } }
     if let postgres = database as? PostgresDatabase {
-        return try await postgres.runWhile { try await body(runner) }
+        return try await postgres.runWhile { try await body(runner, migrations, database, runLogger) }
     }
-    return try await body(runner)
+    return try await body(runner, migrations, database, runLogger)
 }

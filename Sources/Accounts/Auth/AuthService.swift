@@ -354,7 +354,8 @@ public struct AuthService: Sendable {
 
     func normalizedLogin(_ raw: String) -> String {
         let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.contains("@"), case .success(let email) = AccountValidation.email(trimmed) { return email }
+        // An address in any letter case is one login (and one throttle bucket).
+        if trimmed.contains("@"), case .success(let email) = AccountValidation.email(trimmed) { return AccountValidation.emailKey(email) }
         return trimmed.lowercased()
     }
 }

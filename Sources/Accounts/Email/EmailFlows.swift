@@ -105,7 +105,7 @@ public struct EmailFlows: Sendable {
         let mailer = self.mailer
         do {
             let mailed = try await database.write { db -> Bool in
-                if try await throttle.hit(key: "forgot:addr:\(email)", rule: settings.forgotPerAddressRule, now: now, on: db) != nil {
+                if try await throttle.hit(key: "forgot:addr:\(AccountValidation.emailKey(email))", rule: settings.forgotPerAddressRule, now: now, on: db) != nil {
                     throw Suppressed()
                 }
                 guard let user = try await users.findByEmail(email, on: db), user.disabledAt == nil else {
@@ -155,7 +155,7 @@ public struct EmailFlows: Sendable {
             try await users.markEmailVerified(id: user.id, now: now, on: db)
             let revoked = try await auth.revokeAll(userID: user.id, keeping: nil, reason: "password_reset", on: db)
             // Whoever was locked out by failed logins may now log in with the new password.
-            try await throttle.reset(key: "login:acct:\(user.email)", on: db)
+            try await throttle.reset(key: "login:acct:\(AccountValidation.emailKey(user.email))", on: db)
             try await throttle.reset(key: "login:acct:\(user.username)", on: db)
             try await mailer.enqueuePasswordChanged(to: user, now: now, on: db)
             return (user, revoked)

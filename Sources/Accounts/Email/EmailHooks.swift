@@ -23,7 +23,7 @@ public struct EmailRegistrationHooks: RegistrationMailHooks {
         guard existing.disabledAt == nil else { return }
         let now = clock.now().millis
         let throttled = try await ThrottleStore().hit(
-            key: "mail:registration_notice:\(existing.email)", rule: mailer.settings.registrationNoticeRule, now: now, on: db
+            key: "mail:registration_notice:\(AccountValidation.emailKey(existing.email))", rule: mailer.settings.registrationNoticeRule, now: now, on: db
         )
         guard throttled == nil else { return }
         try await mailer.enqueueRegistrationNotice(to: existing, now: now, on: db)

@@ -34,8 +34,8 @@ public struct UserStore: Sendable {
         if try await findByEmail(email, on: db) != nil { return .emailTaken }
         let row = try await db.raw(
             """
-            INSERT INTO users (email, username, display_name, password_hash, created_at, updated_at)
-            VALUES (\(bind: email), \(bind: username), \(bind: displayName), \(bind: passwordHash), \(bind: now), \(bind: now))
+            INSERT INTO users (email, email_key, username, display_name, password_hash, created_at, updated_at)
+            VALUES (\(bind: email), \(bind: AccountValidation.emailKey(email)), \(bind: username), \(bind: displayName), \(bind: passwordHash), \(bind: now), \(bind: now))
             RETURNING \(unsafeRaw: Self.columns)
             """
         ).first(decoding: UserRecord.self, keyDecodingStrategy: .snakeCaseColumns)
@@ -48,8 +48,9 @@ public struct UserStore: Sendable {
             .first(decoding: UserRecord.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
+    /// The account of an address in any letter case (``AccountValidation/emailKey(_:)``).
     public func findByEmail(_ email: String, on db: any SQLDatabase) async throws -> UserRecord? {
-        try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM users WHERE email = \(bind: email)")
+        try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM users WHERE email_key = \(bind: AccountValidation.emailKey(email))")
             .first(decoding: UserRecord.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
