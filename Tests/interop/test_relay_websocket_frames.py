@@ -769,3 +769,25 @@ def test_refused_second_websocket_with_input_in_flight_gets_1008(server):
             second.close()
     finally:
         first.close()
+
+
+@pytest.mark.parametrize("offending", [b"4not an upgrade step", b"xyz"], ids=["unexpected-packet", "undecodable"])
+def test_aborted_probe_with_input_in_flight_gets_1000(server, offending):
+    """A probe the server gives up on (a packet that is not part of the upgrade, or not Engine.IO)
+    is closed with a close frame that arrives; polling carries on."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/engine.io/?EIO=4&transport=polling", timeout=TIMEOUT) as r:
+        sid = json.loads(r.read()[1:])["sid"]
+    probe = WSClient(server.port, f"EIO=4&transport=websocket&sid={sid}")
+    try:
+        assert probe.status == 101, probe.headers
+        probe.sock.sendall(encode_frame(OP_TEXT, offending) + trailing_frames())
+        expect_close_without_reset(probe, 1000)
+    finally:
+        probe.close()
+    polling = f"http://127.0.0.1:{server.port}/engine.io/?EIO=4&transport=polling&sid={sid}"
+    with urllib.request.urlopen(urllib.request.Request(polling, data=b"4still polling"), timeout=TIMEOUT) as r:
+        assert r.read() == b"ok"
+    with urllib.request.urlopen(polling, timeout=TIMEOUT) as r:
+        assert r.read() == b"4still polling"

@@ -241,7 +241,7 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
                     connection.logProtocolError("undecodable packet on probe websocket")
                     connection.probeClosed(self)
                     phase = .closed
-                    context.close(promise: nil)
+                    sendClose(code: .normalClosure, context: context)
                 } else {
                     connection.receiveInvalid("undecodable websocket packet")
                 }
@@ -262,7 +262,7 @@ final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, @
             case .aborted:
                 connection.probeClosed(self)
                 phase = .closed
-                context.close(promise: nil)
+                sendClose(code: .normalClosure, context: context)
             }
         case .starting, .closed:
             break
