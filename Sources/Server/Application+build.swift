@@ -60,13 +60,16 @@ func buildApplicationAndRoutes(
     ).install()
 
     let router = Router(context: AppRequestContext.self)
+    // A known path with another method: 405 with Allow (filled from the routes at the end).
+    let routeMethods = RouteMethods()
+    router.add(middleware: MethodNotAllowedMiddleware(methods: routeMethods))
     HealthController(database: database).addRoutes(to: router)
     let api = router.group("api").add(middleware: APIErrorMiddleware())
     AuthController(auth: auth, secureCookies: configuration.publicURL.hasPrefix("https://")).addRoutes(to: api)
     mail.addRoutes(api: api, router: router, auth: auth)
     RoomsController(chat: chat, tokens: tokens, presence: presence).addRoutes(to: api)
     OpenAPIController(specPath: configuration.openAPIPath).addRoutes(to: api)
-    api.addUnknownRouteHandler()
+    api.addUnknownRouteHandler(methods: routeMethods)
     relay.addRoutes(to: router)
     // The web app: security headers wrap only what is mounted from here on.
     router.add(middleware: SecurityHeadersMiddleware())
@@ -91,6 +94,7 @@ func buildApplicationAndRoutes(
         try await applyMigrations(migrations, on: database, logger: logger)
     }
     mail.install(on: &app)
+    routeMethods.fill(from: router.routes)
     return (app, router.routes)
 }
 
@@ -116,11 +120,3 @@ func origin(of url: String) -> String? {
     return components.port.map { "\(scheme)://\(host):\($0)" } ?? "\(scheme)://\(host)"
 }
 
-extension RouterGroup {
-    /// Any other path under the group answers 404 in the API's error shape.
-    func addUnknownRouteHandler() {
-        for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] {
-            on("**", method: method) { _, _ -> Response in throw APIError.notFound }
-        }
-    }
-}
