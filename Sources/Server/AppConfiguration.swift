@@ -39,6 +39,13 @@ public struct AppConfiguration: Sendable {
     /// the hasher sheds load (503 `server_busy`). Not configuration keys: tests lower them.
     public var passwordHashThreads: Int = 2
     public var passwordHashMaxQueued: Int = 256
+    /// The time source of tokens, sessions, chat and the realtime gateway. Not a
+    /// configuration key: tests inject a clock they move by hand.
+    public var clock: AccountsClock = .system
+    /// How long a user's last socket may be gone before `presence` says offline (a page
+    /// reload should not flash "offline"; PROTOCOL.md documents 5 s). Not a configuration
+    /// key: tests shorten it.
+    public var presenceGracePeriod: Duration = .seconds(5)
 
     public var openAPIPath: String { (ProjectPaths.root as NSString).appendingPathComponent("docs/openapi.yaml") }
 

@@ -35,28 +35,28 @@ func buildApplicationAndRoutes(
     // Revoked sessions fail on every REST request at once (per node; other nodes within recheckAfter).
     let sessionLiveness = SessionLiveness(
         database: database,
-        settings: .init(accessTokenTTL: configuration.accessTokenTTL, idleTimeout: authSettings.sessionIdleTimeout)
+        settings: .init(accessTokenTTL: configuration.accessTokenTTL, idleTimeout: authSettings.sessionIdleTimeout), clock: config.clock
     )
     let tokens = await AccessTokenService(
         secret: configuration.jwtSecret!, previousSecrets: configuration.jwtPreviousSecrets, ttl: configuration.accessTokenTTL,
-        sessionLiveness: sessionLiveness
+        clock: config.clock, sessionLiveness: sessionLiveness
     )
     let mail = try MailWiring(configuration: configuration, database: database, logger: logger)
     let relay = Relay(configuration: relayConfiguration(config), logger: logger)
     let realtime = RelayChatEvents(namespace: relay.namespace("/"), logger: logger)
     authSettings.registerRule = ThrottleRule(limit: Double(config.registrationsPerIPPerHour), ratePerSecond: Double(config.registrationsPerIPPerHour) / 3600)
     let auth = AuthService(
-        database: database, hasher: hasher, tokens: tokens, settings: authSettings, mailHooks: mail.registrationHooks,
+        database: database, hasher: hasher, tokens: tokens, clock: config.clock, settings: authSettings, mailHooks: mail.registrationHooks,
         revocations: realtime, logger: logger
     )
     let chat = ChatService(
-        database: database, hasher: hasher,
+        database: database, hasher: hasher, clock: config.clock,
         verification: EmailVerificationGate(database: database, isRequired: config.requireVerifiedEmail), events: realtime, logger: logger
     )
-    let presence = PresenceTracker()
+    let presence = PresenceTracker(gracePeriod: config.presenceGracePeriod)
     ChatGateway(
         namespace: relay.namespace("/"), auth: auth, chat: chat, presence: presence,
-        refreshWindow: max(config.accessTokenTTL / 3, .seconds(30)), logger: logger
+        refreshWindow: max(config.accessTokenTTL / 3, .seconds(30)), clock: config.clock, logger: logger
     ).install()
 
     let router = Router(context: AppRequestContext.self)

@@ -23,6 +23,10 @@ struct ChatGateway: Sendable {
     let chat: ChatService
     let presence: PresenceTracker
     let refreshWindow: Duration
+    /// The clock the access tokens are issued and verified against (`AccountsClock.system`
+    /// in production; tests move it by hand), so "expired" and "near expiry" agree with
+    /// ``AccessTokenService``.
+    let clock: AccountsClock
     let logger: Logger
 
     func install() {
@@ -145,7 +149,7 @@ struct ChatGateway: Sendable {
         _ body: (Request, AccessIdentity) async throws -> JSONValue
     ) async {
         let identity = socketAuth.identity
-        let now = Date()
+        let now = clock.now()
         guard identity.expiresAt > now else {
             await ack?([Self.failure("token_expired", "The access token has expired; send auth:refresh with a new one.")])
             return
