@@ -2,6 +2,17 @@ import Foundation
 
 /// Input rules for account fields. Each returns the normalised value or a message.
 public enum AccountValidation {
+    /// Whether `scalar` is a control or format character (Unicode general category Cc or Cf):
+    /// what names refuse, as docs/openapi.yaml states. Read from the scalar's own Unicode
+    /// properties, not Foundation's `CharacterSet.controlCharacters`, which on Linux also holds
+    /// thousands of unassigned code points of plane 14 (U+E0101 to U+EFF7F) that no spec names.
+    public static func isControlOrFormat(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .format: return true
+        default: return false
+        }
+    }
+
     /// Trims, lowercases the domain; one `@`, a dotted domain, no spaces, ≤ 254 bytes.
     public static func email(_ raw: String) -> Result<String, FieldProblem> {
         let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -13,7 +24,7 @@ public enum AccountValidation {
         let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
         guard labels.count >= 2, labels.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 63 }),
               domain.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "." }),
-              !parts[0].unicodeScalars.contains(where: { CharacterSet.whitespacesAndNewlines.contains($0) || CharacterSet.controlCharacters.contains($0) })
+              !parts[0].unicodeScalars.contains(where: { CharacterSet.whitespacesAndNewlines.contains($0) || isControlOrFormat($0) })
         else {
             return .failure("must be a valid email address")
         }
@@ -41,7 +52,7 @@ public enum AccountValidation {
     public static func displayName(_ raw: String) -> Result<String, FieldProblem> {
         let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...64).contains(value.count) else { return .failure("must be 1 to 64 characters") }
-        guard !value.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
+        guard !value.unicodeScalars.contains(where: isControlOrFormat) else {
             return .failure("must not contain control characters")
         }
         return .success(value)

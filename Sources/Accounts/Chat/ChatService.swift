@@ -480,7 +480,7 @@ public struct ChatService: Sendable {
     static func validateRoomName(_ raw: String) -> Result<String, FieldProblem> {
         let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...64).contains(value.count) else { return .failure("must be 1 to 64 characters") }
-        guard !value.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
+        guard !value.unicodeScalars.contains(where: AccountValidation.isControlOrFormat) else {
             return .failure("must not contain control characters")
         }
         return .success(value)

@@ -108,8 +108,12 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
     @Sendable func discover(_ request: Request, context: Context) async throws -> DiscoverResponse {
         _ = try context.requireIdentity()
         let query = request.uri.queryParameters
-        let limit = query.get("limit", as: Int.self) ?? 20
-        let result = try await chat.discover(query: query.get("q") ?? "", cursor: query.get("cursor"), limit: limit)
+        var problems: [String: String] = [:]
+        let limit = Self.pageSize(query, max: 50, default: 20, problems: &problems)
+        let q = query.get("q") ?? ""
+        if q.unicodeScalars.count > 64 { problems["q"] = "must be at most 64 characters" }
+        if !problems.isEmpty { throw APIError.validation(problems) }
+        let result = try await chat.discover(query: q, cursor: query.get("cursor"), limit: limit)
         return DiscoverResponse(rooms: result.rooms, nextCursor: result.nextCursor)
     }
 
@@ -172,10 +176,7 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
             return value
         }
         let before = id("before"), after = id("after")
-        var limit: Int?
-        if let raw = query.get("limit") {
-            if let value = Int(raw), (1...ChatService.maxPageSize).contains(value) { limit = value } else { problems["limit"] = "must be 1 to \(ChatService.maxPageSize)" }
-        }
+        let limit = Self.pageSize(query, max: ChatService.maxPageSize, default: 50, problems: &problems)
         if before != nil && after != nil { problems["before"] = "use before or after, not both" }
         if !problems.isEmpty { throw APIError.validation(problems) }
         let page = try await chat.history(userID: identity.userID, roomID: try roomID(context), before: before, after: after, limit: limit)
@@ -204,6 +205,18 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
         return try await chat.direct(userID: identity.userID, with: try userRef(body))
     }
 
+    /// The `limit` query parameter of a paged list: an integer in 1...`max`, `default` when
+    /// absent. Anything else is recorded in `problems` (422 `validation_failed`), never
+    /// clamped, as docs/openapi.yaml states for every `limit`.
+    static func pageSize(_ query: Parameters, max: Int, default: Int, problems: inout [String: String]) -> Int {
+        guard let raw = query.get("limit") else { return `default` }
+        guard let value = Int(raw), (1...max).contains(value) else {
+            problems["limit"] = "must be 1 to \(max)"
+            return `default`
+        }
+        return value
+    }
+
     func roomID(_ context: Context) throws -> Int64 {
         guard let raw = context.parameters.get("id"), let id = Int64(raw), id > 0 else { throw ChatService.roomNotFound }
         return id
@@ -211,7 +224,7 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
 
     func userRef(_ body: UserRefRequest) throws -> ChatService.UserRef {
         if let id = body.userId { return .id(id) }
-        if let name = body.username, !name.isEmpty, name.count <= 32 { return .username(name) }
+        if let name = body.username, (1...32).contains(name.unicodeScalars.count) { return .username(name) }
         throw APIError.validation(["userId": "userId or username is required"])
     }
 }
