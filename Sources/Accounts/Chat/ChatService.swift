@@ -367,6 +367,7 @@ public struct ChatService: Sendable {
         guard (1...Self.maxBodyLength).contains(body.count) else {
             throw APIError.validation(["body": "must be 1 to \(Self.maxBodyLength) characters"])
         }
+        if case .failure(let problem) = AccountValidation.freeText(body, multiline: true) { throw APIError.validation(["body": problem.message]) }
         if let clientMsgID, clientMsgID.isEmpty || clientMsgID.utf8.count > 64 {
             throw APIError.validation(["clientMsgId": "must be 1 to 64 characters"])
         }
@@ -489,7 +490,7 @@ public struct ChatService: Sendable {
     static func validateTopic(_ raw: String) -> Result<String, FieldProblem> {
         let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         guard value.count <= 256 else { return .failure("must be at most 256 characters") }
-        return .success(value)
+        return AccountValidation.freeText(value)
     }
 
     static func makeJoinCode() -> String {
