@@ -134,3 +134,37 @@ def test_sigterm_is_not_held_up_by_idle_or_websocket_connections():
         ws.close()
     finally:
         server.stop()
+
+
+def test_start_refuses_accounts_whose_emails_differ_only_in_case_and_lists_them():
+    """Issue 11 item 10: a database from before migration 0005 whose accounts collide by letter
+    case stops start-up with a message naming each colliding account; nothing is served."""
+    import hashlib
+    import pathlib
+    import sqlite3
+
+    data_dir = tempfile.mkdtemp(prefix="sb-emailcase-")
+    migrations = pathlib.Path(REPO_ROOT) / "Migrations"
+    db = sqlite3.connect(os.path.join(data_dir, "switchboard.sqlite"))
+    db.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)")
+    for name in ["0001_users_sessions", "0002_email_tokens_mail_outbox", "0003_rooms_messages", "0004_messages_unread_index"]:
+        path = migrations / "sqlite" / f"{name}.sql"
+        if not path.exists():
+            path = migrations / f"{name}.sql"
+        sql = path.read_text(encoding="utf-8")
+        db.executescript(sql)
+        db.execute("INSERT INTO schema_migrations VALUES (?, ?, 0)", (name, hashlib.sha256(sql.encode()).hexdigest()))
+    for i, email in enumerate(["Ann@example.com", "ann@example.com", "bob@example.com"], start=1):
+        db.execute("INSERT INTO users (id, email, username, display_name, password_hash, created_at, updated_at) "
+                   "VALUES (?, ?, ?, 'x', 'x', 0, 0)", (i, email, f"user{i}"))
+    db.commit()
+    db.close()
+
+    port = free_port()
+    binary = str(bin_dir() / "switchboard")
+    result = subprocess.run([binary], cwd=REPO_ROOT, env=run_env(data_dir, port), capture_output=True, text=True, timeout=60)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "0005_users_email_key" in output, output
+    assert "ann@example.com: id 1 <Ann@example.com> (username user1), id 2 <ann@example.com> (username user2)" in output, output
+    assert "bob@example.com" not in output, output
