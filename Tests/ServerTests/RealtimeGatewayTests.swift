@@ -181,6 +181,54 @@ struct RealtimeGatewayTests {
         }
     }
 
+    @Test("room:read acks {ok, read} and every socket of the reader gets read; a joiner's sockets are subscribed before room:member", arguments: TestApp.databaseKinds)
+    func readAndMembership(kind: DatabaseKind) async throws {
+        try await Self.withChat(kind) { client, port in
+            let ann = try await ChatREST.user(client, "ann")
+            let bob = try await ChatREST.user(client, "bob")
+            let room = try await ChatREST.room(client, ann.token)
+            let a = try await ChatSocket.connect(port: port, token: ann.token)
+            let b1 = try await ChatSocket.connect(port: port, token: bob.token)
+            let b2 = try await ChatSocket.connect(port: port, token: bob.token)
+            defer { a.close(); b1.close(); b2.close() }
+
+            // Bob joins over REST while connected: his sockets are in the room before the event.
+            try await ChatREST.join(client, bob.token, room: room)
+            let joined = try await b2.waitFor("room:member")
+            #expect(joined["roomId"] == Self.id(room) && joined["change"] == "joined" && joined["role"] == "member")
+            #expect(joined["user"] == .object(["id": Self.id(bob.id), "username": "bob", "displayName": joined["user"]?["displayName"] ?? .null]))
+            #expect(try await a.waitFor("room:member") == joined)
+
+            let sent = try await a.call("message:send", Self.send(room, "read me", "a-1"))
+            let message = try #require(sent["message"])
+            #expect(try await b1.waitFor("message:new") == message)
+            #expect(try await b2.waitFor("message:new") == message)
+
+            let ack = try await b1.call("room:read", ["roomId": Self.id(room), "messageId": message["id"]!])
+            #expect(Set(ack.objectValue?.keys.map { $0 } ?? []) == ["ok", "read"] && ack["ok"] == true)
+            let read = try #require(ack["read"])
+            #expect(Set(read.objectValue?.keys.map { $0 } ?? []) == ["roomId", "lastReadMessageId", "lastReadAt", "unreadCount"])
+            #expect(read["roomId"] == Self.id(room) && read["lastReadMessageId"] == message["id"] && read["unreadCount"] == 0)
+            // The other tab clears its badge from the same delta; the writer gets none.
+            #expect(try await b2.waitFor("read") == read)
+
+            // Leaving: the room hears it, the leaver's sockets too (sent before they are unsubscribed).
+            let left = try await client.execute(uri: "/api/rooms/\(room)/leave", method: .post, headers: SessionRevocationHTTPTests.bearer(bob.token))
+            #expect(left.status == .noContent)
+            let gone = try await b2.waitFor("room:member", where: { $0["change"] == "left" })
+            #expect(gone["user"]?["id"] == Self.id(bob.id))
+            #expect(try await a.waitFor("room:member", where: { $0["change"] == "left" }) == gone)
+            // After that the room's messages no longer reach him: by the time a message in a room
+            // of his own arrives, none from the room he left has.
+            let after = try await a.call("message:send", Self.send(room, "not for bob", "a-2"))
+            #expect(after["ok"] == true)
+            let own = try await ChatREST.room(client, bob.token)
+            let mine = try await b1.call("message:send", Self.send(own, "note to self", "b-1"))
+            let seen = try await b2.events(through: "message:new", where: { $0 == mine["message"] })
+            #expect(!seen.contains { $0.name == "message:new" && $0.payload["roomId"] == Self.id(room) })
+        }
+    }
+
     @Test("inside the refresh window an event brings a pushed auth:token; past expiry events are refused until auth:refresh", arguments: TestApp.databaseKinds)
     func pushedFreshToken(kind: DatabaseKind) async throws {
         let clock = ManualClock()
