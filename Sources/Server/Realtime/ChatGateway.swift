@@ -115,9 +115,9 @@ struct ChatGateway: Sendable {
     }
 
     func disconnected(_ userID: Int64) async {
-        guard presence.disconnected(userID) else { return }
+        guard let generation = presence.disconnected(userID) else { return }
         try? await Task.sleep(for: presence.gracePeriod)
-        guard await !presence.isOnline(userID: userID) else { return }
+        guard presence.settleOffline(userID, generation: generation) else { return }
         do {
             let lastSeen = try await chat.recordLastSeen(userID: userID)
             let rooms = try await chat.roomIDs(userID: userID)

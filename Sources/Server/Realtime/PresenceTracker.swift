@@ -1,43 +1,64 @@
 import Accounts
 import Synchronization
 
-/// The relay's only user state: how many live connections each user has on this node.
+/// The relay's only user state: which users this node has announced online, and how many live
+/// connections each has here.
 ///
-/// A user is online while the count is above zero; going to zero starts a grace
-/// period (a page reload should not flash "offline"), after which the caller
-/// checks ``isOnline(userID:)`` again before announcing it.
+/// A user is announced online with their first connection and stays online while the count is
+/// above zero. Going to zero starts a grace period (a page reload should not flash "offline"):
+/// the user stays online, and only if no connection came back when it ends is "offline"
+/// announced (``settleOffline(_:generation:)``). A reconnect inside the grace announces nothing.
 final class PresenceTracker: PresenceDirectory {
-    private let counts = Mutex<[Int64: Int]>([:])
+    struct Entry {
+        var connections = 0
+        /// Bumped each time the count drops to zero, so only the latest grace period may end
+        /// the user's presence.
+        var generation = 0
+    }
+
+    private let users = Mutex<[Int64: Entry]>([:])
     let gracePeriod: Duration
 
     init(gracePeriod: Duration = .seconds(5)) {
         self.gracePeriod = gracePeriod
     }
 
-    /// Returns true when this is the user's first connection.
+    /// Counts a new connection. Returns true when the user was not online: announce it.
     func connected(_ userID: Int64) -> Bool {
-        counts.withLock { counts in
-            counts[userID, default: 0] += 1
-            return counts[userID] == 1
+        users.withLock { users in
+            let isNew = users[userID] == nil
+            users[userID, default: Entry()].connections += 1
+            return isNew
         }
     }
 
-    /// Returns true when that was the user's last connection.
-    func disconnected(_ userID: Int64) -> Bool {
-        counts.withLock { counts in
-            guard let count = counts[userID] else { return false }
-            if count <= 1 {
-                counts[userID] = nil
-                return true
-            }
-            counts[userID] = count - 1
-            return false
+    /// Counts a closed connection. Returns the grace generation when that was the user's last
+    /// one (wait ``gracePeriod``, then call ``settleOffline(_:generation:)``), else nil.
+    func disconnected(_ userID: Int64) -> Int? {
+        users.withLock { users in
+            guard var entry = users[userID], entry.connections > 0 else { return nil }
+            entry.connections -= 1
+            if entry.connections == 0 { entry.generation += 1 }
+            users[userID] = entry
+            return entry.connections == 0 ? entry.generation : nil
         }
     }
 
+    /// Ends the user's presence if no connection came back during the grace period that
+    /// `generation` started. Returns true when "offline" should be announced (exactly once).
+    func settleOffline(_ userID: Int64, generation: Int) -> Bool {
+        users.withLock { users in
+            guard let entry = users[userID], entry.connections == 0, entry.generation == generation else { return false }
+            users[userID] = nil
+            return true
+        }
+    }
+
+    /// Online from the first connection until "offline" is announced (the grace included), so
+    /// REST answers agree with the presence events clients saw.
     func isOnline(userID: Int64) async -> Bool {
-        counts.withLock { $0[userID] != nil }
+        users.withLock { $0[userID] != nil }
     }
 
-    var onlineUserCount: Int { counts.withLock { $0.count } }
+    var onlineUserCount: Int { users.withLock { $0.count } }
 }
