@@ -1,6 +1,8 @@
 import Foundation
 
 /// Input rules for account fields. Each returns the normalised value or a message.
+///
+/// Every length limit of the API counts Unicode scalars (code points) through ``length(_:)``.
 public enum AccountValidation {
     /// Whether `scalar` is a control or format character (Unicode general category Cc or Cf):
     /// what names refuse, as docs/openapi.yaml states. Read from the scalar's own Unicode
@@ -12,6 +14,12 @@ public enum AccountValidation {
         default: return false
         }
     }
+
+    /// The length of a text field as every limit of the API counts it: Unicode scalars (code
+    /// points). That is what JSON Schema's `maxLength` counts (docs/openapi.yaml) and what NIST
+    /// SP 800-63B §5.1.1.2 asks of password lengths. Never grapheme clusters (`String.count`):
+    /// one letter carrying 20,000 combining accents is one grapheme but 20,001 scalars.
+    public static func length(_ value: some StringProtocol) -> Int { value.unicodeScalars.count }
 
     /// Trims, lowercases the domain; one `@`, a dotted domain, no spaces, ≤ 254 bytes.
     public static func email(_ raw: String) -> Result<String, FieldProblem> {
@@ -34,24 +42,25 @@ public enum AccountValidation {
     /// 3–32 of `[a-z0-9_.-]`, compared lowercased.
     public static func username(_ raw: String) -> Result<String, FieldProblem> {
         let value = raw.trimmingCharacters(in: .whitespaces).lowercased()
-        guard (3...32).contains(value.count) else { return .failure("must be 3 to 32 characters") }
+        guard (3...32).contains(length(value)) else { return .failure("must be 3 to 32 characters") }
         guard value.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || "_.-".unicodeScalars.contains($0) }) else {
             return .failure("may contain only a-z, 0-9, '_', '.', '-'")
         }
         return .success(value)
     }
 
-    /// 8–128 characters, no composition rules (ASVS 5.0 §6.2).
+    /// 8–128 Unicode scalars, no composition rules (ASVS 5.0 §6.2; each code point counts as one
+    /// character, NIST SP 800-63B §5.1.1.2).
     public static func password(_ raw: String) -> Result<String, FieldProblem> {
-        guard raw.count >= 8 else { return .failure("must be at least 8 characters") }
-        guard raw.count <= 128, raw.utf8.count <= 1024 else { return .failure("must be at most 128 characters") }
+        guard length(raw) >= 8 else { return .failure("must be at least 8 characters") }
+        guard length(raw) <= 128 else { return .failure("must be at most 128 characters") }
         return .success(raw)
     }
 
-    /// 1–64 characters after trimming, no control characters.
+    /// 1–64 Unicode scalars after trimming, no control characters.
     public static func displayName(_ raw: String) -> Result<String, FieldProblem> {
         let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...64).contains(value.count) else { return .failure("must be 1 to 64 characters") }
+        guard (1...64).contains(length(value)) else { return .failure("must be 1 to 64 characters") }
         guard !value.unicodeScalars.contains(where: isControlOrFormat) else {
             return .failure("must not contain control characters")
         }

@@ -91,7 +91,7 @@ public struct ChatService: Sendable {
             validator.check("password", Result<String, FieldProblem>.failure("only private rooms can have a password"))
         }
         let password = input.password.flatMap { $0.isEmpty ? nil : $0 }
-        if let password { _ = validator.check("password", password.count <= 128 ? .success(password) : .failure("must be at most 128 characters")) }
+        if let password { _ = validator.check("password", AccountValidation.length(password) <= 128 ? .success(password) : .failure("must be at most 128 characters")) }
         try validator.throwIfInvalid()
         let passwordHash = try await password.asyncFlatMap { try await hasher.hash($0) }
         let now = self.now
@@ -364,11 +364,11 @@ public struct ChatService: Sendable {
 
     public func postMessage(userID: Int64, roomID: Int64, body rawBody: String, clientMsgID: String?, replyTo: Int64?) async throws -> PostOutcome {
         let body = rawBody.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...Self.maxBodyLength).contains(body.count) else {
+        guard (1...Self.maxBodyLength).contains(AccountValidation.length(body)) else {
             throw APIError.validation(["body": "must be 1 to \(Self.maxBodyLength) characters"])
         }
         if case .failure(let problem) = AccountValidation.freeText(body, multiline: true) { throw APIError.validation(["body": problem.message]) }
-        if let clientMsgID, clientMsgID.isEmpty || clientMsgID.utf8.count > 64 {
+        if let clientMsgID, !(1...64).contains(AccountValidation.length(clientMsgID)) {
             throw APIError.validation(["clientMsgId": "must be 1 to 64 characters"])
         }
         let now = self.now
@@ -480,7 +480,7 @@ public struct ChatService: Sendable {
 
     static func validateRoomName(_ raw: String) -> Result<String, FieldProblem> {
         let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...64).contains(value.count) else { return .failure("must be 1 to 64 characters") }
+        guard (1...64).contains(AccountValidation.length(value)) else { return .failure("must be 1 to 64 characters") }
         guard !value.unicodeScalars.contains(where: AccountValidation.isControlOrFormat) else {
             return .failure("must not contain control characters")
         }
@@ -489,7 +489,7 @@ public struct ChatService: Sendable {
 
     static func validateTopic(_ raw: String) -> Result<String, FieldProblem> {
         let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard value.count <= 256 else { return .failure("must be at most 256 characters") }
+        guard AccountValidation.length(value) <= 256 else { return .failure("must be at most 256 characters") }
         return AccountValidation.freeText(value)
     }
 

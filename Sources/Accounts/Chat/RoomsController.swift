@@ -125,7 +125,7 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
         let identity = try context.requireIdentity()
         var request = request
         let body = try await request.decodeJSON(JoinByCodeRequest.self, context: context)
-        guard (1...32).contains(body.code.count), (body.password?.count ?? 0) <= 128 else {
+        guard (1...32).contains(AccountValidation.length(body.code)), AccountValidation.length(body.password ?? "") <= 128 else {
             throw APIError(.forbidden, code: "invalid_join_code", message: "The code or the room password is wrong.")
         }
         return try await chat.joinByCode(userID: identity.userID, code: body.code, password: body.password)
