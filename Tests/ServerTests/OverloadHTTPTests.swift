@@ -83,3 +83,36 @@ struct OverloadHTTPTests {
         }
     }
 }
+
+/// Issue 11 item 13, the database as a bounded resource: a SQLite write that stays locked
+/// past `busy_timeout` (5 s) is 503 `server_busy` with `Retry-After`, not 500.
+@Suite("Database overload over HTTP")
+struct DatabaseOverloadHTTPTests {
+    @Test("a write locked out of SQLite past busy_timeout answers 503 server_busy")
+    func sqliteBusy() async throws {
+        let config = try TestApp.configuration(.sqlite)
+        let app = try await buildApplication(config, logger: TestApp.logger)
+        try await app.test(.router) { client in
+            let auth = try await OverloadHTTPTests.account(client, "busy")
+            guard case .sqlite(let path) = config.database else { throw TestSetupFailure("not sqlite") }
+            // Another process's writer (here: a second connection pool on the same file) holds the lock.
+            let other = try await SQLiteDatabase.open(path: path, logger: TestApp.logger)
+            let (locked, lockedSignal) = AsyncStream.makeStream(of: Void.self)
+            let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
+            let holder = Task {
+                try await other.write { _ in
+                    lockedSignal.yield()
+                    for await _ in release { break }
+                }
+            }
+            for await _ in locked { break }
+            let response = try await client.execute(uri: "/api/me", method: .patch, headers: auth, body: .json(["displayName": "Busy Bee"]))
+            releaseSignal.finish()
+            try await holder.value
+            await other.shutdown()
+            #expect(response.status == .serviceUnavailable, "\(response.status) \(response.errorCode ?? "")")
+            #expect(response.errorCode == "server_busy")
+            #expect(response.headers[.retryAfter] == "1")
+        }
+    }
+}
