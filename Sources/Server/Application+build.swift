@@ -1,4 +1,5 @@
 import Accounts
+import Chat
 import Foundation
 import Hummingbird
 import Logging

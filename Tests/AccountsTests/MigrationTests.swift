@@ -2,6 +2,7 @@ import Accounts
 import Foundation
 import SQLKit
 import Testing
+import TestSupport
 
 @Suite("Migrations")
 struct MigrationTests {

@@ -74,17 +74,22 @@ public struct FieldProblem: Error, Sendable, ExpressibleByStringLiteral {
 }
 
 /// Collects per-field problems and throws one `validation_failed` error with all of them.
-struct FieldValidator {
-    private(set) var problems: [String: String] = [:]
+public struct FieldValidator: Sendable {
+    public private(set) var problems: [String: String] = [:]
 
-    mutating func check<T>(_ field: String, _ result: Result<T, FieldProblem>) -> T? {
+    public init() {}
+
+    /// Records `result`'s problem under `field`; returns the value when it is valid.
+    @discardableResult
+    public mutating func check<T>(_ field: String, _ result: Result<T, FieldProblem>) -> T? {
         switch result {
         case .success(let value): return value
         case .failure(let problem): problems[field] = problem.message; return nil
         }
     }
 
-    func throwIfInvalid() throws {
+    /// Throws 422 `validation_failed` with every recorded problem in `fields`.
+    public func throwIfInvalid() throws {
         if !problems.isEmpty { throw APIError.validation(problems) }
     }
 }

@@ -91,7 +91,7 @@ public protocol RemoteAddressProviding {
 
 /// Decodes a JSON body into `T`, mapping failures to `invalid_json` / `payload_too_large`.
 extension Request {
-    mutating func decodeJSON<T: Decodable>(_ type: T.Type, context: some RequestContext) async throws -> T {
+    public mutating func decodeJSON<T: Decodable>(_ type: T.Type, context: some RequestContext) async throws -> T {
         do {
             return try await decode(as: type, context: context)
         } catch let error as APIError {

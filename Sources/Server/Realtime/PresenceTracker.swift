@@ -1,4 +1,5 @@
 import Accounts
+import Chat
 import Synchronization
 
 /// The relay's only user state: which users this node has announced online, and how many live

@@ -1,3 +1,4 @@
+import Accounts
 import Models
 
 /// Where the chat logic reports what changed, so the realtime side can push small

@@ -1,9 +1,11 @@
 @testable import Accounts
+@testable import Chat
 import Foundation
 import Models
 import SQLKit
 import Synchronization
 import Testing
+import TestSupport
 
 /// Records chat events in order.
 final class EventRecorder: ChatEventSink {

@@ -3,26 +3,25 @@ import Foundation
 import Logging
 import PostgresNIO
 import SQLKit
-import TestSupport
 
 /// The databases every store test runs against: SQLite always, PostgreSQL when
 /// TEST_DATABASE_URL is set (scripts/test starts one).
-enum TestDatabases {
-    static var kinds: [DatabaseKind] { TestDatabaseServer.kinds }
+public enum TestDatabases {
+    public static var kinds: [DatabaseKind] { TestDatabaseServer.kinds }
 
-    static var logger: Logger {
+    public static var logger: Logger {
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         return logger
     }
 
-    static var migrationsDirectory: String {
+    public static var migrationsDirectory: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Migrations").path
     }
 
     /// A fresh, migrated database of `kind` for the duration of `body`.
-    static func with<T: Sendable>(_ kind: DatabaseKind, migrate: Bool = true, _ body: @Sendable (any Database) async throws -> T) async throws -> T {
+    public static func with<T: Sendable>(_ kind: DatabaseKind, migrate: Bool = true, _ body: @Sendable (any Database) async throws -> T) async throws -> T {
         switch kind {
         case .sqlite:
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sbtest-\(UUID().uuidString)")
@@ -48,13 +47,14 @@ enum TestDatabases {
         }
     }
 
-    static func runMigrations(_ db: any Database) async throws {
+    public static func runMigrations(_ db: any Database) async throws {
         let migrations = try MigrationLoader.load(directory: migrationsDirectory, kind: db.kind)
         try await MigrationRunner(database: db, migrations: migrations, logger: logger).apply()
     }
 }
 
-struct TestSetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+/// A test could not set up what it needs (not a failure of the code under test).
+public struct TestSetupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
