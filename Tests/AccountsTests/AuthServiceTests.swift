@@ -38,10 +38,6 @@ struct AuthHarness {
     }
 }
 
-func apiCode(_ body: () async throws -> some Any) async -> String? {
-    do { _ = try await body(); return nil } catch let error as APIError { return error.code } catch { return "unexpected: \(error)" }
-}
-
 @Suite("Auth service")
 struct AuthServiceTests {
     @Test("register then login by email or username", arguments: TestDatabases.kinds)
