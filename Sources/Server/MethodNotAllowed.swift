@@ -28,13 +28,20 @@ final class RouteMethods: Sendable {
 
     /// The methods some route has for `path` (sorted by name; empty when no route has the path).
     /// A component matches as the router matches it (`RouterPath.Element ~=`): literals exactly,
-    /// captures and wildcards anything.
+    /// captures and wildcards anything; and, as the router's trie does, a literal that matches a
+    /// segment wins over a capture at the same place without falling back to it
+    /// (`/api/rooms/public` is not `/api/rooms/{id}`, so `PATCH` is not allowed there).
     func allowed(for path: String) -> [HTTPRequest.Method] {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         let methods = routes.withLock { routes in
-            Set(routes.filter { route in
+            var candidates = routes.filter { route in
                 route.components.count == parts.count && zip(route.components, parts).allSatisfy { $0 ~= $1 }
-            }.map(\.method.rawValue))
+            }
+            for (index, part) in parts.enumerated() {
+                let literal = candidates.filter { $0.components[index].description == part }
+                if !literal.isEmpty { candidates = literal }
+            }
+            return Set(candidates.map(\.method.rawValue))
         }
         return methods.sorted().compactMap { HTTPRequest.Method($0) }
     }
