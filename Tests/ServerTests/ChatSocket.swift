@@ -41,12 +41,12 @@ final class ChatSocket {
 
     /// Emits `event` with an ack and returns the ack's first argument. Events that arrive
     /// before the ack are kept for ``next()`` / ``events(through:where:)``.
-    func call(_ event: String, _ payload: JSONValue) async throws -> JSONValue {
+    func call(_ event: String, _ payload: JSONValue, timeout: Duration = .seconds(5)) async throws -> JSONValue {
         nextAckID += 1
         let id = nextAckID
         ws.send("42\(id)" + JSONValue.array([.string(event), payload]).jsonString)
         while true {
-            guard let text = await ws.nextText() else { throw SocketIOTestError("no ack for \(event)") }
+            guard let text = await ws.nextText(timeout: timeout) else { throw SocketIOTestError("no ack for \(event)") }
             if text.hasPrefix("43\(id)[") {
                 let args = try JSONValue(parsing: String(text.dropFirst(2 + String(id).count)))
                 return try #require(args.arrayValue?.first)

@@ -348,4 +348,41 @@ struct RealtimeGatewayTests {
             #expect(try await survivor.call("message:send", Self.send(room, "still in", "s-1"))["ok"] == true)
         }
     }
+
+    /// Issue 11 item 13 on the socket path: a database overloaded past its wait (a SQLite write
+    /// locked out past busy_timeout, 5 s) acks `server_busy` as REST answers 503, not `internal_error`.
+    @Test("an overloaded database acks server_busy")
+    func overloadAcksServerBusy() async throws {
+        var configuration = try TestApp.configuration(.sqlite)
+        configuration.requireVerifiedEmail = false
+        configuration.allowedOrigins = ["ws://127.0.0.1"]
+        guard case .sqlite(let path) = configuration.database else { throw TestSetupFailure("not sqlite") }
+        let app = try await buildApplication(configuration, logger: TestApp.logger)
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let ann = try await ChatREST.user(client, "ann")
+            let room = try await ChatREST.room(client, ann.token)
+            let socket = try await ChatSocket.connect(port: port, token: ann.token)
+            defer { socket.close() }
+            // another process's writer (here: a second connection pool on the same file) holds the lock
+            let other = try await SQLiteDatabase.open(path: path, logger: TestApp.logger)
+            let (locked, lockedSignal) = AsyncStream.makeStream(of: Void.self)
+            let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
+            let holder = Task {
+                try await other.write { _ in
+                    lockedSignal.yield()
+                    for await _ in release { break }
+                }
+            }
+            for await _ in locked { break }
+            let ack = try await socket.call("message:send", Self.send(room, "busy", "busy-1"), timeout: .seconds(30))
+            releaseSignal.finish()
+            try await holder.value
+            await other.shutdown()
+            Self.expectFailure(ack, "server_busy")
+            // nothing was half-written: the retry with the same clientMsgId stores it once
+            let retry = try await socket.call("message:send", Self.send(room, "busy", "busy-1"))
+            #expect(retry["ok"] == true && retry["duplicate"] == false, "\(retry)")
+        }
+    }
 }

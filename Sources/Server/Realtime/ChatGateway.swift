@@ -167,6 +167,11 @@ struct ChatGateway: Sendable {
         } catch let error as APIError {
             await ack?([Self.failure(error.code, error.message, fields: error.fields)])
         } catch {
+            // an overloaded bounded resource (hashing gate, database) is `server_busy`, as on REST
+            if let busy = APIError.overload(from: error) {
+                await ack?([Self.failure(busy.code, busy.message)])
+                return
+            }
             logger.error("realtime event failed", metadata: ["error.type": "\(String(reflecting: type(of: error)))"])
             await ack?([Self.failure("internal_error", "Something went wrong on our side.")])
         }
