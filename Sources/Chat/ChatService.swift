@@ -61,9 +61,8 @@ public struct ChatService: Sendable {
 
     // MARK: Errors
 
-    public static let notAMember = APIError(.forbidden, code: "not_a_member", message: "You are not a member of this room.")
-    static let roomNotFound = APIError(.notFound, code: "room_not_found", message: "No such room.")
-    static func forbidden(_ code: String, _ message: String) -> APIError { APIError(.forbidden, code: code, message: message) }
+    public static let notAMember = APIError(.notAMember, message: "You are not a member of this room.")
+    static let roomNotFound = APIError(.roomNotFound, message: "No such room.")
 
     // MARK: Rooms
 
@@ -108,7 +107,7 @@ public struct ChatService: Sendable {
             }
             switch outcome {
             case .nameTaken:
-                throw APIError(.conflict, code: "room_name_taken", message: "A public room with that name exists.", fields: ["name": "is taken"])
+                throw APIError(.roomNameTaken, message: "A public room with that name exists.", fields: ["name": "is taken"])
             case .codeCollision:
                 continue
             case .created(let room):
@@ -157,7 +156,7 @@ public struct ChatService: Sendable {
     public func join(userID: Int64, roomID: Int64) async throws -> RoomView {
         guard let room = try await database.read({ db in try await rooms.find(id: roomID, on: db) }) else { throw Self.roomNotFound }
         guard room.roomKind == .public else {
-            throw Self.forbidden("invite_only", "This room is invite-only; join it with its code or an invite.")
+            throw APIError(.inviteOnly, message: "This room is invite-only; join it with its code or an invite.")
         }
         try await addMember(room: room, userID: userID, role: .member)
         return try await roomView(userID: userID, roomID: roomID)
@@ -177,7 +176,7 @@ public struct ChatService: Sendable {
         }
         guard ok, let room else {
             _ = try await database.write { db in try await throttle.hit(key: key, rule: Self.joinCodeRule, now: now, on: db) }
-            throw APIError(.forbidden, code: "invalid_join_code", message: "The code or the room password is wrong.")
+            throw APIError(.invalidJoinCode, message: "The code or the room password is wrong.")
         }
         try await addMember(room: room, userID: userID, role: .member)
         return try await roomView(userID: userID, roomID: room.id)
@@ -240,11 +239,11 @@ public struct ChatService: Sendable {
         }
         guard let room else { throw Self.roomNotFound }
         guard let membership else { throw Self.notAMember }
-        guard room.roomKind != .direct else { throw Self.forbidden("direct_room", "Direct conversations have exactly two people.") }
+        guard room.roomKind != .direct else { throw APIError(.directRoom, message: "Direct conversations have exactly two people.") }
         if room.roomKind == .private && membership.roomRole == .member {
-            throw Self.forbidden("not_room_admin", "Only the room's owner and admins can invite to a private room.")
+            throw APIError(.notRoomAdmin, message: "Only the room's owner and admins can invite to a private room.")
         }
-        guard let invitee, invitee.disabledAt == nil else { throw APIError(.notFound, code: "user_not_found", message: "No such user.") }
+        guard let invitee, invitee.disabledAt == nil else { throw APIError(.userNotFound, message: "No such user.") }
         try await addMember(room: room, userID: invitee.id, role: .member)
         return UserSummary(id: invitee.id, username: invitee.username, displayName: invitee.displayName)
     }
@@ -253,7 +252,7 @@ public struct ChatService: Sendable {
     public func direct(userID: Int64, with target: UserRef) async throws -> RoomView {
         try await verification.requireVerified(userID: userID)
         guard let peer = try await database.read({ db in try await resolve(target, on: db) }), peer.disabledAt == nil else {
-            throw APIError(.notFound, code: "user_not_found", message: "No such user.")
+            throw APIError(.userNotFound, message: "No such user.")
         }
         guard peer.id != userID else { throw APIError.validation(["userId": "cannot start a conversation with yourself"]) }
         let key = "\(min(userID, peer.id)):\(max(userID, peer.id))"
@@ -313,11 +312,11 @@ public struct ChatService: Sendable {
         try await database.write { db in
             guard let room = try await rooms.find(id: roomID, on: db) else { throw Self.roomNotFound }
             guard let membership = try await rooms.membership(roomID: roomID, userID: userID, on: db) else { throw Self.notAMember }
-            guard room.roomKind != .direct else { throw Self.forbidden("direct_room", "Direct conversations have no name or topic.") }
-            guard membership.roomRole != .member else { throw Self.forbidden("not_room_admin", "Only the room's owner and admins can change it.") }
+            guard room.roomKind != .direct else { throw APIError(.directRoom, message: "Direct conversations have no name or topic.") }
+            guard membership.roomRole != .member else { throw APIError(.notRoomAdmin, message: "Only the room's owner and admins can change it.") }
             if let name, room.roomKind == .public, name.lowercased() != room.name?.lowercased(),
                try await db.raw("SELECT id FROM rooms WHERE kind = 'public' AND name_key = \(bind: name.lowercased())").first() != nil {
-                throw APIError(.conflict, code: "room_name_taken", message: "A public room with that name exists.", fields: ["name": "is taken"])
+                throw APIError(.roomNameTaken, message: "A public room with that name exists.", fields: ["name": "is taken"])
             }
             try await db.raw(
                 """
@@ -336,7 +335,7 @@ public struct ChatService: Sendable {
         let memberIDs = try await database.write { db -> [Int64] in
             guard try await rooms.find(id: roomID, on: db) != nil else { throw Self.roomNotFound }
             guard let membership = try await rooms.membership(roomID: roomID, userID: userID, on: db) else { throw Self.notAMember }
-            guard membership.roomRole == .owner else { throw Self.forbidden("not_room_owner", "Only the room's owner can delete it.") }
+            guard membership.roomRole == .owner else { throw APIError(.notRoomOwner, message: "Only the room's owner can delete it.") }
             let ids = try await rooms.memberIDs(roomID: roomID, on: db)
             try await rooms.delete(id: roomID, on: db)
             return ids

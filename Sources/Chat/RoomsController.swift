@@ -127,7 +127,7 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
         var request = request
         let body = try await request.decodeJSON(JoinByCodeRequest.self, context: context)
         guard (1...32).contains(AccountValidation.length(body.code)), AccountValidation.length(body.password ?? "") <= 128 else {
-            throw APIError(.forbidden, code: "invalid_join_code", message: "The code or the room password is wrong.")
+            throw APIError(.invalidJoinCode, message: "The code or the room password is wrong.")
         }
         return try await chat.joinByCode(userID: identity.userID, code: body.code, password: body.password)
     }

@@ -150,13 +150,3 @@ public enum ChatEventName {
     public static let presence = "presence"
     public static let authToken = "auth:token"
 }
-
-/// The stable error codes of the realtime acks (`{ok:false, error:{code,message}}`).
-public struct ChatError: Codable, Sendable, Equatable, Error {
-    public var code: String
-    public var message: String
-    public init(code: String, message: String) {
-        self.code = code
-        self.message = message
-    }
-}

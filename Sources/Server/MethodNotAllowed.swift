@@ -52,7 +52,7 @@ extension APIError {
     static func methodNotAllowed(_ allowed: [HTTPRequest.Method]) -> APIError {
         let list = allowed.map(\.rawValue).joined(separator: ", ")
         return APIError(
-            .methodNotAllowed, code: "method_not_allowed", message: "This path does not accept that method; it accepts \(list).",
+            .methodNotAllowed, message: "This path does not accept that method; it accepts \(list).",
             headers: [.allow: list]
         )
     }

@@ -96,7 +96,7 @@ public struct AuthService: Sendable {
         if let ip = client.ip {
             let now = self.now
             if let wait = try await database.write({ db in try await throttle.hit(key: "register:ip:\(ip)", rule: settings.registerRule, now: now, on: db) }) {
-                throw APIError.tooManyRequests(code: "too_many_requests", retryAfter: wait)
+                throw APIError.tooManyRequests(.tooManyRequests, retryAfter: wait)
             }
         }
         let hash = try await hashPassword(password)
@@ -120,7 +120,7 @@ public struct AuthService: Sendable {
         case .emailTaken:
             logger.info("registration for an existing address; owner notified")
         case .usernameTaken:
-            throw APIError(.conflict, code: "username_taken", message: "That username is taken.", fields: ["username": "is taken"])
+            throw APIError(.usernameTaken, message: "That username is taken.", fields: ["username": "is taken"])
         }
     }
 
@@ -161,7 +161,7 @@ public struct AuthService: Sendable {
                 try await throttle.hit(key: accountKey, rule: settings.accountRule, now: now, on: db)
                 if let ipKey { try await throttle.hit(key: ipKey, rule: settings.ipRule, now: now, on: db) }
             }
-            throw APIError(.unauthorized, code: "invalid_credentials", message: "The login or password is incorrect.")
+            throw APIError(.invalidCredentials, message: "The login or password is incorrect.")
         }
         if needsRehash {
             let newHash = try await hashPassword(password)
@@ -218,16 +218,16 @@ public struct AuthService: Sendable {
         }
         switch outcome {
         case .unknown:
-            throw APIError(.unauthorized, code: "invalid_refresh_token", message: "The refresh token is not valid.")
+            throw APIError(.invalidRefreshToken, message: "The refresh token is not valid.")
         case .expired:
-            throw APIError(.unauthorized, code: "session_expired", message: "The session has ended; log in again.")
+            throw APIError(.sessionExpired, message: "The session has ended; log in again.")
         case .reused(let sessionID, let userID):
             logger.warning("refresh token reuse detected; session revoked", metadata: ["user.id": "\(userID)"])
             await notifyRevoked(userID: userID, sessionIDs: [sessionID], reason: "refresh_token_reuse")
-            throw APIError(.unauthorized, code: "refresh_token_reused", message: "This refresh token was already used; the session has been ended.")
+            throw APIError(.refreshTokenReused, message: "This refresh token was already used; the session has been ended.")
         case .rotated(let sessionID, let userID, let absoluteExpiry):
             guard let user = try await database.read({ db in try await users.find(id: userID, on: db) }), user.disabledAt == nil else {
-                throw APIError(.unauthorized, code: "session_expired", message: "The session has ended; log in again.")
+                throw APIError(.sessionExpired, message: "The session has ended; log in again.")
             }
             let access = try await tokens.issue(userID: userID, sessionID: sessionID)
             return IssuedTokens(
@@ -325,7 +325,7 @@ public struct AuthService: Sendable {
         try validator.throwIfInvalid()
         guard let user = try await user(id: identity.userID) else { throw APIError.unauthorized }
         guard try await verifyPassword(current, against: user.passwordHash).matches else {
-            throw APIError(.forbidden, code: "invalid_current_password", message: "The current password is incorrect.", fields: ["currentPassword": "is incorrect"])
+            throw APIError(.invalidCurrentPassword, message: "The current password is incorrect.", fields: ["currentPassword": "is incorrect"])
         }
         let hash = try await hashPassword(newPassword!)
         let now = self.now

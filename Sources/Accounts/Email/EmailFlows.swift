@@ -69,7 +69,7 @@ public struct EmailFlows: Sendable {
             let day = try await throttle.hit(key: "mail:resend_verification:day:\(userID)", rule: settings.resendPerDayRule, now: now, on: db)
             if let wait = [minute, day].compactMap({ $0 }).max() {
                 // Thrown inside the transaction, so a refused attempt is not counted.
-                throw APIError.tooManyRequests(code: "too_many_requests", retryAfter: wait)
+                throw APIError.tooManyRequests(.tooManyRequests, retryAfter: wait)
             }
             try await mailer.issueVerification(to: user, now: now, on: db)
         }
@@ -95,7 +95,7 @@ public struct EmailFlows: Sendable {
             let now = self.now
             try await database.write { db in
                 if let wait = try await throttle.hit(key: "forgot:ip:\(ip)", rule: settings.forgotPerIPRule, now: now, on: db) {
-                    throw APIError.tooManyRequests(code: "too_many_requests", retryAfter: wait)
+                    throw APIError.tooManyRequests(.tooManyRequests, retryAfter: wait)
                 }
             }
         }

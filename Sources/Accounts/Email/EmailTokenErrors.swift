@@ -5,19 +5,19 @@ import Hummingbird
 /// those codes never mistakes a dead link for an expired session.
 extension APIError {
     /// Unknown, malformed, for another purpose, or for an address the account no longer has.
-    public static let emailTokenInvalid = APIError(.badRequest, code: "email_token_invalid", message: "This link is not valid.")
+    public static let emailTokenInvalid = APIError(.emailTokenInvalid, message: "This link is not valid.")
     /// Past its lifetime (24 h for verification, 1 h for reset).
-    public static let emailTokenExpired = APIError(.badRequest, code: "email_token_expired", message: "This link has expired; ask for a new one.")
+    public static let emailTokenExpired = APIError(.emailTokenExpired, message: "This link has expired; ask for a new one.")
     /// Already used once.
-    public static let emailTokenUsed = APIError(.badRequest, code: "email_token_used", message: "This link was already used.")
+    public static let emailTokenUsed = APIError(.emailTokenUsed, message: "This link was already used.")
     /// A newer link of the same kind was sent, which replaced this one.
     public static let emailTokenSuperseded = APIError(
-        .badRequest, code: "email_token_superseded", message: "A newer link was sent; use the most recent email."
+        .emailTokenSuperseded, message: "A newer link was sent; use the most recent email."
     )
     /// 403: the action needs a verified email address.
-    public static let emailUnverified = APIError(.forbidden, code: "email_unverified", message: "Verify your email address first.")
+    public static let emailUnverified = APIError(.emailUnverified, message: "Verify your email address first.")
     /// 409: resend-verification for an address that is already verified.
-    public static let emailAlreadyVerified = APIError(.conflict, code: "email_already_verified", message: "Your email address is already verified.")
+    public static let emailAlreadyVerified = APIError(.emailAlreadyVerified, message: "Your email address is already verified.")
 }
 
 extension EmailTokenRecord {

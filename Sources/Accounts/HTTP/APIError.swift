@@ -4,36 +4,49 @@ import Hummingbird
 import Models
 
 /// The one error shape of the REST API:
-/// `{"error":{"code":"stable_snake_case","message":"…","fields":{…}}}`.
+/// `{"error":{"code":"stable_snake_case","message":"…","fields":{…}}}` (an ``ErrorBody``).
 ///
-/// `code` is part of the API contract (docs/openapi.yaml lists them); `message`
-/// is for humans and may change.
+/// `code` is part of the API contract: a member of the ``ErrorCode`` catalogue (Models), which
+/// also decides the HTTP status (``ErrorCode/httpStatus``); docs/openapi.yaml lists the codes.
+/// `message` is for humans and may change. The realtime gateway maps the same value to a
+/// failed ack (`{ok:false,error:{code,message,fields?}}`).
 public struct APIError: Error, HTTPResponseError, Sendable {
-    public let status: HTTPResponse.Status
-    public let code: String
+    /// The catalogued code; its ``ErrorCode/httpStatus`` is ``status``.
+    public let errorCode: ErrorCode
     public let message: String
     public let fields: [String: String]?
+    /// Extra response headers (`Retry-After`, `Allow`, `Set-Cookie`).
     public let headers: HTTPFields
 
-    public init(_ status: HTTPResponse.Status, code: String, message: String, fields: [String: String]? = nil, headers: HTTPFields = [:]) {
-        self.status = status
-        self.code = code
+    public init(_ code: ErrorCode, message: String, fields: [String: String]? = nil, headers: HTTPFields = [:]) {
+        self.errorCode = code
         self.message = message
         self.fields = fields
         self.headers = headers
     }
 
+    /// The HTTP status, as the catalogue decides it for ``errorCode``.
+    public var status: HTTPResponse.Status { HTTPResponse.Status(code: errorCode.httpStatus) }
+
+    /// The code as it travels (``ErrorCode/rawValue``).
+    public var code: String { errorCode.rawValue }
+
+    /// The wire `error` object, `{code, message, fields?}`.
+    public var body: ErrorBody { ErrorBody(errorCode, message: message, fields: fields) }
+
+    /// The same error with `more` headers added.
+    public func adding(headers more: HTTPFields) -> APIError {
+        var headers = self.headers
+        headers.append(contentsOf: more)
+        return APIError(errorCode, message: message, fields: fields, headers: headers)
+    }
+
     struct Body: Encodable {
-        struct Inner: Encodable {
-            let code: String
-            let message: String
-            let fields: [String: String]?
-        }
-        let error: Inner
+        let error: ErrorBody
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try WireJSON.makeEncoder().encode(Body(error: .init(code: code, message: message, fields: fields)))
+        let data = try WireJSON.makeEncoder().encode(Body(error: body))
         var headers = self.headers
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.cacheControl] = "no-store"
@@ -43,19 +56,21 @@ public struct APIError: Error, HTTPResponseError, Sendable {
 
 extension APIError {
     public static func validation(_ fields: [String: String]) -> APIError {
-        APIError(.unprocessableContent, code: "validation_failed", message: "Some fields are invalid.", fields: fields)
+        APIError(.validationFailed, message: "Some fields are invalid.", fields: fields)
     }
-    public static let invalidJSON = APIError(.badRequest, code: "invalid_json", message: "The request body is not valid JSON for this endpoint.")
-    public static let unauthorized = APIError(.unauthorized, code: "unauthorized", message: "Authentication required.")
+    public static let invalidJSON = APIError(.invalidJSON, message: "The request body is not valid JSON for this endpoint.")
+    public static let unauthorized = APIError(.unauthorized, message: "Authentication required.")
     /// The access token is valid but its session has ended (the socket path uses the same code).
-    public static let sessionRevoked = APIError(.unauthorized, code: "session_revoked", message: "This session has ended; log in again.")
-    public static let notFound = APIError(.notFound, code: "not_found", message: "No such resource.")
-    public static let payloadTooLarge = APIError(.contentTooLarge, code: "payload_too_large", message: "The request body is too large.")
-    public static let internalError = APIError(.internalServerError, code: "internal_error", message: "Something went wrong on our side.")
-    public static func tooManyRequests(code: String = "too_many_attempts", retryAfter seconds: Int) -> APIError {
+    public static let sessionRevoked = APIError(.sessionRevoked, message: "This session has ended; log in again.")
+    public static let notFound = APIError(.notFound, message: "No such resource.")
+    public static let payloadTooLarge = APIError(.payloadTooLarge, message: "The request body is too large.")
+    public static let internalError = APIError(.internalError, message: "Something went wrong on our side.")
+    /// 429 `code` (``ErrorCode/tooManyAttempts`` or ``ErrorCode/tooManyRequests``) with
+    /// `Retry-After: seconds` (at least 1).
+    public static func tooManyRequests(_ code: ErrorCode = .tooManyAttempts, retryAfter seconds: Int) -> APIError {
         var headers = HTTPFields()
         headers[.retryAfter] = String(max(1, seconds))
-        return APIError(.tooManyRequests, code: code, message: "Too many attempts. Try again in \(max(1, seconds)) seconds.", headers: headers)
+        return APIError(code, message: "Too many attempts. Try again in \(max(1, seconds)) seconds.", headers: headers)
     }
 }
 
@@ -76,10 +91,14 @@ public struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             switch error.status {
             case .notFound: throw APIError.notFound
             case .contentTooLarge: throw APIError.payloadTooLarge
-            case .badRequest: throw APIError(.badRequest, code: "bad_request", message: error.body ?? "Bad request.")
+            case .badRequest: throw APIError(.badRequest, message: error.body ?? "Bad request.")
             case .unauthorized: throw APIError.unauthorized
-            case .methodNotAllowed: throw APIError(.methodNotAllowed, code: "method_not_allowed", message: "Method not allowed.")
-            default: throw APIError(error.status, code: "http_\(error.status.code)", message: error.body ?? error.status.reasonPhrase)
+            case .methodNotAllowed: throw APIError(.methodNotAllowed, message: "Method not allowed.")
+            default:
+                // No code of ours throws another status, nor does Hummingbird under /api; the
+                // catalogue has no code for it, so it is a fault of ours.
+                context.logger.error("unexpected HTTP error status", metadata: ["http.status": "\(error.status.code)"])
+                throw APIError.internalError
             }
         } catch {
             if let busy = APIError.overload(from: error) {

@@ -115,16 +115,14 @@ public struct AuthController<Context: IdentityRequestContext>: Sendable {
             : RefreshRequest(refreshToken: nil, refreshTokenInBody: nil)
         let fromBody = body.refreshToken
         guard let token = fromBody ?? cookie(Self.refreshCookieName, in: request) else {
-            throw APIError(.unauthorized, code: "invalid_refresh_token", message: "No refresh token was presented.")
+            throw APIError(.invalidRefreshToken, message: "No refresh token was presented.")
         }
         do {
             let issued = try await auth.refresh(token: token, client: request.clientInfo(context: context))
             return try tokenResponse(issued, inBody: fromBody != nil || body.refreshTokenInBody == true, request: request, context: context)
         } catch let error as APIError where fromBody == nil {
             // A dead cookie is cleared so the browser stops presenting it.
-            var headers = error.headers
-            headers.append(HTTPField(name: .setCookie, value: clearedCookie()))
-            throw APIError(error.status, code: error.code, message: error.message, headers: headers)
+            throw error.adding(headers: [.setCookie: clearedCookie()])
         }
     }
 

@@ -34,9 +34,9 @@ public struct BearerAuthenticator<Context: IdentityRequestContext>: RouterMiddle
         do {
             context.identity = try await tokens.verify(token)
         } catch .expired {
-            throw APIError(.unauthorized, code: "token_expired", message: "The access token has expired; refresh it.")
+            throw APIError(.tokenExpired, message: "The access token has expired; refresh it.")
         } catch {
-            throw APIError(.unauthorized, code: "invalid_token", message: "The access token is not valid.")
+            throw APIError(.invalidToken, message: "The access token is not valid.")
         }
         if let liveness = tokens.sessionLiveness, let identity = context.identity, try await !liveness.isLive(identity.sessionID) {
             throw APIError.sessionRevoked

@@ -17,7 +17,7 @@ import SQLiteNIO
 extension APIError {
     /// 503 `server_busy`, `Retry-After: 1` (seconds).
     public static let serverBusy = APIError(
-        .serviceUnavailable, code: "server_busy", message: "The server is busy; try again shortly.", headers: [.retryAfter: "1"]
+        .serverBusy, message: "The server is busy; try again shortly.", headers: [.retryAfter: "1"]
     )
 
     /// ``serverBusy`` when `error` is the overload of a bounded resource, else nil.

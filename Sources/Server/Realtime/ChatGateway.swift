@@ -39,24 +39,25 @@ struct ChatGateway: Sendable {
 
     func authenticate(_ handshake: Handshake) async throws -> SocketAuth {
         guard let token = handshake.auth?["token"]?.stringValue, !token.isEmpty, token.utf8.count < 4096 else {
-            throw Self.refusal("invalid_token", "An access token is required: connect with auth {token}.")
+            throw Self.refusal(.invalidToken, "An access token is required: connect with auth {token}.")
         }
         let identity: AccessIdentity
         do {
             identity = try await auth.tokens.verify(token)
         } catch .expired {
-            throw Self.refusal("token_expired", "The access token has expired; refresh it and reconnect.")
+            throw Self.refusal(.tokenExpired, "The access token has expired; refresh it and reconnect.")
         } catch {
-            throw Self.refusal("invalid_token", "The access token is not valid.")
+            throw Self.refusal(.invalidToken, "The access token is not valid.")
         }
         guard try await auth.isSessionActive(identity.sessionID) else {
-            throw Self.refusal("session_revoked", "This session has ended; log in again.")
+            throw Self.refusal(.sessionRevoked, "This session has ended; log in again.")
         }
         return SocketAuth(identity)
     }
 
-    static func refusal(_ code: String, _ message: String) -> ConnectError {
-        ConnectError(message: code, data: .object(["code": .string(code), "message": .string(message)]))
+    /// A `CONNECT_ERROR` refusal: `message` is the code, `data` the ``ErrorBody`` `{code, message}`.
+    static func refusal(_ code: ErrorCode, _ message: String) -> ConnectError {
+        ConnectError(message: code.rawValue, data: Self.json(ErrorBody(code, message: message)))
     }
 
     // MARK: Connection
@@ -144,7 +145,7 @@ struct ChatGateway: Sendable {
 
     /// Runs one client event: checks the socket's token (refusing expired ones,
     /// pushing a fresh one when expiry is near), decodes the payload, and acks
-    /// `{ok:true,…}` or `{ok:false,error:{code,message}}`.
+    /// `{ok:true,…}` or `{ok:false,error:{code,message,fields?}}` (``ackError(for:)``).
     func handle<Request: Decodable>(
         _ socket: Socket, _ socketAuth: SocketAuth, _ args: [JSONValue], _ ack: Acknowledge?,
         _ body: (Request, AccessIdentity) async throws -> JSONValue
@@ -152,29 +153,32 @@ struct ChatGateway: Sendable {
         let identity = socketAuth.identity
         let now = clock.now()
         guard identity.expiresAt > now else {
-            await ack?([Self.failure("token_expired", "The access token has expired; send auth:refresh with a new one.")])
+            await ack?([Self.failure(.tokenExpired, "The access token has expired; send auth:refresh with a new one.")])
             return
         }
         if identity.expiresAt.timeIntervalSince(now) < refreshWindow.seconds {
             await pushFreshToken(socket, socketAuth, identity)
         }
         guard let first = args.first, let request = try? first.decode(as: Request.self) else {
-            await ack?([Self.failure("invalid_payload", "The event payload is missing or malformed.")])
+            await ack?([Self.failure(.invalidPayload, "The event payload is missing or malformed.")])
             return
         }
         do {
             await ack?([try await body(request, identity)])
-        } catch let error as APIError {
-            await ack?([Self.failure(error.code, error.message, fields: error.fields)])
         } catch {
-            // an overloaded bounded resource (hashing gate, database) is `server_busy`, as on REST
-            if let busy = APIError.overload(from: error) {
-                await ack?([Self.failure(busy.code, busy.message)])
-                return
-            }
-            logger.error("realtime event failed", metadata: ["error.type": "\(String(reflecting: type(of: error)))"])
-            await ack?([Self.failure("internal_error", "Something went wrong on our side.")])
+            await ack?([Self.failure(ackError(for: error))])
         }
+    }
+
+    /// The one mapping of an error thrown by an event's handler to its failed ack's `error`,
+    /// as ``APIErrorMiddleware`` maps it for REST: an ``APIError`` keeps its code, message and
+    /// fields; the overload of a bounded resource (hashing gate, database) is `server_busy`;
+    /// anything else is logged (type only) and is `internal_error`.
+    func ackError(for error: any Error) -> ErrorBody {
+        if let error = error as? APIError { return error.body }
+        if let busy = APIError.overload(from: error) { return ErrorBody(busy.errorCode, message: busy.message) }
+        logger.error("realtime event failed", metadata: ["error.type": "\(String(reflecting: type(of: error)))"])
+        return APIError.internalError.body
     }
 
     func pushFreshToken(_ socket: Socket, _ socketAuth: SocketAuth, _ identity: AccessIdentity) async {
@@ -192,26 +196,26 @@ struct ChatGateway: Sendable {
 
     func refreshToken(_ socket: Socket, _ socketAuth: SocketAuth, _ args: [JSONValue], _ ack: Acknowledge?) async {
         guard let request = try? args.first?.decode(as: RefreshRequest.self) else {
-            await ack?([Self.failure("invalid_payload", "Send {token}.")])
+            await ack?([Self.failure(.invalidPayload, "Send {token}.")])
             return
         }
         let identity: AccessIdentity
         do {
             identity = try await auth.tokens.verify(request.token)
         } catch .expired {
-            await ack?([Self.failure("token_expired", "That token has expired too.")])
+            await ack?([Self.failure(.tokenExpired, "That token has expired too.")])
             return
         } catch {
-            await ack?([Self.failure("invalid_token", "The access token is not valid.")])
+            await ack?([Self.failure(.invalidToken, "The access token is not valid.")])
             return
         }
         let current = socketAuth.identity
         guard identity.userID == current.userID else {
-            await ack?([Self.failure("invalid_token", "The token belongs to another user.")])
+            await ack?([Self.failure(.invalidToken, "The token belongs to another user.")])
             return
         }
         guard (try? await auth.isSessionActive(identity.sessionID)) == true else {
-            await ack?([Self.failure("session_revoked", "This session has ended; log in again.")])
+            await ack?([Self.failure(.sessionRevoked, "This session has ended; log in again.")])
             socket.disconnect()
             return
         }
@@ -223,10 +227,22 @@ struct ChatGateway: Sendable {
         await ack?([.object(["ok": true, "expiresAt": .string(WireTime.string(identity.expiresAt))])])
     }
 
-    static func failure(_ code: String, _ message: String, fields: [String: String]? = nil) -> JSONValue {
-        var error: [String: JSONValue] = ["code": .string(code), "message": .string(message)]
-        if let fields { error["fields"] = .object(fields.mapValues { .string($0) }) }
-        return .object(["ok": false, "error": .object(error)])
+    /// A failed ack, `{ok:false, error:{code, message}}`.
+    static func failure(_ code: ErrorCode, _ message: String) -> JSONValue {
+        failure(ErrorBody(code, message: message))
+    }
+
+    /// A failed ack, `{ok:false, error:{code, message, fields?}}`: the one place the ack shape
+    /// of an error is built.
+    static func failure(_ error: ErrorBody) -> JSONValue {
+        .object(["ok": false, "error": json(error)])
+    }
+
+    /// `{code, message, fields?}` as a JSON object (`fields` only when present).
+    static func json(_ error: ErrorBody) -> JSONValue {
+        var object: [String: JSONValue] = ["code": .string(error.code.rawValue), "message": .string(error.message)]
+        if let fields = error.fields { object["fields"] = .object(fields.mapValues { .string($0) }) }
+        return .object(object)
     }
 }
 
