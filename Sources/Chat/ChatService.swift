@@ -61,8 +61,8 @@ public struct ChatService: Sendable {
 
     // MARK: Errors
 
-    public static let notAMember = APIError(.notAMember, message: "You are not a member of this room.")
-    static let roomNotFound = APIError(.roomNotFound, message: "No such room.")
+    public static let notAMember = ServiceError(.notAMember, message: "You are not a member of this room.")
+    static let roomNotFound = ServiceError(.roomNotFound, message: "No such room.")
 
     // MARK: Rooms
 
@@ -83,7 +83,7 @@ public struct ChatService: Sendable {
         try await verification.requireVerified(userID: userID)
         var validator = FieldValidator()
         guard input.kind != .direct else {
-            throw APIError.validation(["kind": "must be public or private (use POST /api/direct for direct messages)"])
+            throw ServiceError.validation(["kind": "must be public or private (use POST /api/direct for direct messages)"])
         }
         let name = validator.check("name", Self.validateRoomName(input.name ?? ""))
         let topic = input.topic.flatMap { validator.check("topic", Self.validateTopic($0)) }
@@ -107,7 +107,7 @@ public struct ChatService: Sendable {
             }
             switch outcome {
             case .nameTaken:
-                throw APIError(.roomNameTaken, message: "A public room with that name exists.", fields: ["name": "is taken"])
+                throw ServiceError(.roomNameTaken, message: "A public room with that name exists.", fields: ["name": "is taken"])
             case .codeCollision:
                 continue
             case .created(let room):
@@ -118,7 +118,7 @@ public struct ChatService: Sendable {
                 return try await roomView(userID: userID, roomID: room.id)
             }
         }
-        throw APIError.internalError
+        throw ServiceError.internalError
     }
 
     public func listRooms(userID: Int64) async throws -> [RoomView] {
@@ -156,7 +156,7 @@ public struct ChatService: Sendable {
     public func join(userID: Int64, roomID: Int64) async throws -> RoomView {
         guard let room = try await database.read({ db in try await rooms.find(id: roomID, on: db) }) else { throw Self.roomNotFound }
         guard room.roomKind == .public else {
-            throw APIError(.inviteOnly, message: "This room is invite-only; join it with its code or an invite.")
+            throw ServiceError(.inviteOnly, message: "This room is invite-only; join it with its code or an invite.")
         }
         try await addMember(room: room, userID: userID, role: .member)
         return try await roomView(userID: userID, roomID: roomID)
@@ -167,7 +167,7 @@ public struct ChatService: Sendable {
         let key = "joincode:user:\(userID)"
         let now = self.now
         if let wait = try await database.read({ db in try await throttle.blockedFor(key: key, rule: Self.joinCodeRule, now: now, on: db) }) {
-            throw APIError.tooManyRequests(retryAfter: wait)
+            throw ServiceError.tooManyRequests(retryAfter: wait)
         }
         let room = try await database.read { db in try await rooms.find(joinCode: code, on: db) }
         var ok = room != nil
@@ -176,7 +176,7 @@ public struct ChatService: Sendable {
         }
         guard ok, let room else {
             _ = try await database.write { db in try await throttle.hit(key: key, rule: Self.joinCodeRule, now: now, on: db) }
-            throw APIError(.invalidJoinCode, message: "The code or the room password is wrong.")
+            throw ServiceError(.invalidJoinCode, message: "The code or the room password is wrong.")
         }
         try await addMember(room: room, userID: userID, role: .member)
         return try await roomView(userID: userID, roomID: room.id)
@@ -239,11 +239,11 @@ public struct ChatService: Sendable {
         }
         guard let room else { throw Self.roomNotFound }
         guard let membership else { throw Self.notAMember }
-        guard room.roomKind != .direct else { throw APIError(.directRoom, message: "Direct conversations have exactly two people.") }
+        guard room.roomKind != .direct else { throw ServiceError(.directRoom, message: "Direct conversations have exactly two people.") }
         if room.roomKind == .private && membership.roomRole == .member {
-            throw APIError(.notRoomAdmin, message: "Only the room's owner and admins can invite to a private room.")
+            throw ServiceError(.notRoomAdmin, message: "Only the room's owner and admins can invite to a private room.")
         }
-        guard let invitee, invitee.disabledAt == nil else { throw APIError(.userNotFound, message: "No such user.") }
+        guard let invitee, invitee.disabledAt == nil else { throw ServiceError(.userNotFound, message: "No such user.") }
         try await addMember(room: room, userID: invitee.id, role: .member)
         return UserSummary(id: invitee.id, username: invitee.username, displayName: invitee.displayName)
     }
@@ -252,9 +252,9 @@ public struct ChatService: Sendable {
     public func direct(userID: Int64, with target: UserRef) async throws -> RoomView {
         try await verification.requireVerified(userID: userID)
         guard let peer = try await database.read({ db in try await resolve(target, on: db) }), peer.disabledAt == nil else {
-            throw APIError(.userNotFound, message: "No such user.")
+            throw ServiceError(.userNotFound, message: "No such user.")
         }
-        guard peer.id != userID else { throw APIError.validation(["userId": "cannot start a conversation with yourself"]) }
+        guard peer.id != userID else { throw ServiceError.validation(["userId": "cannot start a conversation with yourself"]) }
         let key = "\(min(userID, peer.id)):\(max(userID, peer.id))"
         let now = self.now
         let (room, addedMe, addedPeer) = try await database.write { db -> (RoomRecord, Bool, Bool) in
@@ -263,7 +263,7 @@ public struct ChatService: Sendable {
                 kind: .direct, name: nil, topic: nil, passwordHash: nil, joinCode: nil, directKey: key, createdBy: userID, now: now, on: db) {
                 room = created
             }
-            guard let room else { throw APIError.internalError }
+            guard let room else { throw ServiceError.internalError }
             let me = try await rooms.addMember(roomID: room.id, userID: userID, role: .member, now: now, on: db)
             let other = try await rooms.addMember(roomID: room.id, userID: peer.id, role: .member, now: now, on: db)
             return (room, me, other)
@@ -312,11 +312,11 @@ public struct ChatService: Sendable {
         try await database.write { db in
             guard let room = try await rooms.find(id: roomID, on: db) else { throw Self.roomNotFound }
             guard let membership = try await rooms.membership(roomID: roomID, userID: userID, on: db) else { throw Self.notAMember }
-            guard room.roomKind != .direct else { throw APIError(.directRoom, message: "Direct conversations have no name or topic.") }
-            guard membership.roomRole != .member else { throw APIError(.notRoomAdmin, message: "Only the room's owner and admins can change it.") }
+            guard room.roomKind != .direct else { throw ServiceError(.directRoom, message: "Direct conversations have no name or topic.") }
+            guard membership.roomRole != .member else { throw ServiceError(.notRoomAdmin, message: "Only the room's owner and admins can change it.") }
             if let name, room.roomKind == .public, name.lowercased() != room.name?.lowercased(),
                try await db.raw("SELECT id FROM rooms WHERE kind = 'public' AND name_key = \(bind: name.lowercased())").first() != nil {
-                throw APIError(.roomNameTaken, message: "A public room with that name exists.", fields: ["name": "is taken"])
+                throw ServiceError(.roomNameTaken, message: "A public room with that name exists.", fields: ["name": "is taken"])
             }
             try await db.raw(
                 """
@@ -335,7 +335,7 @@ public struct ChatService: Sendable {
         let memberIDs = try await database.write { db -> [Int64] in
             guard try await rooms.find(id: roomID, on: db) != nil else { throw Self.roomNotFound }
             guard let membership = try await rooms.membership(roomID: roomID, userID: userID, on: db) else { throw Self.notAMember }
-            guard membership.roomRole == .owner else { throw APIError(.notRoomOwner, message: "Only the room's owner can delete it.") }
+            guard membership.roomRole == .owner else { throw ServiceError(.notRoomOwner, message: "Only the room's owner can delete it.") }
             let ids = try await rooms.memberIDs(roomID: roomID, on: db)
             try await rooms.delete(id: roomID, on: db)
             return ids
@@ -365,11 +365,11 @@ public struct ChatService: Sendable {
     public func postMessage(userID: Int64, roomID: Int64, body rawBody: String, clientMsgID: String?, replyTo: Int64?) async throws -> PostOutcome {
         let body = rawBody.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...Self.maxBodyLength).contains(AccountValidation.length(body)) else {
-            throw APIError.validation(["body": "must be 1 to \(Self.maxBodyLength) characters"])
+            throw ServiceError.validation(["body": "must be 1 to \(Self.maxBodyLength) characters"])
         }
-        if case .failure(let problem) = AccountValidation.freeText(body, multiline: true) { throw APIError.validation(["body": problem.message]) }
+        if case .failure(let problem) = AccountValidation.freeText(body, multiline: true) { throw ServiceError.validation(["body": problem.message]) }
         if let clientMsgID, !(1...64).contains(AccountValidation.length(clientMsgID)) {
-            throw APIError.validation(["clientMsgId": "must be 1 to 64 characters"])
+            throw ServiceError.validation(["clientMsgId": "must be 1 to 64 characters"])
         }
         let now = self.now
         let requireVerified = verification.isRequired
@@ -384,13 +384,13 @@ public struct ChatService: Sendable {
             ).first(decoding: Gate.self, keyDecodingStrategy: .snakeCaseColumns)
             guard let gate, gate.roomExists != nil else { throw Self.roomNotFound }
             guard gate.role != nil else { throw Self.notAMember }
-            if requireVerified && gate.emailVerifiedAt == nil { throw APIError.emailUnverified }
+            if requireVerified && gate.emailVerifiedAt == nil { throw ServiceError.emailUnverified }
             if let clientMsgID, let existing = try await messages.find(roomID: roomID, authorID: userID, clientMsgID: clientMsgID, on: db) {
                 return PostOutcome(message: existing.wire, duplicate: true)
             }
             if let replyTo {
                 guard let target = try await messages.find(id: replyTo, on: db), target.roomId == roomID else {
-                    throw APIError.validation(["replyTo": "must be a message in this room"])
+                    throw ServiceError.validation(["replyTo": "must be a message in this room"])
                 }
             }
             let message = try await messages.insert(roomID: roomID, authorID: userID, body: body, clientMsgID: clientMsgID, replyTo: replyTo, now: now, on: db)
@@ -408,7 +408,7 @@ public struct ChatService: Sendable {
         let event = try await database.write { db -> ReadEvent in
             guard try await rooms.membership(roomID: roomID, userID: userID, on: db) != nil else { throw Self.notAMember }
             guard let message = try await messages.find(id: messageID, on: db), message.roomId == roomID else {
-                throw APIError.validation(["messageId": "must be a message in this room"])
+                throw ServiceError.validation(["messageId": "must be a message in this room"])
             }
             guard let membership = try await rooms.markRead(roomID: roomID, userID: userID, messageID: messageID, now: now, on: db) else { throw Self.notAMember }
             let unread = try await rooms.unreadCount(roomID: roomID, userID: userID, after: membership.lastReadMessageId, on: db)

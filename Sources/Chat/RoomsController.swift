@@ -96,7 +96,7 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
         var request = request
         let body = try await request.decodeJSON(CreateRequest.self, context: context)
         guard let kind = RoomKind(rawValue: body.kind ?? "public") else {
-            throw APIError.validation(["kind": "must be public or private"])
+            throw ServiceError.validation(["kind": "must be public or private"])
         }
         let room = try await chat.createRoom(userID: identity.userID, .init(name: body.name, kind: kind, topic: body.topic, password: body.password))
         return EditedResponse(status: .created, response: room)
@@ -113,7 +113,7 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
         let limit = Self.pageSize(query, max: 50, default: 20, problems: &problems)
         let q = query.get("q") ?? ""
         if q.unicodeScalars.count > 64 { problems["q"] = "must be at most 64 characters" }
-        if !problems.isEmpty { throw APIError.validation(problems) }
+        if !problems.isEmpty { throw ServiceError.validation(problems) }
         let result = try await chat.discover(query: q, cursor: query.get("cursor"), limit: limit)
         return DiscoverResponse(rooms: result.rooms, nextCursor: result.nextCursor)
     }
@@ -127,7 +127,7 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
         var request = request
         let body = try await request.decodeJSON(JoinByCodeRequest.self, context: context)
         guard (1...32).contains(AccountValidation.length(body.code)), AccountValidation.length(body.password ?? "") <= 128 else {
-            throw APIError(.invalidJoinCode, message: "The code or the room password is wrong.")
+            throw ServiceError(.invalidJoinCode, message: "The code or the room password is wrong.")
         }
         return try await chat.joinByCode(userID: identity.userID, code: body.code, password: body.password)
     }
@@ -179,7 +179,7 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
         let before = id("before"), after = id("after")
         let limit = Self.pageSize(query, max: ChatService.maxPageSize, default: 50, problems: &problems)
         if before != nil && after != nil { problems["before"] = "use before or after, not both" }
-        if !problems.isEmpty { throw APIError.validation(problems) }
+        if !problems.isEmpty { throw ServiceError.validation(problems) }
         let page = try await chat.history(userID: identity.userID, roomID: try roomID(context), before: before, after: after, limit: limit)
         return MessagesResponse(messages: page.messages, hasMore: page.hasMore)
     }
@@ -226,7 +226,7 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
     func userRef(_ body: UserRefRequest) throws -> ChatService.UserRef {
         if let id = body.userId { return .id(id) }
         if let name = body.username, (1...32).contains(name.unicodeScalars.count) { return .username(name) }
-        throw APIError.validation(["userId": "userId or username is required"])
+        throw ServiceError.validation(["userId": "userId or username is required"])
     }
 }
 

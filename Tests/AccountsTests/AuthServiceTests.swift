@@ -1,5 +1,6 @@
 @testable import Accounts
 import Foundation
+import Models
 import Synchronization
 import Testing
 import TestSupport
@@ -61,8 +62,8 @@ struct AuthServiceTests {
             do {
                 try await h.auth.register(.init(email: "nope", username: "A!", password: "short", displayName: "  "), client: AuthHarness.client)
                 Issue.record("expected validation error")
-            } catch let error as APIError {
-                #expect(error.code == "validation_failed")
+            } catch let error as ServiceError {
+                #expect(error.code.rawValue == "validation_failed")
                 #expect(Set(error.fields?.keys.map { $0 } ?? []) == ["email", "username", "password", "displayName"])
             }
         }
@@ -83,12 +84,12 @@ struct AuthServiceTests {
     func invalidCredentials(kind: DatabaseKind) async throws {
         try await AuthHarness.with(kind) { h in
             try await h.register()
-            var errors: [APIError] = []
+            var errors: [ServiceError] = []
             for login in ["alice", "nobody"] {
-                do { _ = try await h.auth.login(login: login, password: "wrong password", client: AuthHarness.client) } catch let e as APIError { errors.append(e) }
+                do { _ = try await h.auth.login(login: login, password: "wrong password", client: AuthHarness.client) } catch let e as ServiceError { errors.append(e) }
             }
             #expect(errors.count == 2)
-            #expect(errors[0].status == errors[1].status && errors[0].code == errors[1].code && errors[0].message == errors[1].message)
+            #expect(errors[0].code.httpStatus == errors[1].code.httpStatus && errors[0].code == errors[1].code && errors[0].message == errors[1].message)
         }
     }
 

@@ -19,7 +19,7 @@ struct ChatTextLimitTests {
         try await ChatHarness.with(kind) { h in
             let ann = try await h.user("ann")
             func refusedField(_ body: () async throws -> Void) async -> [String: String]? {
-                do { try await body() } catch let error as APIError where error.code == "validation_failed" { return error.fields } catch { return ["unexpected": "\(error)"] }
+                do { try await body() } catch let error as ServiceError where error.code.rawValue == "validation_failed" { return error.fields } catch { return ["unexpected": "\(error)"] }
                 return nil
             }
             // room name 1–64, topic ≤ 256

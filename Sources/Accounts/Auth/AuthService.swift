@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Models
 import SQLKit
 
 /// Settings of the auth flows; defaults follow the issue's numbers.
@@ -96,7 +97,7 @@ public struct AuthService: Sendable {
         if let ip = client.ip {
             let now = self.now
             if let wait = try await database.write({ db in try await throttle.hit(key: "register:ip:\(ip)", rule: settings.registerRule, now: now, on: db) }) {
-                throw APIError.tooManyRequests(.tooManyRequests, retryAfter: wait)
+                throw ServiceError.tooManyRequests(.tooManyRequests, retryAfter: wait)
             }
         }
         let hash = try await hashPassword(password)
@@ -120,7 +121,7 @@ public struct AuthService: Sendable {
         case .emailTaken:
             logger.info("registration for an existing address; owner notified")
         case .usernameTaken:
-            throw APIError(.usernameTaken, message: "That username is taken.", fields: ["username": "is taken"])
+            throw ServiceError(.usernameTaken, message: "That username is taken.", fields: ["username": "is taken"])
         }
     }
 
@@ -131,7 +132,7 @@ public struct AuthService: Sendable {
         var problems: [String: String] = [:]
         if login.isEmpty || login.utf8.count > 254 { problems["login"] = "is required (an email or username)" }
         if password.isEmpty || password.utf8.count > 1024 { problems["password"] = "is required" }
-        if !problems.isEmpty { throw APIError.validation(problems) }
+        if !problems.isEmpty { throw ServiceError.validation(problems) }
         let accountKey = "login:acct:\(login)"
         let ipKey = client.ip.map { "login:ip:\($0)" }
         let start = self.now
@@ -141,7 +142,7 @@ public struct AuthService: Sendable {
             let ip = try await ipKey.asyncFlatMap { try await throttle.blockedFor(key: $0, rule: settings.ipRule, now: start, on: db) }
             return [account, ip].compactMap { $0 }.max()
         }
-        if let blocked { throw APIError.tooManyRequests(retryAfter: blocked) }
+        if let blocked { throw ServiceError.tooManyRequests(retryAfter: blocked) }
 
         let user = try await database.read { db in
             login.contains("@") ? try await users.findByEmail(login, on: db) : try await users.findByUsername(login, on: db)
@@ -161,7 +162,7 @@ public struct AuthService: Sendable {
                 try await throttle.hit(key: accountKey, rule: settings.accountRule, now: now, on: db)
                 if let ipKey { try await throttle.hit(key: ipKey, rule: settings.ipRule, now: now, on: db) }
             }
-            throw APIError(.invalidCredentials, message: "The login or password is incorrect.")
+            throw ServiceError(.invalidCredentials, message: "The login or password is incorrect.")
         }
         if needsRehash {
             let newHash = try await hashPassword(password)
@@ -218,16 +219,16 @@ public struct AuthService: Sendable {
         }
         switch outcome {
         case .unknown:
-            throw APIError(.invalidRefreshToken, message: "The refresh token is not valid.")
+            throw ServiceError(.invalidRefreshToken, message: "The refresh token is not valid.")
         case .expired:
-            throw APIError(.sessionExpired, message: "The session has ended; log in again.")
+            throw ServiceError(.sessionExpired, message: "The session has ended; log in again.")
         case .reused(let sessionID, let userID):
             logger.warning("refresh token reuse detected; session revoked", metadata: ["user.id": "\(userID)"])
             await notifyRevoked(userID: userID, sessionIDs: [sessionID], reason: "refresh_token_reuse")
-            throw APIError(.refreshTokenReused, message: "This refresh token was already used; the session has been ended.")
+            throw ServiceError(.refreshTokenReused, message: "This refresh token was already used; the session has been ended.")
         case .rotated(let sessionID, let userID, let absoluteExpiry):
             guard let user = try await database.read({ db in try await users.find(id: userID, on: db) }), user.disabledAt == nil else {
-                throw APIError(.sessionExpired, message: "The session has ended; log in again.")
+                throw ServiceError(.sessionExpired, message: "The session has ended; log in again.")
             }
             let access = try await tokens.issue(userID: userID, sessionID: sessionID)
             return IssuedTokens(
@@ -313,7 +314,7 @@ public struct AuthService: Sendable {
         let now = self.now
         return try await database.write { db in
             try await users.updateDisplayName(id: userID, displayName: displayName!, now: now, on: db)
-            guard let user = try await users.find(id: userID, on: db) else { throw APIError.notFound }
+            guard let user = try await users.find(id: userID, on: db) else { throw ServiceError.notFound }
             return user
         }
     }
@@ -323,9 +324,9 @@ public struct AuthService: Sendable {
         var validator = FieldValidator()
         let newPassword = validator.check("newPassword", AccountValidation.password(new))
         try validator.throwIfInvalid()
-        guard let user = try await user(id: identity.userID) else { throw APIError.unauthorized }
+        guard let user = try await user(id: identity.userID) else { throw ServiceError.unauthorized }
         guard try await verifyPassword(current, against: user.passwordHash).matches else {
-            throw APIError(.invalidCurrentPassword, message: "The current password is incorrect.", fields: ["currentPassword": "is incorrect"])
+            throw ServiceError(.invalidCurrentPassword, message: "The current password is incorrect.", fields: ["currentPassword": "is incorrect"])
         }
         let hash = try await hashPassword(newPassword!)
         let now = self.now
@@ -350,7 +351,7 @@ public struct AuthService: Sendable {
         do { try await hasher.burnVerification(password) } catch PasswordHasher.PasswordHasherError.overloaded { throw Self.busy }
     }
 
-    static let busy = APIError.serverBusy
+    static let busy = ServiceError.serverBusy
 
     func normalizedLogin(_ raw: String) -> String {
         let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -1,4 +1,5 @@
 import Foundation
+import Models
 
 /// Input rules for account fields. Each returns the normalised value or a message.
 ///
@@ -90,6 +91,6 @@ public struct FieldValidator: Sendable {
 
     /// Throws 422 `validation_failed` with every recorded problem in `fields`.
     public func throwIfInvalid() throws {
-        if !problems.isEmpty { throw APIError.validation(problems) }
+        if !problems.isEmpty { throw ServiceError.validation(problems) }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Models
 import SQLKit
 
 /// Email verification and password reset: the logic behind their routes.
@@ -38,16 +39,16 @@ public struct EmailFlows: Sendable {
     /// Throws 400 `email_token_invalid` / `email_token_expired` / `email_token_used` / `email_token_superseded`.
     @discardableResult
     public func verifyEmail(token: String) async throws -> UserRecord {
-        guard Self.plausible(token) else { throw APIError.emailTokenInvalid }
+        guard Self.plausible(token) else { throw ServiceError.emailTokenInvalid }
         let hash = OpaqueToken.hash(token)
         let now = self.now
         let user = try await database.write { db in
-            guard let record = try await tokens.find(hash: hash, on: db) else { throw APIError.emailTokenInvalid }
+            guard let record = try await tokens.find(hash: hash, on: db) else { throw ServiceError.emailTokenInvalid }
             if let problem = record.problem(for: .verifyEmail, now: now) { throw problem }
             guard let user = try await users.find(id: record.userId, on: db), user.email == record.email else {
-                throw APIError.emailTokenInvalid
+                throw ServiceError.emailTokenInvalid
             }
-            guard try await tokens.consume(id: record.id, now: now, on: db) else { throw APIError.emailTokenUsed }
+            guard try await tokens.consume(id: record.id, now: now, on: db) else { throw ServiceError.emailTokenUsed }
             try await users.markEmailVerified(id: user.id, now: now, on: db)
             return user
         }
@@ -63,13 +64,13 @@ public struct EmailFlows: Sendable {
         let settings = self.settings
         let mailer = self.mailer
         try await database.write { db in
-            guard let user = try await users.find(id: userID, on: db), user.disabledAt == nil else { throw APIError.unauthorized }
-            guard !user.isEmailVerified else { throw APIError.emailAlreadyVerified }
+            guard let user = try await users.find(id: userID, on: db), user.disabledAt == nil else { throw ServiceError.unauthorized }
+            guard !user.isEmailVerified else { throw ServiceError.emailAlreadyVerified }
             let minute = try await throttle.hit(key: "mail:resend_verification:minute:\(userID)", rule: settings.resendPerMinuteRule, now: now, on: db)
             let day = try await throttle.hit(key: "mail:resend_verification:day:\(userID)", rule: settings.resendPerDayRule, now: now, on: db)
             if let wait = [minute, day].compactMap({ $0 }).max() {
                 // Thrown inside the transaction, so a refused attempt is not counted.
-                throw APIError.tooManyRequests(.tooManyRequests, retryAfter: wait)
+                throw ServiceError.tooManyRequests(.tooManyRequests, retryAfter: wait)
             }
             try await mailer.issueVerification(to: user, now: now, on: db)
         }
@@ -95,7 +96,7 @@ public struct EmailFlows: Sendable {
             let now = self.now
             try await database.write { db in
                 if let wait = try await throttle.hit(key: "forgot:ip:\(ip)", rule: settings.forgotPerIPRule, now: now, on: db) {
-                    throw APIError.tooManyRequests(.tooManyRequests, retryAfter: wait)
+                    throw ServiceError.tooManyRequests(.tooManyRequests, retryAfter: wait)
                 }
             }
         }
@@ -126,11 +127,11 @@ public struct EmailFlows: Sendable {
     /// link of the account), marks the address verified (the link proved control of it),
     /// ends every session, mails a "password changed" notice. Logs nobody in.
     public func resetPassword(token: String, password: String) async throws {
-        guard Self.plausible(token) else { throw APIError.emailTokenInvalid }
+        guard Self.plausible(token) else { throw ServiceError.emailTokenInvalid }
         let hash = OpaqueToken.hash(token)
         // The link first: someone holding a dead link learns that before choosing a password.
         let found = try await database.read { db in try await tokens.find(hash: hash, on: db) }
-        guard let record = found else { throw APIError.emailTokenInvalid }
+        guard let record = found else { throw ServiceError.emailTokenInvalid }
         if let problem = record.problem(for: .resetPassword, now: self.now) { throw problem }
 
         var validator = FieldValidator()
@@ -143,12 +144,12 @@ public struct EmailFlows: Sendable {
         let mailer = self.mailer
         let (user, revoked) = try await database.write { db -> (UserRecord, [String]) in
             guard let user = try await users.find(id: record.userId, on: db), user.email == record.email, user.disabledAt == nil else {
-                throw APIError.emailTokenInvalid
+                throw ServiceError.emailTokenInvalid
             }
             guard try await tokens.consume(id: record.id, now: now, on: db) else {
                 // Lost a race with another use, or expired while the password was hashed.
                 let current = try await tokens.find(hash: hash, on: db)
-                throw current?.problem(for: .resetPassword, now: now) ?? APIError.emailTokenUsed
+                throw current?.problem(for: .resetPassword, now: now) ?? ServiceError.emailTokenUsed
             }
             try await tokens.supersede(userID: user.id, purpose: .resetPassword, now: now, on: db)
             try await users.updatePasswordHash(id: user.id, hash: passwordHash, now: now, on: db)

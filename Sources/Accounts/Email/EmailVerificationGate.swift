@@ -1,3 +1,5 @@
+import Models
+
 /// What the chat code asks before actions that need a verified address (creating a
 /// room, posting): 403 `email_unverified` when `REQUIRE_VERIFIED_EMAIL` is on and the
 /// user has not verified theirs.
@@ -12,17 +14,17 @@ public struct EmailVerificationGate: Sendable {
         self.isRequired = isRequired
     }
 
-    /// Throws ``APIError/emailUnverified`` when the user must verify first;
-    /// ``APIError/unauthorized`` when the user does not exist.
+    /// Throws ``ServiceError/emailUnverified`` when the user must verify first;
+    /// ``ServiceError/unauthorized`` when the user does not exist.
     public func requireVerified(userID: Int64) async throws {
         guard isRequired else { return }
-        guard let user = try await database.read({ db in try await users.find(id: userID, on: db) }) else { throw APIError.unauthorized }
+        guard let user = try await database.read({ db in try await users.find(id: userID, on: db) }) else { throw ServiceError.unauthorized }
         try check(user)
     }
 
     /// The same check for a user already loaded.
     public func check(_ user: UserRecord) throws {
-        if isRequired && !user.isEmailVerified { throw APIError.emailUnverified }
+        if isRequired && !user.isEmailVerified { throw ServiceError.emailUnverified }
     }
 
     /// Whether the user may act (no throw).

@@ -34,6 +34,14 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     /// The wire `error` object, `{code, message, fields?}`.
     public var body: ErrorBody { ErrorBody(errorCode, message: message, fields: fields) }
 
+    /// The HTTP answer to a domain error: its code, message and fields, and `Retry-After`
+    /// when it has ``ServiceError/retryAfter``.
+    public init(_ error: ServiceError) {
+        var headers = HTTPFields()
+        if let seconds = error.retryAfter { headers[.retryAfter] = String(seconds) }
+        self.init(error.code, message: error.message, fields: error.fields, headers: headers)
+    }
+
     /// The same error with `more` headers added.
     public func adding(headers more: HTTPFields) -> APIError {
         var headers = self.headers
@@ -55,23 +63,14 @@ public struct APIError: Error, HTTPResponseError, Sendable {
 }
 
 extension APIError {
-    public static func validation(_ fields: [String: String]) -> APIError {
-        APIError(.validationFailed, message: "Some fields are invalid.", fields: fields)
-    }
+    public static func validation(_ fields: [String: String]) -> APIError { APIError(.validation(fields)) }
     public static let invalidJSON = APIError(.invalidJSON, message: "The request body is not valid JSON for this endpoint.")
-    public static let unauthorized = APIError(.unauthorized, message: "Authentication required.")
+    public static let unauthorized = APIError(ServiceError.unauthorized)
     /// The access token is valid but its session has ended (the socket path uses the same code).
     public static let sessionRevoked = APIError(.sessionRevoked, message: "This session has ended; log in again.")
-    public static let notFound = APIError(.notFound, message: "No such resource.")
+    public static let notFound = APIError(ServiceError.notFound)
     public static let payloadTooLarge = APIError(.payloadTooLarge, message: "The request body is too large.")
-    public static let internalError = APIError(.internalError, message: "Something went wrong on our side.")
-    /// 429 `code` (``ErrorCode/tooManyAttempts`` or ``ErrorCode/tooManyRequests``) with
-    /// `Retry-After: seconds` (at least 1).
-    public static func tooManyRequests(_ code: ErrorCode = .tooManyAttempts, retryAfter seconds: Int) -> APIError {
-        var headers = HTTPFields()
-        headers[.retryAfter] = String(max(1, seconds))
-        return APIError(code, message: "Too many attempts. Try again in \(max(1, seconds)) seconds.", headers: headers)
-    }
+    public static let internalError = APIError(ServiceError.internalError)
 }
 
 /// Turns every error leaving an `/api` handler into the ``APIError`` shape (the overload
@@ -85,6 +84,8 @@ public struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             throw error
+        } catch let error as ServiceError {
+            throw APIError(error)
         } catch is DecodingError {
             throw APIError.invalidJSON
         } catch let error as HTTPError {

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Models
 
 /// `/api/auth/*`, `/api/me`, `/api/sessions`.
 public struct AuthController<Context: IdentityRequestContext>: Sendable {
@@ -120,8 +121,10 @@ public struct AuthController<Context: IdentityRequestContext>: Sendable {
         do {
             let issued = try await auth.refresh(token: token, client: request.clientInfo(context: context))
             return try tokenResponse(issued, inBody: fromBody != nil || body.refreshTokenInBody == true, request: request, context: context)
-        } catch let error as APIError where fromBody == nil {
+        } catch let error as ServiceError where fromBody == nil {
             // A dead cookie is cleared so the browser stops presenting it.
+            throw APIError(error).adding(headers: [.setCookie: clearedCookie()])
+        } catch let error as APIError where fromBody == nil {
             throw error.adding(headers: [.setCookie: clearedCookie()])
         }
     }

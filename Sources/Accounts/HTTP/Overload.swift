@@ -1,4 +1,5 @@
 import HTTPTypes
+import Models
 import PostgresNIO
 import SQLiteNIO
 
@@ -16,9 +17,7 @@ import SQLiteNIO
 ///   make callers wait rather than fail, so they surface only through these.)
 extension APIError {
     /// 503 `server_busy`, `Retry-After: 1` (seconds).
-    public static let serverBusy = APIError(
-        .serverBusy, message: "The server is busy; try again shortly.", headers: [.retryAfter: "1"]
-    )
+    public static let serverBusy = APIError(ServiceError.serverBusy)
 
     /// ``serverBusy`` when `error` is the overload of a bounded resource, else nil.
     public static func overload(from error: any Error) -> APIError? {

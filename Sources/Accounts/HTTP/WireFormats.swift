@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Models
 
 /// ISO-8601 with milliseconds, UTC: the one way times appear on the wire
 /// (`2026-11-21T10:00:00.000Z`). Formatted by hand from the civil date: Foundation's
@@ -95,6 +96,8 @@ extension Request {
         do {
             return try await decode(as: type, context: context)
         } catch let error as APIError {
+            throw error
+        } catch let error as ServiceError {
             throw error
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
             // Hummingbird's body limit (NIOTooManyBytesError) or an HTTPError(.contentTooLarge).

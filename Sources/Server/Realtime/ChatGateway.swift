@@ -171,10 +171,11 @@ struct ChatGateway: Sendable {
     }
 
     /// The one mapping of an error thrown by an event's handler to its failed ack's `error`,
-    /// as ``APIErrorMiddleware`` maps it for REST: an ``APIError`` keeps its code, message and
-    /// fields; the overload of a bounded resource (hashing gate, database) is `server_busy`;
+    /// as ``APIErrorMiddleware`` maps it for REST: a ``ServiceError`` (or ``APIError``) keeps its
+    /// code, message and fields; the overload of a bounded resource (hashing gate, database) is `server_busy`;
     /// anything else is logged (type only) and is `internal_error`.
     func ackError(for error: any Error) -> ErrorBody {
+        if let error = error as? ServiceError { return error.body }
         if let error = error as? APIError { return error.body }
         if let busy = APIError.overload(from: error) { return ErrorBody(busy.errorCode, message: busy.message) }
         logger.error("realtime event failed", metadata: ["error.type": "\(String(reflecting: type(of: error)))"])
