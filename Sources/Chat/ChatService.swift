@@ -108,7 +108,7 @@ public struct ChatService: Sendable {
             switch outcome {
             case .nameTaken:
                 throw ServiceError(.roomNameTaken, message: "A public room with that name exists.", fields: ["name": "is taken"])
-            case .codeCollision:
+            case .codeCollision, .directExists:  // (only direct rooms have a direct key)
                 continue
             case .created(let room):
                 logger.info("room created", metadata: ["room.id": "\(room.id)", "room.kind": "\(room.kind)"])
@@ -263,6 +263,8 @@ public struct ChatService: Sendable {
                 kind: .direct, name: nil, topic: nil, passwordHash: nil, joinCode: nil, directKey: key, createdBy: userID, now: now, on: db) {
                 room = created
             }
+            // a concurrent request of either peer created the conversation first
+            if room == nil { room = try await rooms.find(directKey: key, on: db) }
             guard let room else { throw ServiceError.internalError }
             let me = try await rooms.addMember(roomID: room.id, userID: userID, role: .member, now: now, on: db)
             let other = try await rooms.addMember(roomID: room.id, userID: peer.id, role: .member, now: now, on: db)
@@ -393,7 +395,13 @@ public struct ChatService: Sendable {
                     throw ServiceError.validation(["replyTo": "must be a message in this room"])
                 }
             }
-            let message = try await messages.insert(roomID: roomID, authorID: userID, body: body, clientMsgID: clientMsgID, replyTo: replyTo, now: now, on: db)
+            guard let message = try await messages.insert(roomID: roomID, authorID: userID, body: body, clientMsgID: clientMsgID, replyTo: replyTo, now: now, on: db) else {
+                // a concurrent send with the same clientMsgId committed first: this one is its retry
+                guard let clientMsgID, let existing = try await messages.find(roomID: roomID, authorID: userID, clientMsgID: clientMsgID, on: db) else {
+                    throw StoreError.noRowReturned
+                }
+                return PostOutcome(message: existing.wire, duplicate: true)
+            }
             return PostOutcome(message: message.wire, duplicate: false)
         }
         if !outcome.duplicate {

@@ -45,15 +45,20 @@ public struct MessageStore: Sendable {
     }
 
     /// Inserts a message, moves the room's last message and the author's read cursor.
-    public func insert(roomID: Int64, authorID: Int64, body: String, clientMsgID: String?, replyTo: Int64?, now: Int64, on db: any SQLDatabase) async throws -> MessageRecord {
+    ///
+    /// Returns nil, writing nothing, when a message with the same `clientMsgID` from this author
+    /// in this room exists: one a concurrent transaction committed after the caller looked
+    /// (`ON CONFLICT DO NOTHING` on `messages_client_id`; PostgreSQL waits for that transaction).
+    public func insert(roomID: Int64, authorID: Int64, body: String, clientMsgID: String?, replyTo: Int64?, now: Int64, on db: any SQLDatabase) async throws -> MessageRecord? {
         struct Row: Decodable { let id: Int64 }
         guard let inserted = try await db.raw(
             """
             INSERT INTO messages (room_id, author_id, body, client_msg_id, reply_to, created_at)
             VALUES (\(bind: roomID), \(bind: authorID), \(bind: body), \(bind: clientMsgID), \(bind: replyTo), \(bind: now))
+            ON CONFLICT DO NOTHING
             RETURNING id
             """
-        ).first(decoding: Row.self) else { throw StoreError.noRowReturned }
+        ).first(decoding: Row.self) else { return nil }
         try await db.raw("UPDATE rooms SET last_message_id = \(bind: inserted.id), last_message_at = \(bind: now) WHERE id = \(bind: roomID)").run()
         try await db.raw(
             """

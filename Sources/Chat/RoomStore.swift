@@ -68,7 +68,13 @@ public struct RoomStore: Sendable {
 
     static let columns = "id, kind, name, topic, password_hash, join_code, direct_key, created_by, created_at, updated_at, last_message_id, last_message_at"
 
-    public enum CreateOutcome: Sendable { case created(RoomRecord), nameTaken, codeCollision }
+    /// `nameTaken`: a public room has the name (in any letter case); `codeCollision`: the join
+    /// code is in use; `directExists`: the pair's direct room exists.
+    public enum CreateOutcome: Sendable { case created(RoomRecord), nameTaken, codeCollision, directExists }
+
+    /// Creates a room unless a unique key is taken: checked first, and again after an insert
+    /// that yielded to a concurrent one (`ON CONFLICT DO NOTHING`; on PostgreSQL it waits for
+    /// that transaction), so simultaneous creations never end in a constraint error.
 
     public func create(kind: RoomKind, name: String?, topic: String?, passwordHash: String?, joinCode: String?, directKey: String?,
                        createdBy: Int64, now: Int64, on db: any SQLDatabase) async throws -> CreateOutcome {
@@ -84,11 +90,18 @@ public struct RoomStore: Sendable {
             INSERT INTO rooms (kind, name, name_key, topic, password_hash, join_code, direct_key, created_by, created_at, updated_at)
             VALUES (\(bind: kind.rawValue), \(bind: name), \(bind: name?.lowercased()), \(bind: topic), \(bind: passwordHash),
                     \(bind: joinCode), \(bind: directKey), \(bind: createdBy), \(bind: now), \(bind: now))
+            ON CONFLICT DO NOTHING
             RETURNING \(unsafeRaw: Self.columns)
             """
         ).first(decoding: RoomRecord.self, keyDecodingStrategy: .snakeCaseColumns)
-        guard let row else { throw StoreError.noRowReturned }
-        return .created(row)
+        if let row { return .created(row) }
+        if kind == .public, let name,
+           try await db.raw("SELECT id FROM rooms WHERE kind = 'public' AND name_key = \(bind: name.lowercased())").first() != nil {
+            return .nameTaken
+        }
+        if let joinCode, try await db.raw("SELECT id FROM rooms WHERE join_code = \(bind: joinCode)").first() != nil { return .codeCollision }
+        if directKey != nil { return .directExists }
+        throw StoreError.noRowReturned
     }
 
     public func find(id: Int64, on db: any SQLDatabase) async throws -> RoomRecord? {

@@ -29,6 +29,12 @@ public struct UserStore: Sendable {
         case usernameTaken
     }
 
+    /// Inserts a user unless the username or the email (in any letter case) is taken.
+    ///
+    /// Race-free on both dialects: the insert itself yields to a concurrent one
+    /// (`ON CONFLICT DO NOTHING` on the unique indexes; on PostgreSQL it waits for the other
+    /// transaction and then inserts nothing), and only then does it look for the owner of
+    /// the name or address, so two simultaneous registrations never end in a constraint error.
     public func insert(email: String, username: String, displayName: String, passwordHash: String, now: Int64, on db: any SQLDatabase) async throws -> InsertOutcome {
         if try await findByUsername(username, on: db) != nil { return .usernameTaken }
         if try await findByEmail(email, on: db) != nil { return .emailTaken }
@@ -36,11 +42,15 @@ public struct UserStore: Sendable {
             """
             INSERT INTO users (email, email_key, username, display_name, password_hash, created_at, updated_at)
             VALUES (\(bind: email), \(bind: AccountValidation.emailKey(email)), \(bind: username), \(bind: displayName), \(bind: passwordHash), \(bind: now), \(bind: now))
+            ON CONFLICT DO NOTHING
             RETURNING \(unsafeRaw: Self.columns)
             """
         ).first(decoding: UserRecord.self, keyDecodingStrategy: .snakeCaseColumns)
-        guard let row else { throw StoreError.noRowReturned }
-        return .created(row)
+        if let row { return .created(row) }
+        // a concurrent registration committed the same username or address first
+        if try await findByUsername(username, on: db) != nil { return .usernameTaken }
+        if try await findByEmail(email, on: db) != nil { return .emailTaken }
+        throw StoreError.noRowReturned
     }
 
     public func find(id: Int64, on db: any SQLDatabase) async throws -> UserRecord? {
