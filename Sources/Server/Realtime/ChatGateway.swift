@@ -49,10 +49,18 @@ struct ChatGateway: Sendable {
         } catch {
             throw Self.refusal(.invalidToken, "The access token is not valid.")
         }
-        guard try await auth.isSessionActive(identity.sessionID) else {
+        guard try await isLive(identity.sessionID) else {
             throw Self.refusal(.sessionRevoked, "This session has ended; log in again.")
         }
         return SocketAuth(identity)
+    }
+
+    /// Whether the session is live, from the per-node ``SessionLiveness`` cache when the app has
+    /// one (no database read in the common case; a revocation on this node is seen at once),
+    /// else from the database.
+    func isLive(_ sessionID: String) async throws -> Bool {
+        if let liveness = auth.tokens.sessionLiveness { return try await liveness.isLive(sessionID) }
+        return try await auth.isSessionActive(sessionID)
     }
 
     /// A `CONNECT_ERROR` refusal: `message` is the code, `data` the ``ErrorBody`` `{code, message}`.
@@ -77,6 +85,13 @@ struct ChatGateway: Sendable {
             return
         }
         await socket.join([ChatRooms.user(identity.userID), ChatRooms.session(identity.sessionID)] + roomIDs.map(ChatRooms.room))
+        // A logout between the handshake's check and this join closed the session room without
+        // this socket in it; revocation marks the session ended before it closes the room, so
+        // checking again now catches it.
+        guard (try? await isLive(identity.sessionID)) == true else {
+            socket.disconnect()
+            return
+        }
         let typingLimiter = TypingLimiter()
 
         socket.on(ChatEventName.messageSend) { args, ack in
@@ -215,7 +230,7 @@ struct ChatGateway: Sendable {
             await ack?([Self.failure(.invalidToken, "The token belongs to another user.")])
             return
         }
-        guard (try? await auth.isSessionActive(identity.sessionID)) == true else {
+        guard (try? await isLive(identity.sessionID)) == true else {
             await ack?([Self.failure(.sessionRevoked, "This session has ended; log in again.")])
             socket.disconnect()
             return
