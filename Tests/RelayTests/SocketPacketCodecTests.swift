@@ -63,8 +63,15 @@ import Testing
         #expect(ack == SocketPacket(.binaryAck, id: 789, data: [.binary([7])]))
     }
 
+    /// An ACK without an id decodes (Node's parser accepts it; the socket then ignores it).
+    @Test func ackWithoutIDDecodes() throws {
+        var d = SocketPacketDecoder()
+        #expect(try d.decode(text: "3[1]") == SocketPacket(.ack, data: [1]))
+        #expect(try d.decode(text: "3[]") == SocketPacket(.ack, data: []))
+    }
+
     @Test(arguments: [
-        "", "7", "abc", "2{}", "2[]", "2[1.5x", #"2abc["message-with-ack",1]"#, "3[1]", "1{}",
+        "", "7", "abc", "2{}", "2[]", "2[1.5x", #"2abc["message-with-ack",1]"#, "3{}", "1{}",
         #"2["connect"]"#, "0[]", "0\"x\"", "5-[\"a\"]", "5x-[\"a\"]", "5999-[\"a\"]", "4", "2[\"a\"", "2/ns,abc",
     ])
     func rejectsMalformedPackets(text: String) {

@@ -291,7 +291,9 @@ public struct SocketPacketDecoder: Sendable {
             if case .number = first { return true }
             return false
         case .ack, .binaryAck:
-            guard packet.id != nil, case .array? = packet.data else { return false }
+            // An ack without an id is valid, as in Node's socket.io-parser (`isPayloadValid` checks
+            // only that the payload is an array); the socket ignores it, as Node's `onack` does.
+            guard case .array? = packet.data else { return false }
             return true
         }
     }
