@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import TestSupport
 @testable import Server
 
 /// Issue 11 item 13: every caller of the password-hashing gate answers its overload with
@@ -95,21 +96,9 @@ struct DatabaseOverloadHTTPTests {
         try await app.test(.router) { client in
             let auth = try await OverloadHTTPTests.account(client, "busy")
             guard case .sqlite(let path) = config.database else { throw TestSetupFailure("not sqlite") }
-            // Another process's writer (here: a second connection pool on the same file) holds the lock.
-            let other = try await SQLiteDatabase.open(path: path, logger: TestApp.logger)
-            let (locked, lockedSignal) = AsyncStream.makeStream(of: Void.self)
-            let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
-            let holder = Task {
-                try await other.write { _ in
-                    lockedSignal.yield()
-                    for await _ in release { break }
-                }
+            let response = try await withSQLiteWriteLockHeld(path: path, logger: TestApp.logger) {
+                try await client.execute(uri: "/api/me", method: .patch, headers: auth, body: .json(["displayName": "Busy Bee"]))
             }
-            for await _ in locked { break }
-            let response = try await client.execute(uri: "/api/me", method: .patch, headers: auth, body: .json(["displayName": "Busy Bee"]))
-            releaseSignal.finish()
-            try await holder.value
-            await other.shutdown()
             #expect(response.status == .serviceUnavailable, "\(response.status) \(response.errorCode ?? "")")
             #expect(response.errorCode == "server_busy")
             #expect(response.headers[.retryAfter] == "1")

@@ -364,21 +364,9 @@ struct RealtimeGatewayTests {
             let room = try await ChatREST.room(client, ann.token)
             let socket = try await ChatSocket.connect(port: port, token: ann.token)
             defer { socket.close() }
-            // another process's writer (here: a second connection pool on the same file) holds the lock
-            let other = try await SQLiteDatabase.open(path: path, logger: TestApp.logger)
-            let (locked, lockedSignal) = AsyncStream.makeStream(of: Void.self)
-            let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
-            let holder = Task {
-                try await other.write { _ in
-                    lockedSignal.yield()
-                    for await _ in release { break }
-                }
+            let ack = try await withSQLiteWriteLockHeld(path: path, logger: TestApp.logger) {
+                try await socket.call("message:send", Self.send(room, "busy", "busy-1"), timeout: .seconds(30))
             }
-            for await _ in locked { break }
-            let ack = try await socket.call("message:send", Self.send(room, "busy", "busy-1"), timeout: .seconds(30))
-            releaseSignal.finish()
-            try await holder.value
-            await other.shutdown()
             Self.expectFailure(ack, "server_busy")
             // nothing was half-written: the retry with the same clientMsgId stores it once
             let retry = try await socket.call("message:send", Self.send(room, "busy", "busy-1"))
