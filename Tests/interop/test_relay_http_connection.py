@@ -213,36 +213,6 @@ def test_headers_over_the_limit_get_431(server, headers):
         conn.close()
 
 
-@pytest.mark.parametrize("second, status, code", [
-    (f"GET /engine.io/?x={'a' * 200_000} HTTP/1.1\r\nHost: h\r\n\r\n", 414, "uri_too_long"),
-    (f"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: h\r\nX-Big: {'b' * 200_000}\r\n\r\n", 431, "header_fields_too_large"),
-], ids=["long-line", "big-header"])
-def test_oversized_request_pipelined_behind_a_valid_one(server, second, status, code):
-    """Both requests in one write: the valid one is answered first, then the oversized one is
-    classified by where it overflowed (not by whichever newline the read happened to hold)."""
-    conn = Conn(server.port)
-    try:
-        conn.send(f"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: h\r\n\r\n".encode() + second.encode())
-        assert conn.response()[0] == 200
-        got, headers, body = conn.response()
-        assert (got, json.loads(body)["error"]["code"]) == (status, code)
-        assert headers["connection"] == "close"
-        assert read_until_closed(conn.sock) == b""
-    finally:
-        conn.close()
-
-
-def test_long_request_line_and_headers_in_one_write_get_414(server):
-    """A request line over the limit sent in one write with the headers after it is a 414."""
-    conn = Conn(server.port)
-    try:
-        conn.send(f"GET /engine.io/?x={'a' * 100_000} HTTP/1.1\r\nHost: h\r\n\r\n".encode())
-        status, _, body = conn.response()
-        assert (status, json.loads(body)["error"]["code"]) == (414, "uri_too_long")
-    finally:
-        conn.close()
-
-
 def masked_text(text: str) -> bytes:
     payload = text.encode()
     key = os.urandom(4)

@@ -22,8 +22,6 @@ final class RequestHeadLimitHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// Where the current request is (loop-confined, shared by the two handlers).
     final class Tracker {
         var inRequestLine = true
-        /// Requests the decoder has finished (`.end`) on this connection.
-        var requestsEnded = 0
     }
 
     static let drainTimeout = TimeAmount.seconds(2)
@@ -31,36 +29,12 @@ final class RequestHeadLimitHandler: ChannelDuplexHandler, RemovableChannelHandl
     let tracker: Tracker
     private var answered = false
     private var drainTimer: Scheduled<Void>?
-    /// Requests whose head reached the router, and responses written to the end: the error
-    /// answer waits for earlier (pipelined) requests' responses, which must go first
-    /// (RFC 9112 §9.3.2).
-    private var requestsStarted = 0
-    private var responsesEnded = 0
-    private var deferredAnswer: (status: HTTPResponseStatus, code: String, message: String)?
 
     init(tracker: Tracker) { self.tracker = tracker }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head: requestsStarted &+= 1
-        case .end:
-            tracker.inRequestLine = true
-            tracker.requestsEnded &+= 1
-        case .body: break
-        }
+        if case .end = unwrapInboundIn(data) { tracker.inRequestLine = true }
         context.fireChannelRead(data)
-    }
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let isEnd: Bool
-        if case .end = unwrapOutboundIn(data) { isEnd = true } else { isEnd = false }
-        context.write(data, promise: promise)
-        guard isEnd else { return }
-        responsesEnded &+= 1
-        if let answer = deferredAnswer, responsesEnded >= requestsStarted {
-            deferredAnswer = nil
-            send(answer, context: context)
-        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -70,18 +44,9 @@ final class RequestHeadLimitHandler: ChannelDuplexHandler, RemovableChannelHandl
             return
         }
         answered = true
-        let answer = tracker.inRequestLine
+        let (status, code, message) = tracker.inRequestLine
             ? (HTTPResponseStatus.uriTooLong, "uri_too_long", "The request line is too long.")
             : (HTTPResponseStatus.requestHeaderFieldsTooLarge, "header_fields_too_large", "The request's header fields are too large.")
-        if responsesEnded < requestsStarted {
-            deferredAnswer = answer  // sent after the responses still owed
-        } else {
-            send(answer, context: context)
-        }
-    }
-
-    private func send(_ answer: (status: HTTPResponseStatus, code: String, message: String), context: ChannelHandlerContext) {
-        let (status, code, message) = answer
         var body = context.channel.allocator.buffer(capacity: 96)
         body.writeString(#"{"error":{"code":"\#(code)","message":"\#(message)"}}"#)
         let headers = HTTPHeaders([
@@ -113,11 +78,6 @@ final class RequestHeadLimitHandler: ChannelDuplexHandler, RemovableChannelHandl
 
 /// Sees a request's bytes before the HTTP decoder: notes when its request line has ended
 /// (see ``RequestHeadLimitHandler``).
-///
-/// A read is passed on one line at a time (split after each LF), and the request line counts
-/// as ended only after a line that ended no request went through the decoder. So a read that
-/// holds the end of one request and the start of the next, or an over-long request line and
-/// the headers after it, is classified by where the decoder really was when it overflowed.
 final class RequestLineObserver: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -127,14 +87,9 @@ final class RequestLineObserver: ChannelInboundHandler, RemovableChannelHandler 
     init(tracker: RequestHeadLimitHandler.Tracker) { self.tracker = tracker }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data)
-        while let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
-            let line = buffer.readSlice(length: newline - buffer.readerIndex + 1)!
-            let ended = tracker.requestsEnded
-            context.fireChannelRead(wrapInboundOut(line))
-            // this line was part of a request head that is still open: its request line is over
-            if tracker.requestsEnded == ended { tracker.inRequestLine = false }
+        if tracker.inRequestLine, unwrapInboundIn(data).readableBytesView.contains(UInt8(ascii: "\n")) {
+            tracker.inRequestLine = false
         }
-        if buffer.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(buffer)) }
+        context.fireChannelRead(data)
     }
 }
