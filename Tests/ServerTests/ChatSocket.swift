@@ -133,6 +133,15 @@ enum ChatREST {
         return Int64(try #require(response.json["id"] as? Int))
     }
 
+    /// Users "ann" and "bob" and a public room of ann's that bob has joined.
+    static func roomOfTwo(_ client: some TestClientProtocol) async throws -> (ann: (token: String, id: Int64), bob: (token: String, id: Int64), room: Int64) {
+        let ann = try await user(client, "ann")
+        let bob = try await user(client, "bob")
+        let room = try await room(client, ann.token)
+        try await join(client, bob.token, room: room)
+        return (ann, bob, room)
+    }
+
     static func join(_ client: some TestClientProtocol, _ token: String, room: Int64) async throws {
         let response = try await client.execute(uri: "/api/rooms/\(room)/join", method: .post, headers: SessionRevocationHTTPTests.bearer(token))
         #expect(response.status == .ok)

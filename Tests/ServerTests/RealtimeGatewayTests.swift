@@ -90,10 +90,7 @@ struct RealtimeGatewayTests {
     @Test("message:send acks {ok, message, duplicate} and the room gets the same message as message:new", arguments: TestApp.databaseKinds)
     func sendAckAndDelta(kind: DatabaseKind) async throws {
         try await Self.withChat(kind) { client, port in
-            let ann = try await ChatREST.user(client, "ann")
-            let bob = try await ChatREST.user(client, "bob")
-            let room = try await ChatREST.room(client, ann.token)
-            try await ChatREST.join(client, bob.token, room: room)
+            let (ann, bob, room) = try await ChatREST.roomOfTwo(client)
             let a = try await ChatSocket.connect(port: port, token: ann.token)
             let b = try await ChatSocket.connect(port: port, token: bob.token)
             defer { a.close(); b.close() }
@@ -121,10 +118,7 @@ struct RealtimeGatewayTests {
     @Test("a repeated clientMsgId acks duplicate:true with the stored message and is not broadcast", arguments: TestApp.databaseKinds)
     func duplicateIsNotBroadcast(kind: DatabaseKind) async throws {
         try await Self.withChat(kind) { client, port in
-            let ann = try await ChatREST.user(client, "ann")
-            let bob = try await ChatREST.user(client, "bob")
-            let room = try await ChatREST.room(client, ann.token)
-            try await ChatREST.join(client, bob.token, room: room)
+            let (ann, bob, room) = try await ChatREST.roomOfTwo(client)
             let a = try await ChatSocket.connect(port: port, token: ann.token)
             let b = try await ChatSocket.connect(port: port, token: bob.token)
             defer { a.close(); b.close() }
@@ -278,10 +272,7 @@ struct RealtimeGatewayTests {
     @Test("presence: online at the first connection, offline with lastSeenAt after the last one and the grace period", arguments: TestApp.databaseKinds)
     func presenceOnlineOffline(kind: DatabaseKind) async throws {
         try await Self.withChat(kind, grace: .milliseconds(200)) { client, port in
-            let ann = try await ChatREST.user(client, "ann")
-            let bob = try await ChatREST.user(client, "bob")
-            let room = try await ChatREST.room(client, ann.token)
-            try await ChatREST.join(client, bob.token, room: room)
+            let (ann, bob, room) = try await ChatREST.roomOfTwo(client)
             let a = try await ChatSocket.connect(port: port, token: ann.token)
             defer { a.close() }
             let isBob: (JSONValue) -> Bool = { $0["userId"] == Self.id(bob.id) }
@@ -305,10 +296,7 @@ struct RealtimeGatewayTests {
     func reconnectInsideGrace(kind: DatabaseKind) async throws {
         let grace = Duration.seconds(2)
         try await Self.withChat(kind, grace: grace) { client, port in
-            let ann = try await ChatREST.user(client, "ann")
-            let bob = try await ChatREST.user(client, "bob")
-            let room = try await ChatREST.room(client, ann.token)
-            try await ChatREST.join(client, bob.token, room: room)
+            let (ann, bob, room) = try await ChatREST.roomOfTwo(client)
             let a = try await ChatSocket.connect(port: port, token: ann.token)
             defer { a.close() }
             let isBob: (JSONValue) -> Bool = { $0["userId"] == Self.id(bob.id) }
