@@ -186,9 +186,11 @@ def test_public_rooms_direct_messages_and_deleting(server, browser):
     found = server.api("GET", f"/rooms/public?q={name}", token=other["accessToken"]).json()["rooms"]
     assert [r["id"] for r in found] == [room_id]
     assert server.api("POST", f"/rooms/{room_id}/join", token=other["accessToken"]).status_code == 200
+    find(driver, "#room-menu").click()
     find(driver, ".members-toggle").click()
     find(driver, f"#members li[data-username='{other['user']['username']}']")
     screenshot(driver, "phone-12-members")
+    find(driver, "#room-menu").click()
     find(driver, ".members-toggle").click()
     # A direct message by username.
     find(driver, ".back-link").click()
@@ -203,6 +205,7 @@ def test_public_rooms_direct_messages_and_deleting(server, browser):
     assert [m["body"] for m in history] == ["psst"]
     # Delete the public room (owner), confirming the dialog.
     driver.get(server.url + f"/#/rooms/{room_id}")
+    find(driver, "#room-menu").click()
     find(driver, "#delete-room").click()
     driver.switch_to.alert.accept()
     find(driver, "#room-list")
@@ -275,4 +278,74 @@ def test_a_long_live_history_keeps_the_page_bounded(server, browser):
     driver.execute_script("document.getElementById('message-scroller').scrollTop = 0")
     wait(driver).until(lambda d: len(bodies(d)) == cap + 30, "the dropped messages did not come back")
     assert bodies(driver) == [f"live {i}" for i in range(1, total + 1)]
+    assert_no_console_errors(driver)
+
+
+# ---- issue 18: the broken corners ----
+#
+# One phone-sized browser, logged in once, serves the checks that only look at a screen
+# (layout, composer, counters, right-to-left text, form wording): a fresh driver and login
+# per check would cost more than the checks.
+
+@pytest.fixture(scope="module")
+def phone(server):
+    """(driver, user): a 390×844 browser logged in as a new verified user."""
+    require_browser()
+    me = server.new_user("phone")
+    driver = make_driver(PHONE)
+    driver.get(server.url + "/")
+    login(driver, me["user"]["username"], PASSWORD)
+    yield driver, me
+    try:
+        for entry in driver.get_log("browser"):
+            print(f"console {entry['level']}: {entry['message']}")
+    finally:
+        driver.quit()
+
+
+def go(driver, server, hash_):
+    """Moves the logged-in page to an in-app route (no reload) and waits for its content."""
+    driver.execute_script("location.hash = arguments[0]", hash_)
+
+
+def rect(driver, css):
+    return driver.execute_script("const r = document.querySelector(arguments[0]).getBoundingClientRect(); return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, height: r.height, width: r.width}", css)
+
+
+def line_height(driver, css):
+    return driver.execute_script("const s = getComputedStyle(document.querySelector(arguments[0])); return parseFloat(s.lineHeight) || parseFloat(s.fontSize) * 1.45", css)
+
+
+LONG_NAME = "The quarterly planning discussion for the northern region team x"  # 64 characters
+LONG_TOPIC = ("Agenda notes and decisions for the coming quarter, budgets, hiring plans, the office move and "
+              "everything else the team needs to agree on before the holidays start, kept here for reference ok")
+
+
+def test_phone_layout_keeps_the_message_list_tall_with_long_names(server, phone):
+    driver, me = phone
+    assert len(LONG_NAME) == 64 and len(LONG_TOPIC) <= 200
+    room = make_room(server, me["accessToken"], name=LONG_NAME[:58] + uuid.uuid4().hex[:6], topic=LONG_TOPIC)
+    short = make_room(server, me["accessToken"], name=f"r{uuid.uuid4().hex[:5]}")
+    for target in (room, short):
+        go(driver, server, f"#/rooms/{target['id']}")
+        find(driver, "#composer-input")
+        wait(driver).until(lambda d: d.execute_script("return location.hash") == f"#/rooms/{target['id']}")
+        title = find(driver, "#room-title")
+        wait(driver).until(lambda d: title.text.startswith(target["name"][:10]))
+        # The title is one line (cut with an ellipsis, the whole name in its tooltip), not a word per line.
+        assert rect(driver, "#room-title")["height"] < 2 * line_height(driver, "#room-title"), rect(driver, "#room-title")
+        assert driver.find_element("css selector", "#room-title").get_attribute("title") == target["name"]
+        # Most of an 844 px screen is the message list: the chrome above and below stays small.
+        scroller = rect(driver, "#message-scroller")
+        assert scroller["height"] >= 0.72 * PHONE[1], f"message list {scroller['height']} px high"
+        assert rect(driver, ".topbar")["height"] < 56, "the top bar wraps"
+        # The room's buttons are behind one menu button.
+        assert not driver.find_element("css selector", "#leave-room").is_displayed()
+        find(driver, "#room-menu").click()
+        find(driver, "#leave-room")
+        find(driver, "#room-menu").click()
+        gone(driver, "#leave-room")
+        # Nothing sticks out sideways.
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
+    screenshot(driver, "phone-15-long-room-name")
     assert_no_console_errors(driver)

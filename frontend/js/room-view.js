@@ -105,13 +105,31 @@ export class RoomView {
     const room = this.room;
     clear(this.header);
     const kindText = { public: "Public room", private: "Private room", direct: "Direct message" }[room.kind];
+    const meta = [kindText, room.topic ? ` · ${room.topic}` : ""].join("");
     const info = h(
       "div",
       { class: "room-info" },
       h("a", { href: "#/rooms", class: "back-link" }, "‹ Rooms"),
-      h("h2", { id: "room-title", tabindex: "-1" }, this.name, room.kind === "direct" && room.peer ? this.presence.dot(room.peer.id) : null),
-      h("p", { class: "room-meta" }, kindText, room.topic ? ` · ${room.topic}` : "", room.joinCode ? [" · Code ", h("code", { id: "room-join-code" }, room.joinCode)] : null),
+      h("h2", { id: "room-title", tabindex: "-1", dir: "auto", title: this.name }, h("bdi", {}, this.name), room.kind === "direct" && room.peer ? this.presence.dot(room.peer.id) : null),
+      h("p", { class: "room-meta", title: meta }, kindText, room.topic ? [" · ", h("bdi", {}, room.topic)] : "", room.joinCode ? [" · Code ", h("code", { id: "room-join-code" }, room.joinCode)] : null),
     );
+    const actions = h("div", { class: "room-actions", id: "room-actions" });
+    // Phones: the buttons sit behind one menu button (CSS shows them inline on wider screens).
+    const menu = h("button", { type: "button", class: "room-menu-toggle", id: "room-menu", "aria-expanded": "false", "aria-controls": "room-actions", "aria-label": "Room options" }, "⋯");
+    const setMenu = (open) => {
+      menu.setAttribute("aria-expanded", String(open));
+      actions.classList.toggle("open", open);
+    };
+    menu.addEventListener("click", () => setMenu(menu.getAttribute("aria-expanded") !== "true"));
+    actions.addEventListener("click", (event) => {
+      if (event.target.closest("button")) setMenu(false);
+    });
+    actions.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        setMenu(false);
+        menu.focus();
+      }
+    });
     const membersToggle = h(
       "button",
       {
@@ -127,10 +145,10 @@ export class RoomView {
       },
       "Members",
     );
-    const actions = h("div", { class: "room-actions" }, membersToggle);
+    actions.append(membersToggle);
     if (room.kind !== "direct") actions.append(h("button", { type: "button", class: "secondary", id: "leave-room", onclick: () => this.onLeave(this) }, "Leave"));
     if (room.role === "owner" && room.kind !== "direct") actions.append(h("button", { type: "button", class: "danger", id: "delete-room", onclick: () => this.onDelete(this) }, "Delete"));
-    this.header.append(info, actions);
+    this.header.append(info, menu, actions);
   }
 
   renderTyping() {
