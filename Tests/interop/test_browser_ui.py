@@ -7,6 +7,7 @@ each test starts where it needs to."""
 import uuid
 
 import pytest
+from selenium.webdriver.common.keys import Keys
 
 from browser_support import (
     DESKTOP, PHONE, assert_no_console_errors, badge_of, find, gone, login, make_driver, require_browser,
@@ -292,6 +293,9 @@ def phone(server):
     """(driver, user): a 390×844 browser logged in as a new verified user."""
     require_browser()
     me = server.new_user("phone")
+    # A long display name, as people have: the top bar must still fit.
+    r = server.api("PATCH", "/me", token=me["accessToken"], json={"displayName": "Maximiliane Wolkenstein-Hartmann"})
+    assert r.status_code == 200, r.text
     driver = make_driver(PHONE)
     driver.get(server.url + "/")
     login(driver, me["user"]["username"], PASSWORD)
@@ -349,3 +353,146 @@ def test_phone_layout_keeps_the_message_list_tall_with_long_names(server, phone)
         assert driver.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
     screenshot(driver, "phone-15-long-room-name")
     assert_no_console_errors(driver)
+
+
+def open_new_room(driver, server, me, **extra):
+    room = make_room(server, me["accessToken"], **extra)
+    go(driver, server, f"#/rooms/{room['id']}")
+    text_of(driver, "#room-title", room["name"])
+    find(driver, "#composer-input")
+    return room
+
+
+def test_composer_grows_with_shift_enter_and_shrinks_after_sending(server, phone):
+    driver, me = phone
+    room = open_new_room(driver, server, me)
+    box = find(driver, "#composer-input")
+    one_line = rect(driver, "#composer-input")["height"]
+    box.send_keys("line 1")
+    for i in range(2, 5):
+        box.send_keys(Keys.SHIFT, Keys.ENTER, Keys.NULL, f"line {i}")
+    grown = rect(driver, "#composer-input")["height"]
+    assert grown > 2.5 * one_line, (one_line, grown)
+    # Every line is in view: nothing to scroll inside the box.
+    assert driver.execute_script("const b = document.getElementById('composer-input'); return b.scrollHeight - b.clientHeight") <= 1
+    box.send_keys(Keys.ENTER)
+    wait_message(driver, "line 1\nline 2\nline 3\nline 4")
+    wait(driver).until(lambda d: abs(rect(d, "#composer-input")["height"] - one_line) < 1, "the box did not shrink back")
+    history = server.api("GET", f"/rooms/{room['id']}/messages", token=me["accessToken"]).json()["messages"]
+    assert [m["body"] for m in history] == ["line 1\nline 2\nline 3\nline 4"]
+
+
+def test_composer_counts_down_and_refuses_text_over_the_limit(server, phone):
+    driver, me = phone
+    room = open_new_room(driver, server, me)
+    box = find(driver, "#composer-input")
+    # 3,990 characters are there (pasted), then 15 are typed: nothing is cut.
+    driver.execute_script("const b = arguments[0]; b.value = 'a'.repeat(3990); b.dispatchEvent(new Event('input', {bubbles: true}))", box)
+    counter = find(driver, "#composer-count")
+    assert "10" in counter.text
+    box.send_keys("bcdefghijklmnop")
+    assert len(box.get_attribute("value")) == 4005
+    text_of(driver, "#composer-count", "5 characters over")
+    assert box.get_attribute("aria-invalid") == "true"
+    assert not find(driver, "#send-button").is_enabled()
+    box.send_keys(Keys.ENTER)
+    assert not driver.find_elements("css selector", "#messages li.message")
+    # The limit counts characters (Unicode scalars) as the server does: an emoji is one.
+    driver.execute_script("const b = arguments[0]; b.value = 'a'.repeat(3999) + '\\u{1F600}'; b.dispatchEvent(new Event('input', {bubbles: true}))", box)
+    text_of(driver, "#composer-count", "0 characters left")
+    assert find(driver, "#send-button").is_enabled()
+    assert box.get_attribute("aria-invalid") is None
+    find(driver, "#send-button").click()
+    wait(driver, 15).until(lambda d: d.find_elements("css selector", "#messages li.message[data-message-id]"), "the 4,000-character message was not stored")
+    gone(driver, "#composer-count")
+    history = server.api("GET", f"/rooms/{room['id']}/messages", token=me["accessToken"]).json()["messages"]
+    assert [len(m["body"]) for m in history] == [4000]
+    assert_no_console_errors(driver)
+
+
+def test_right_to_left_text_gets_its_own_direction(server, phone):
+    driver, me = phone
+    friend = server.new_user("rtl")
+    room = make_room(server, me["accessToken"], name=f"שלום-{uuid.uuid4().hex[:4]}")
+    assert server.api("POST", f"/rooms/{room['id']}/join", token=friend["accessToken"]).status_code == 200
+    r = server.api("PATCH", "/me", token=friend["accessToken"], json={"displayName": "مريم"})
+    post(server, friend["accessToken"], room["id"], "English first, then عربي")
+    post(server, friend["accessToken"], room["id"], "مرحبا بالعالم! hello 123")
+    go(driver, server, f"#/rooms/{room['id']}")
+    wait_message(driver, "مرحبا بالعالم! hello 123")
+    direction = "return getComputedStyle(arguments[0]).direction"
+    bodies = driver.find_elements("css selector", "#messages li.message .body")
+    assert [driver.execute_script(direction, b) for b in bodies] == ["ltr", "rtl"]
+    # The RTL line starts at the bubble's right edge.
+    edge = driver.execute_script(
+        "const p = arguments[0]; const range = document.createRange(); range.selectNodeContents(p);"
+        "return p.getBoundingClientRect().right - range.getBoundingClientRect().right", bodies[1])
+    assert abs(edge) < 2, edge
+    # The author's name, then the room's name and its preview in the sidebar.
+    if r.status_code == 200:
+        assert driver.execute_script(direction, find(driver, "#messages li.message .author")) == "rtl"
+    screenshot(driver, "phone-16-right-to-left")
+    go(driver, server, "#/rooms")
+    item = f"#room-list li[data-room-id='{room['id']}']"
+    assert driver.execute_script(direction, find(driver, f"{item} .room-name")) == "rtl"
+    assert driver.execute_script(direction, find(driver, f"{item} .preview")) == "rtl"
+    assert_no_console_errors(driver)
+
+
+def test_content_headings_keep_their_distance_from_the_first_field(server, phone):
+    driver, me = phone
+    for route, form_id in (("#/new-room", "create-room-form"), ("#/join", "join-form"), ("#/direct", "direct-form")):
+        go(driver, server, route)
+        find(driver, f"form#{form_id}")
+        heading = rect(driver, "#content-title")
+        label = rect(driver, f"form#{form_id} label")
+        assert label["top"] - heading["bottom"] >= 12, (route, heading, label)
+
+
+def test_messaging_yourself_is_explained_in_words(server, phone):
+    driver, me = phone
+    go(driver, server, "#/direct")
+    submit(driver, "direct-form", username=me["user"]["username"].upper())
+    text_of(driver, "#direct-form .form-error", "your own username")
+    assert "cannot start a conversation with yourself" not in find(driver, "#direct-form").text
+    assert find(driver, "#direct-form input[name=username]").get_attribute("aria-invalid") == "true"
+
+
+def test_log_out_stays_on_one_line(server, phone):
+    driver, me = phone
+    try:
+        for width in (500, PHONE[0]):
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True})
+            wait(driver).until(lambda d: d.execute_script("return innerWidth") == width)
+            for css in ("#logout-button", "#nav-sessions"):
+                assert rect(driver, css)["height"] < 1.6 * line_height(driver, css), (width, css, rect(driver, css))
+            assert rect(driver, ".topbar")["height"] < 56, width
+    finally:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True})
+
+
+def test_a_new_error_replaces_the_stale_notice(server, browser):
+    me = server.new_user("stale")
+    driver = browser()
+    driver.get(server.url + "/")
+    login(driver, me["user"]["username"], PASSWORD)
+    # The session is ended elsewhere: the login screen says so.
+    assert server.api("POST", "/auth/logout-all", token=me["accessToken"]).status_code in (200, 204)
+    text_of(driver, ".flash", "session has ended", timeout=15)
+    # A wrong password now: its error is the only message on the screen.
+    submit(driver, "login-form", login=me["user"]["username"], password="not the password")
+    text_of(driver, "#login-form .form-error", "wrong")
+    gone(driver, ".flash")
+    assert not any(el.is_displayed() and "session" in el.text for el in driver.find_elements("css selector", "#notice"))
+
+
+def test_sessions_show_this_browser_as_active_now(server, browser):
+    me = server.new_user("fresh")
+    driver = browser()
+    driver.get(server.url + "/")
+    login(driver, me["user"]["username"], PASSWORD)
+    find(driver, "#nav-sessions").click()
+    current = text_of(driver, "#sessions-list li.current", "Active now")
+    other = find(driver, "#sessions-list li:not(.current)")
+    assert "Active now" not in other.text and "last active" in other.text.lower()
+    assert current

@@ -81,7 +81,7 @@ function renderAccountNav() {
   clear(accountNav);
   if (!session.loggedIn) return;
   accountNav.append(
-    h("span", { class: "who", title: session.user.email }, session.user.displayName || session.user.username),
+    h("span", { class: "who", title: session.user.email, dir: "auto" }, session.user.displayName || session.user.username),
     h("a", { href: "#/sessions", class: "nav-link", id: "nav-sessions" }, "Sessions"),
     h("button", { type: "button", class: "link-button", id: "logout-button", onclick: logout }, "Log out"),
   );

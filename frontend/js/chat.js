@@ -223,7 +223,13 @@ export class ChatApp {
   async showRoom(roomId) {
     if (!this.rooms.loaded) await this.loadRooms();
     if (this.stopped) return;
-    const room = this.rooms.get(roomId);
+    let room = this.rooms.get(roomId);
+    if (!room) {
+      // Perhaps created or joined a moment ago elsewhere (another tab, its event still on the way).
+      await this.loadRooms();
+      if (this.stopped) return;
+      room = this.rooms.get(roomId);
+    }
     if (!room) {
       this.setContent("Room not found", h("p", {}, "You are not a member of this room, or it no longer exists."), h("p", {}, h("a", { href: "#/rooms" }, "Back to your rooms")));
       return;

@@ -1,12 +1,24 @@
-// The message box of the open room: Enter sends, Shift+Enter starts a new line, and
-// typing notices go out while the person types (`typing: true` at most every
-// TYPING_SEND_EVERY ms, `typing: false` after TYPING_IDLE ms of quiet, on an empty box,
-// or on sending; the server forwards `true` at most every 2 s, docs/PROTOCOL.md).
+// The message box of the open room: Enter sends, Shift+Enter starts a new line (the box
+// grows with its text up to its CSS max-height, then scrolls), a counter shows what is left
+// of the length limit near it and how far over it is past it (sending is off while over;
+// nothing is cut), and typing notices go out while the person types (`typing: true` at most
+// every TYPING_SEND_EVERY ms, `typing: false` after TYPING_IDLE ms of quiet, on an empty
+// box, or on sending; the server forwards `true` at most every 2 s, docs/PROTOCOL.md).
 
 import { h } from "./dom.js";
 
 const TYPING_SEND_EVERY = 2000; // ms
 const TYPING_IDLE = 3000; // ms
+/** The longest message body, in Unicode scalars (characters) as the server counts it (docs/openapi.yaml). */
+export const MAX_BODY = 4000;
+const COUNT_FROM = MAX_BODY - 500; // the counter shows from this many characters on
+
+/** Characters as the server counts them: Unicode scalars, not UTF-16 code units. */
+export function scalarLength(text) {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}
 
 export class Composer {
   /**
@@ -19,20 +31,27 @@ export class Composer {
     this.typingSent = false;
     this.typingLastSent = 0; // ms since the epoch
     this.typingIdle = null;
-    this.input = h("textarea", { id: "composer-input", name: "body", rows: 1, maxlength: 4000, required: true, autocomplete: "off", placeholder: `Message ${name}` });
+    this.count = h("p", { class: "composer-count", id: "composer-count", "aria-live": "polite", hidden: true });
+    this.input = h("textarea", { id: "composer-input", name: "body", rows: 1, required: true, autocomplete: "off", dir: "auto", placeholder: `Message ${name}`, "aria-describedby": "composer-count composer-note" });
+    this.button = h("button", { type: "submit", class: "primary", id: "send-button" }, "Send");
+    this.note = h("p", { class: "composer-note", id: "composer-note", hidden: true });
     this.form = h(
       "form",
       { class: "composer", id: "composer", novalidate: true },
       h("p", { class: "form-error", role: "alert", hidden: true }),
+      this.note,
       h("label", { for: "composer-input", class: "visually-hidden" }, `Message ${name}`),
       this.input,
-      h("button", { type: "submit", class: "primary", id: "send-button" }, "Send"),
+      this.button,
+      this.count,
     );
+    this.disabledReason = null;
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       const body = this.input.value.trim();
-      if (!body) return;
+      if (!body || this.disabledReason || scalarLength(body) > MAX_BODY) return;
       this.input.value = "";
+      this.#refresh();
       onSend(body);
       this.input.focus();
     });
@@ -42,7 +61,39 @@ export class Composer {
         this.form.requestSubmit();
       }
     });
-    this.input.addEventListener("input", () => this.#onInput());
+    this.input.addEventListener("input", () => {
+      this.#refresh();
+      this.#onInput();
+    });
+  }
+
+  /**
+   * Turns the composer off with `reason` shown above it (e.g. an unverified address), or
+   * back on with null. What was typed stays.
+   */
+  setDisabled(reason) {
+    this.disabledReason = reason || null;
+    this.note.textContent = reason || "";
+    this.note.hidden = !reason;
+    this.input.disabled = !!reason;
+    this.#refresh();
+  }
+
+  /** Fits the box to its text and updates the counter and the send button. */
+  #refresh() {
+    const box = this.input;
+    box.style.height = "auto";
+    box.style.height = `${box.scrollHeight + box.offsetHeight - box.clientHeight}px`;
+    const length = scalarLength(box.value);
+    const over = length > MAX_BODY;
+    this.count.hidden = length < COUNT_FROM;
+    this.count.classList.toggle("over", over);
+    this.count.textContent = over
+      ? `${length - MAX_BODY} characters over the limit of ${MAX_BODY}`
+      : `${MAX_BODY - length} characters left`;
+    if (over) box.setAttribute("aria-invalid", "true");
+    else box.removeAttribute("aria-invalid");
+    this.button.disabled = over || !!this.disabledReason;
   }
 
   /** Says "stopped typing" if "typing" was the last thing said (on send and on leaving the room). */

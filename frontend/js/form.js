@@ -8,7 +8,7 @@ import { h, messageFor } from "./dom.js";
  * A form with a general error line (`.form-error`, role=alert) on top, `fields`, and a
  * submit button labelled `submitLabel` followed by `extra` nodes.
  *
- * On submit: earlier errors are cleared; the first field that fails constraint validation
+ * On submit: earlier errors (and a `.flash` notice next to the form) are cleared; the first field that fails constraint validation
  * gets aria-invalid, its message and focus, and nothing is sent; otherwise
  * `onSubmit(values, form)` runs (values: the FormData as a plain object) with the button
  * disabled and the form aria-busy until it settles. `onSubmit` shows its own errors
@@ -21,6 +21,8 @@ export function form(id, fields, submitLabel, onSubmit, extra = []) {
   el.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(el);
+    // A notice left from before (e.g. "your session has ended") is stale once the person acts.
+    for (const old of el.parentElement?.querySelectorAll(":scope > .flash") || []) old.remove();
     const bad = [...el.elements].find((input) => input.willValidate && !input.validity.valid);
     if (bad) {
       markInvalid(bad, bad.validationMessage);

@@ -62,7 +62,7 @@ export class MembersPanel {
           "li",
           { "data-user-id": member.user.id, "data-username": member.user.username },
           this.presence.dot(member.user.id),
-          h("span", { class: "member-name" }, member.user.displayName || member.user.username),
+          h("span", { class: "member-name", dir: "auto" }, member.user.displayName || member.user.username),
           h("span", { class: "member-username" }, ` @${member.user.username}`),
           member.role !== "member" ? h("span", { class: "role" }, member.role) : null,
         ),

@@ -160,8 +160,8 @@ export class MessageList {
     return h(
       "li",
       { class: ["message", mine && "mine"], "data-message-id": message.id },
-      h("div", { class: "meta" }, h("span", { class: "author" }, mine ? "You" : author), " ", h("time", { datetime: message.createdAt }, formatTime(message.createdAt))),
-      h("p", { class: "body" }, message.body),
+      h("div", { class: "meta" }, h("span", { class: "author", dir: "auto" }, mine ? "You" : author), " ", h("time", { datetime: message.createdAt }, formatTime(message.createdAt))),
+      h("p", { class: "body", dir: "auto" }, message.body),
     );
   }
 
@@ -173,7 +173,7 @@ export class MessageList {
     el.classList.toggle("pending", status === "sending");
     el.dataset.status = status;
     const meta = h("div", { class: "meta" }, h("span", { class: "author" }, "You"), " ", h("span", { class: "state" }, status === "sending" ? "Sending…" : "Not sent"));
-    el.append(meta, h("p", { class: "body" }, pending.body));
+    el.append(meta, h("p", { class: "body", dir: "auto" }, pending.body));
     if (status !== "failed") return;
     const retry = h("button", { type: "button", class: "link-button retry", onclick: () => this.onRetry(clientMsgId, pending.body) }, "Retry");
     const discard = h(

@@ -139,7 +139,7 @@ function discoverItem({ session, rooms, navigate, notice }, room) {
   return h(
     "li",
     { "data-room-id": room.id },
-    h("div", { class: "room-text" }, h("span", { class: "room-name" }, `# ${room.name}`), h("span", { class: "preview" }, `${members}${room.topic ? " · " + room.topic : ""}`)),
+    h("div", { class: "room-text" }, h("span", { class: "room-name" }, "# ", h("bdi", {}, room.name)), h("span", { class: "preview" }, members, room.topic ? [" · ", h("bdi", {}, room.topic)] : "")),
     button,
   );
 }
@@ -159,19 +159,27 @@ export function showJoinByCode(context) {
 
 export function showDirect(context) {
   const fields = [field({ label: "Username", name: "username", autocomplete: "off", maxlength: 32, hint: "Their username, without the @." })];
-  const f = enterRoomForm(context, "direct-form", fields, "Start conversation", { user_not_found: "Nobody has that username." }, (values) => ["/direct", { username: values.username.trim().replace(/^@/, "") }]);
+  const own = () => context.session.user?.username?.toLowerCase();
+  const f = enterRoomForm(context, "direct-form", fields, "Start conversation", { user_not_found: "Nobody has that username." }, (values) => {
+    const username = values.username.trim().replace(/^@/, "");
+    // Said in words here; the server's answer (a validation error on userId) would read "Username cannot start…".
+    if (username.toLowerCase() === own()) throw { code: "self", message: "That is your own username.", fields: { username: "is yours: enter the username of the person you want to write to" } };
+    return ["/direct", { username }];
+  });
   context.setContent("Message someone", f);
 }
 
 /**
- * A form that POSTs to the path `request(values)` names (it returns [path, body]) and
+ * A form that POSTs to the path `request(values)` names (it returns [path, body], or throws
+ * an API-shaped error `{code, message, fields}` to show without a request) and
  * opens the room the answer is; errors show on the form, `overrides` giving the text of
  * particular codes.
  */
 function enterRoomForm({ session, rooms, navigate }, id, fields, submitLabel, overrides, request) {
   return form(id, fields, submitLabel, async (values, el) => {
     try {
-      const room = await session.api("POST", ...request(values));
+      const [path, body] = request(values); // may throw an error to show, without asking the server
+      const room = await session.api("POST", path, body);
       rooms.put(room);
       navigate(`#/rooms/${room.id}`);
     } catch (error) {

@@ -116,7 +116,7 @@ export class RoomList {
         "a",
         { href: `#/rooms/${room.id}`, "aria-label": label, "aria-current": isOpen ? "page" : null, "data-unread": unread },
         h("span", { class: `kind kind-${room.kind}`, "aria-hidden": "true" }, kindLabel),
-        h("span", { class: "room-text" }, h("span", { class: "room-name" }, name, dot), h("span", { class: "preview" }, preview)),
+        h("span", { class: "room-text" }, h("span", { class: "room-name", dir: "auto" }, name, dot), h("span", { class: "preview", dir: "auto" }, preview)),
         badge,
       ),
     );

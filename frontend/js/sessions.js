@@ -62,7 +62,8 @@ function sessionItem(s, revoke) {
       h("strong", {}, describeAgent(s.userAgent)),
       h("span", { class: "muted" }, ` · ${s.ip || "unknown address"}`),
       h("br"),
-      h("span", { class: "muted" }, `Signed in ${formatTime(s.createdAt)} · last active ${formatTime(s.lastUsedAt)}`),
+      // This browser is in use right now; its stored lastUsedAt moves only when it refreshes its token.
+      h("span", { class: "muted" }, `Signed in ${formatTime(s.createdAt)} · `, s.current ? "Active now" : `last active ${formatTime(s.lastUsedAt)}`),
     ),
     action,
   );

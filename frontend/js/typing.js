@@ -42,8 +42,10 @@ export class Typists {
   }
 }
 
-/** "Ann is typing…", "Ann and Bo are typing…", "Several people are typing…", or "". */
+/** "Ann is typing…", "Ann and Bo are typing…", "Several people are typing…", or "" (names bidi-isolated). */
 export function typingText(names) {
+  // Each name isolated (FSI … PDI), so a right-to-left name does not reorder the sentence.
+  names = names.map((name) => `\u2068${name}\u2069`);
   if (names.length === 0) return "";
   if (names.length === 1) return `${names[0]} is typing…`;
   if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
