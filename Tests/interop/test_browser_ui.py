@@ -496,3 +496,64 @@ def test_sessions_show_this_browser_as_active_now(server, browser):
     other = find(driver, "#sessions-list li:not(.current)")
     assert "Active now" not in other.text and "last active" in other.text.lower()
     assert current
+
+
+def cut_off_sockets(driver):
+    """Before the page loads: `window.cutOff(true)` closes the page's WebSockets and makes new
+    ones fail (as a lost network would; Chromium's offline emulation leaves open WebSockets
+    alone), `cutOff(false)` lets them through again. Only this page's connection is cut."""
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": """
+        (() => {
+          const Real = window.WebSocket;
+          const open = new Set();
+          let cut = false;
+          window.WebSocket = class extends Real {
+            constructor(url, protocols) {
+              super(cut ? "ws://127.0.0.1:9/" : url, protocols);
+              open.add(this);
+              this.addEventListener("close", () => open.delete(this));
+            }
+          };
+          window.cutOff = (on) => {
+            cut = on;
+            if (on) for (const socket of open) socket.close();
+          };
+        })();
+    """})
+
+
+def test_presence_dots_follow_the_members_fetch_and_my_connection(server, browser):
+    import socketio
+    me, friend = server.new_user("dots"), server.new_user("buddy")
+    r = server.api("POST", "/direct", token=me["accessToken"], json={"username": friend["user"]["username"]})
+    assert r.status_code in (200, 201), r.text
+    dm = r.json()
+    buddy = socketio.Client(reconnection=False)  # the friend is online
+    buddy.connect(server.url, auth={"token": friend["accessToken"]}, transports=["websocket"], wait_timeout=10)
+    try:
+        driver = browser()
+        cut_off_sockets(driver)
+        driver.get(server.url + "/")
+        login(driver, me["user"]["username"], PASSWORD)
+        find(driver, f"#room-list li[data-room-id='{dm['id']}'] a").click()
+        find(driver, "#room-title .dot.online")
+        find(driver, f"#members li[data-username='{friend['user']['username']}'] .dot.online")
+        # The sidebar's dot of the same person says the same.
+        sidebar_dot = f"#room-list li[data-room-id='{dm['id']}'] .dot"
+        find(driver, f"{sidebar_dot}.online")
+        green = "return getComputedStyle(arguments[0]).backgroundColor"
+        assert driver.execute_script(green, find(driver, sidebar_dot)) == "rgb(22, 163, 74)"
+        # My own connection drops: no dot claims anyone is online while it is "Reconnecting…".
+        driver.execute_script("window.cutOff(true)")
+        find(driver, "#connection[data-state=waiting]")
+        wait(driver).until(lambda d: not d.find_elements("css selector", ".dot.online"), "a dot stayed green while reconnecting")
+        assert driver.execute_script(green, find(driver, sidebar_dot)) != "rgb(22, 163, 74)"
+        assert "unknown" in find(driver, sidebar_dot).get_attribute("title")
+        # Back online: the dots show what the server says again.
+        driver.execute_script("window.cutOff(false)")
+        find(driver, "#connection[data-state=connected]", timeout=20)
+        find(driver, f"{sidebar_dot}.online")
+        find(driver, "#room-title .dot.online")
+    finally:
+        buddy.disconnect()
+    assert_no_console_errors(driver, allowed=[r"WebSocket connection to .* failed"])

@@ -98,6 +98,7 @@ export class ChatApp {
       // Catch up on what happened while we were away.
       this.loadRooms();
       this.view?.loadNewer();
+      this.view?.loadMembers(); // who is online now
     }
     this.connectedOnce = true;
   }
@@ -143,6 +144,7 @@ export class ChatApp {
     if (!this.connection) return;
     this.connection.textContent = CONNECTION_TEXT[state] ?? "";
     this.connection.dataset.state = state;
+    this.presence.setStale(state !== "connected");
   }
 
   /** Routes inside the logged-in area. */

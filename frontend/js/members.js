@@ -17,8 +17,9 @@ export class MembersPanel {
   /** The answer of GET /rooms/{id}/members. */
   set(members) {
     this.members = members;
-    for (const member of members) this.presence.remember(member.user.id, member.online);
     this.render();
+    // Every dot of theirs on the page (the sidebar's, the header's) follows, not only these.
+    for (const member of members) this.presence.set(member.user.id, member.online);
   }
 
   /** Someone joined (or their role changed). */
