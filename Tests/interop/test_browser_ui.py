@@ -10,8 +10,8 @@ import pytest
 from selenium.webdriver.common.keys import Keys
 
 from browser_support import (
-    DESKTOP, PHONE, assert_no_console_errors, badge_of, find, gone, login, make_driver, require_browser,
-    screenshot, send_message, submit, text_of, wait, wait_message,
+    DESKTOP, PHONE, assert_no_console_errors, badge_of, find, gone, login, make_driver, open_mailed_link,
+    require_browser, screenshot, send_message, submit, text_of, wait, wait_message,
 )
 from switchboard_fixture import Switchboard
 
@@ -91,9 +91,35 @@ def test_register_errors_show_on_the_form(server, browser):
 
 
 def test_failed_send_shows_retry_and_retry_succeeds(server, browser):
+    me, friend, room = room_of_two(server, "retry")
+    driver = browser(PHONE)
+    socket_hooks(driver)
+    open_room(driver, server, me, room)
+    for i in range(1, 30):  # a full list, so a clipped error line would be below the fold
+        post(server, friend["accessToken"], room["id"], f"filler {i}")
+    wait_message(driver, "filler 29")
+    # The server refuses this one send.
+    driver.execute_script("window.spoilNextSend()")
+    box = find(driver, "#composer-input")
+    box.send_keys("Hello, anyone here?\n")
+    failed = find(driver, "#messages li.message.failed")
+    error_line = find(driver, "#messages li.message.failed .send-error")
+    # Its error line and buttons are in view, not clipped below the scroll area.
+    line, scroller = error_line.rect, rect(driver, "#message-scroller")
+    assert line["y"] + line["height"] <= scroller["bottom"] + 1, (line, scroller)
+    screenshot(driver, "phone-11-send-failed")
+    # Retry sends the same message again (same clientMsgId), which is stored.
+    failed.find_element("css selector", "button.retry").click()
+    wait(driver).until(lambda d: not d.find_elements("css selector", "#messages li.message.failed, #messages li.message.pending"))
+    wait_message(driver, "Hello, anyone here?")
+    history = server.api("GET", f"/rooms/{room['id']}/messages?limit=100", token=friend["accessToken"]).json()["messages"]
+    assert [m["body"] for m in history].count("Hello, anyone here?") == 1
+    assert_no_console_errors(driver)
+
+
+def test_an_unverified_user_is_told_up_front(server, browser):
     owner = server.new_user("owner")
     room = make_room(server, owner["accessToken"], name=f"lobby-{uuid.uuid4().hex[:6]}")
-    # An unverified user may join a public room but not post yet.
     name = f"newbie{uuid.uuid4().hex[:6]}"
     email = f"{name}@example.com"
     r = server.api("POST", "/auth/register", json={"email": email, "username": name, "password": PASSWORD})
@@ -102,21 +128,30 @@ def test_failed_send_shows_retry_and_retry_succeeds(server, browser):
     driver.get(server.url + "/")
     login(driver, name, PASSWORD)
     find(driver, "#verify-banner")
+    # Joining a public room works; posting in it is off, and the page says why before anyone types.
     find(driver, "#discover-link").click()
     find(driver, f"button[data-join-room='{room['id']}']").click()
-    box = find(driver, "#composer-input")
-    box.send_keys("Hello, anyone here?\n")
-    failed = find(driver, "#messages li.message.failed")
-    assert "Verify your email" in failed.text
-    screenshot(driver, "desktop-11-send-failed")
-    # Verify (the mailed link, over REST here), then retry the same message.
-    server.verify_email(email)
-    failed.find_element("css selector", "button.retry").click()
-    wait(driver).until(lambda d: not d.find_elements("css selector", "#messages li.message.failed, #messages li.message.pending"))
-    wait_message(driver, "Hello, anyone here?")
-    # Exactly one stored copy: the retry reused the clientMsgId.
-    history = server.api("GET", f"/rooms/{room['id']}/messages", token=owner["accessToken"]).json()["messages"]
-    assert [m["body"] for m in history].count("Hello, anyone here?") == 1
+    note = text_of(driver, "#composer-note", "Verify your email address")
+    assert email in note.text
+    assert not find(driver, "#composer-input").is_enabled()
+    assert not find(driver, "#send-button").is_enabled()
+    screenshot(driver, "desktop-11-unverified")
+    # So are a new room and a direct message.
+    for link, form_id in (("#new-room-link", "create-room-form"), ("#direct-link", "direct-form")):
+        find(driver, link).click()
+        text_of(driver, "#blocked-note", "Verify your email address")
+        assert not find(driver, f"#{form_id} button[type=submit]").is_enabled()
+    # The mailed link, opened in another tab, turns everything on in this one.
+    first = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    open_mailed_link(driver, server, email, "/verify-email")
+    find(driver, "#verify-status[data-state=verified]")
+    driver.switch_to.window(first)
+    gone(driver, "#blocked-note")
+    assert find(driver, "#direct-form button[type=submit]").is_enabled()
+    gone(driver, "#verify-banner")
+    find(driver, f"#room-list li[data-room-id='{room['id']}'] a").click()
+    send_message(driver, "Hello, anyone here?")
     assert_no_console_errors(driver)
 
 
@@ -498,26 +533,37 @@ def test_sessions_show_this_browser_as_active_now(server, browser):
     assert current
 
 
-def cut_off_sockets(driver):
-    """Before the page loads: `window.cutOff(true)` closes the page's WebSockets and makes new
-    ones fail (as a lost network would; Chromium's offline emulation leaves open WebSockets
-    alone), `cutOff(false)` lets them through again. Only this page's connection is cut."""
+def socket_hooks(driver):
+    """Before the page loads, two faults the test can cause in the page's WebSockets:
+    `window.cutOff(true)` closes them and makes new ones fail (as a lost network would;
+    Chromium's offline emulation leaves open WebSockets alone), `cutOff(false)` lets them
+    through again; `window.spoilNextSend()` sends the next `message:send` to a room that does
+    not exist, so the server refuses that one send (room_not_found) and nothing else."""
     driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": """
         (() => {
           const Real = window.WebSocket;
           const open = new Set();
           let cut = false;
+          let spoil = false;
           window.WebSocket = class extends Real {
             constructor(url, protocols) {
               super(cut ? "ws://127.0.0.1:9/" : url, protocols);
               open.add(this);
               this.addEventListener("close", () => open.delete(this));
             }
+            send(data) {
+              if (spoil && typeof data === "string" && data.includes('"message:send"')) {
+                spoil = false;
+                data = data.replace(/"roomId":\\d+/, '"roomId":999999999');
+              }
+              super.send(data);
+            }
           };
           window.cutOff = (on) => {
             cut = on;
             if (on) for (const socket of open) socket.close();
           };
+          window.spoilNextSend = () => { spoil = true; };
         })();
     """})
 
@@ -532,7 +578,7 @@ def test_presence_dots_follow_the_members_fetch_and_my_connection(server, browse
     buddy.connect(server.url, auth={"token": friend["accessToken"]}, transports=["websocket"], wait_timeout=10)
     try:
         driver = browser()
-        cut_off_sockets(driver)
+        socket_hooks(driver)
         driver.get(server.url + "/")
         login(driver, me["user"]["username"], PASSWORD)
         find(driver, f"#room-list li[data-room-id='{dm['id']}'] a").click()

@@ -167,6 +167,17 @@ export class Session extends EventTarget {
     }
   }
 
+  /**
+   * The user's account changed (`GET /me`'s answer, or `{emailVerified: true}` after the
+   * mailed link was opened): merged into `user`, told to the other tabs, "user" emitted.
+   */
+  updateUser(changes, { broadcast = true } = {}) {
+    if (!this.user) return;
+    Object.assign(this.user, changes);
+    if (broadcast) this.channel?.postMessage({ type: "user", userId: this.user.id, changes });
+    this.#emit("user", { user: this.user });
+  }
+
   /** The server says this session is over (revoked socket, dead refresh token). */
   end(reason) {
     this.#ended(reason);
@@ -208,6 +219,8 @@ export class Session extends EventTarget {
         return;
       }
       this.#adopt(message, { broadcast: false });
+    } else if (message.type === "user") {
+      if (this.user && this.user.id === message.userId) this.updateUser(message.changes || {}, { broadcast: false });
     } else if (message.type === "logout") {
       if (!this.accessToken) return;
       this.#clear();

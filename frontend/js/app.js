@@ -15,7 +15,7 @@ const main = $("#main");
 const accountNav = $("#account");
 const noticeBox = $("#notice");
 let chat = null;
-let config = { devMailbox: false };
+let config = { devMailbox: false, requireVerifiedEmail: true }; // /app-config.json
 let lastRegisteredEmail = "";
 let flash = null; // a message for the next screen (e.g. "your session ended")
 
@@ -150,7 +150,7 @@ function renderChat(route) {
   if (!chat) {
     clear(main);
     main.className = "chat-main";
-    chat = new ChatApp(session, { root: main, navigate, setTitle, notice });
+    chat = new ChatApp(session, { root: main, navigate, setTitle, notice, requireVerifiedEmail: config.requireVerifiedEmail !== false });
     chat.start();
   }
   chat.route(route.name || "rooms", route.args || []);
@@ -253,7 +253,7 @@ async function verifyEmailScreen(token) {
     status.textContent = answer?.message || "Your email address is verified.";
     status.classList.add("success");
     status.dataset.state = "verified";
-    if (session.loggedIn) session.user.emailVerified = true;
+    if (session.loggedIn) session.updateUser({ emailVerified: true }); // other tabs enable posting
     card.append(
       h("p", {}, h("a", { href: session.loggedIn ? "#/rooms" : "#/login", class: "button primary", id: "verified-continue" }, session.loggedIn ? "Go to your rooms" : "Log in")),
     );

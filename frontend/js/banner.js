@@ -20,7 +20,7 @@ export class VerifyBanner {
     }
     const status = h("span", { role: "status", class: "banner-status" });
     const button = h("button", { type: "button", class: "link-button", onclick: () => this.#resend(button, status) }, "Send a new link");
-    this.el.append(h("span", {}, "Verify your email address (", user.email, ") to create rooms and post. "), button, " ", status);
+    this.el.append(h("span", {}, "Verify your email address (", h("bdi", {}, user.email), ") to create rooms and post: open the link we mailed you. "), button, " ", status);
     this.el.hidden = false;
   }
 
@@ -29,8 +29,7 @@ export class VerifyBanner {
     try {
       const me = await this.session.api("GET", "/me");
       if (this.stopped || !this.session.user) return;
-      Object.assign(this.session.user, me);
-      this.render();
+      this.session.updateUser(me); // the app redraws on the session's "user" event
     } catch {
       // Not important enough to report.
     }
@@ -43,8 +42,7 @@ export class VerifyBanner {
       status.textContent = answer?.message || "A new link is on its way.";
     } catch (error) {
       if (error.code === "email_already_verified") {
-        this.session.user.emailVerified = true;
-        this.render();
+        this.session.updateUser({ emailVerified: true });
         return;
       }
       status.textContent = messageFor(error);

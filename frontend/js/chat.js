@@ -26,8 +26,11 @@ export class ChatApp {
   /**
    * session: the Session. root: the element the app fills. navigate: (hash) => void.
    * setTitle: (text) => void. notice: (text, kind: "info" | "error") => void.
+   * requireVerifiedEmail: whether posting, creating rooms and direct messages need a
+   * verified address (the server's REQUIRE_VERIFIED_EMAIL, from /app-config.json).
    */
-  constructor(session, { root, navigate, setTitle, notice }) {
+  constructor(session, { root, navigate, setTitle, notice, requireVerifiedEmail = true }) {
+    this.requireVerifiedEmail = requireVerifiedEmail;
     this.session = session;
     this.root = root;
     this.navigate = navigate;
@@ -44,7 +47,15 @@ export class ChatApp {
     this.stopped = false;
     this.unsubscribers = [];
     // The screens' context (room-forms.js, sessions.js).
-    this.screens = { session, rooms: this.rooms, navigate, notice, setContent: (title, ...nodes) => this.setContent(title, ...nodes) };
+    this.screens = {
+      session,
+      rooms: this.rooms,
+      navigate,
+      notice,
+      setContent: (title, ...nodes) => this.setContent(title, ...nodes),
+      unverified: () => this.unverifiedReason("create rooms and start conversations"),
+    };
+    this.currentRoute = null;
     this.buildShell();
   }
 
@@ -74,6 +85,13 @@ export class ChatApp {
       if (this.session.user && !this.session.user.emailVerified) this.banner.refresh();
     };
     document.addEventListener("visibilitychange", this.onVisibility);
+    // The address verified (here, in another tab, or found by the banner): turn things on.
+    this.onUser = () => {
+      this.banner.render();
+      this.view?.applyVerification();
+      if (this.currentRoute && ["new-room", "direct"].includes(this.currentRoute.name)) this.route(this.currentRoute.name, this.currentRoute.args);
+    };
+    session.addEventListener("user", this.onUser);
     this.socket.connect();
     this.loadRooms();
   }
@@ -82,6 +100,7 @@ export class ChatApp {
     this.stopped = true;
     this.banner.stopped = true;
     document.removeEventListener("visibilitychange", this.onVisibility);
+    if (this.onUser) this.session.removeEventListener("user", this.onUser);
     for (const off of this.unsubscribers) off();
     this.socket?.disconnect();
     if (this.connection) {
@@ -147,8 +166,19 @@ export class ChatApp {
     this.presence.setStale(state !== "connected");
   }
 
+  /**
+   * Why `what` is not possible yet ("Verify your email address to …"), or null when it is:
+   * said up front instead of failing on submit.
+   */
+  unverifiedReason(what) {
+    const user = this.session.user;
+    if (!this.requireVerifiedEmail || !user || user.emailVerified) return null;
+    return `Verify your email address to ${what}: open the link we mailed to ${user.email}, or send a new one from the banner above.`;
+  }
+
   /** Routes inside the logged-in area. */
   route(name, args) {
+    this.currentRoute = { name, args };
     const detail = name !== "rooms" || !!args[0];
     this.shell.dataset.view = detail ? "detail" : "list";
     if (detail) this.closeRoom();
@@ -242,6 +272,7 @@ export class ChatApp {
       rooms: this.rooms,
       presence: this.presence,
       typists: this.typists,
+      postingBlocked: () => this.unverifiedReason("post"),
       onLeave: (v) => this.leaveRoom(v),
       onDelete: (v) => this.deleteRoom(v),
     });

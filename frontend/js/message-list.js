@@ -104,7 +104,10 @@ export class MessageList {
   /** Marks a pending send as failed with `error`'s text, Retry and Discard; false if it settled meanwhile. */
   failPending(clientMsgId, error) {
     if (!this.pending.has(clientMsgId)) return false;
+    const nearBottom = this.nearBottom();
     this.#renderPending(clientMsgId, "failed", error);
+    // Its error line and buttons grew the item: keep them in view, not clipped below.
+    if (nearBottom) this.scrollToBottom();
     return true;
   }
 

@@ -10,7 +10,8 @@
 import { clear, h, messageFor } from "./dom.js";
 import { field, form, showError } from "./form.js";
 
-export function showCreateRoom({ session, rooms, navigate, setContent }) {
+export function showCreateRoom(context) {
+  const { session, rooms, navigate, setContent } = context;
   const visibility = h(
     "fieldset",
     { class: "field" },
@@ -37,7 +38,19 @@ export function showCreateRoom({ session, rooms, navigate, setContent }) {
       showError(el, error, { email_unverified: "Verify your email address first: open the link we mailed you." });
     }
   });
-  setContent("New room", f);
+  setContent("New room", blockedNote(f, context.unverified?.()), f);
+}
+
+/**
+ * When `reason` is set (e.g. an unverified address): the form's submit button is off and
+ * a note saying why is returned, to show above the form. Otherwise null.
+ */
+function blockedNote(formEl, reason) {
+  if (!reason) return null;
+  const button = formEl.querySelector("button[type=submit]");
+  button.disabled = true;
+  button.setAttribute("aria-describedby", "blocked-note");
+  return h("p", { class: "blocked-note", id: "blocked-note" }, reason);
 }
 
 /** After creating a private room: its join code, to pass on. */
@@ -166,7 +179,7 @@ export function showDirect(context) {
     if (username.toLowerCase() === own()) throw { code: "self", message: "That is your own username.", fields: { username: "is yours: enter the username of the person you want to write to" } };
     return ["/direct", { username }];
   });
-  context.setContent("Message someone", f);
+  context.setContent("Message someone", blockedNote(f, context.unverified?.()), f);
 }
 
 /**

@@ -26,9 +26,11 @@ export class RoomView {
    *   rooms      the RoomList (last message, unread count, read cursor)
    *   presence   the Presence
    *   typists    the Typists
+   *   postingBlocked  () => why this user cannot post yet (shown over a disabled composer), or null
    *   onLeave, onDelete  (view) => void; the header's Leave and Delete buttons
    */
-  constructor(room, { session, socket, rooms, presence, typists, onLeave, onDelete }) {
+  constructor(room, { session, socket, rooms, presence, typists, postingBlocked = () => null, onLeave, onDelete }) {
+    this.postingBlocked = postingBlocked;
     this.id = room.id;
     this.room = room;
     this.session = session;
@@ -61,8 +63,14 @@ export class RoomView {
     content.append(this.header, h("div", { class: "room-body" }, chatColumn, this.members.panel), this.liveStatus);
     this.renderHeader();
     this.renderTyping();
+    this.applyVerification();
     if (!content.contains(document.activeElement)) this.composer.input.focus({ preventScroll: true });
     await Promise.all([this.loadInitial(), this.loadMembers()]);
+  }
+
+  /** Turns the composer off, saying why, while the user may not post (or on again). */
+  applyVerification() {
+    this.composer.setDisabled(this.postingBlocked());
   }
 
   /** The room is no longer shown: stops typing notices; late answers are dropped. */
