@@ -603,3 +603,75 @@ def test_presence_dots_follow_the_members_fetch_and_my_connection(server, browse
     finally:
         buddy.disconnect()
     assert_no_console_errors(driver, allowed=[r"WebSocket connection to .* failed"])
+
+
+def reset_links(server, email):
+    """Every /reset-password link mailed to `email`, oldest first."""
+    import requests
+    mails = requests.get(server.url + "/dev/mailbox.json", timeout=5).json()
+    items = mails.get("messages", mails) if isinstance(mails, dict) else mails
+    links = []
+    for mail in items:
+        to = mail.get("to")
+        if email in (to if isinstance(to, list) else [to]) and "/reset-password?token=" in mail.get("text", ""):
+            links.append("/reset-password?token=" + mail["text"].split("/reset-password?token=")[1].split()[0])
+    return links
+
+
+def test_a_dead_reset_link_is_said_when_the_page_opens(server, browser):
+    me = server.new_user("forgetful")
+    email = me["user"]["email"]
+    import time
+    for _ in range(2):
+        count = len(reset_links(server, email))
+        assert server.api("POST", "/auth/forgot-password", json={"email": email}).status_code == 202
+        deadline = time.monotonic() + 10
+        while len(reset_links(server, email)) <= count and time.monotonic() < deadline:
+            time.sleep(0.1)
+    links = reset_links(server, email)
+    assert len(links) == 2
+    # The mail's order is not promised: the superseded one is the one the check refuses.
+    answers = {link: server.api("POST", "/auth/reset-password/check", json={"token": link.split("token=")[1]}) for link in links}
+    old = next(link for link, r in answers.items() if r.status_code == 400)
+    new = next(link for link, r in answers.items() if r.status_code == 200)
+    assert answers[old].json()["error"]["code"] == "email_token_superseded"
+    driver = browser()
+    # A superseded link: said at once, with the way to a new one, and no password form.
+    driver.get(server.url + old)
+    text_of(driver, "#reset-link-dead", "newer link")
+    assert not driver.find_elements("css selector", "form#reset-form")
+    find(driver, "#reset-ask-again")
+    # The good link opens the form, and opening it (twice: checks) did not use it up.
+    driver.get(server.url + new)
+    find(driver, "form#reset-form")
+    driver.get(server.url + new)
+    submit(driver, "reset-form", password="a brand new password", confirm="a brand new password")
+    find(driver, "#reset-done")
+    # Used now: the page says so when it opens.
+    driver.get(server.url + new)
+    text_of(driver, "#reset-link-dead", "already used")
+    assert not driver.find_elements("css selector", "form#reset-form")
+    assert_no_console_errors(driver, allowed=[r"/api/auth/reset-password/check - Failed to load resource: the server responded with a status of 400"])
+
+
+def test_an_owner_who_leaves_is_told_who_gets_the_room_and_the_heir_sees_it(server, browser):
+    me, friend, room = room_of_two(server, "founder")
+    heir_page = browser()
+    open_room(heir_page, server, friend, room)
+    find(heir_page, f"#members li[data-username='{me['user']['username']}']")
+    assert not heir_page.find_elements("css selector", "#delete-room")
+    owner_page = browser()
+    open_room(owner_page, server, me, room)
+    find(owner_page, f"#members li[data-username='{friend['user']['username']}']")
+    find(owner_page, "#leave-room").click()
+    prompt = owner_page.switch_to.alert
+    assert f"@{friend['user']['username']}" in prompt.text and "will be its owner" in prompt.text, prompt.text
+    prompt.accept()
+    text_of(owner_page, "#notice", "You left")
+    # The heir's open room follows at once: their role, the owner's buttons, and no "joined".
+    text_of(heir_page, f"#members li[data-username='{friend['user']['username']}'] .role", "owner")
+    find(heir_page, "#delete-room")
+    status = heir_page.execute_script("return document.querySelector('.content [role=status]').textContent")
+    assert "is now the owner" in status and "joined" not in status, status
+    assert server.api("GET", f"/rooms/{room['id']}/members", token=friend["accessToken"]).json()["members"][0]["role"] == "owner"
+    assert_no_console_errors(heir_page)

@@ -291,7 +291,9 @@ export class ChatApp {
 
   async leaveRoom(view) {
     const name = view.name;
-    if (!confirm(`Leave “${name}”?`)) return;
+    const heir = view.room.role === "owner" ? view.members.heirOf(this.session.user?.id) : null;
+    const handover = heir ? ` You own it: ${heir.user.displayName || heir.user.username} (@${heir.user.username}) will be its owner.` : "";
+    if (!confirm(`Leave “${name}”?${handover}`)) return;
     await this.#endMembership(view, "POST", `/rooms/${view.id}/leave`, `You left “${name}”.`);
   }
 
@@ -342,8 +344,11 @@ export class ChatApp {
   onMember(event) {
     const open = this.view?.id === event.roomId ? this.view : null;
     if (event.user.id === this.session.user?.id) {
-      if (event.change === "joined") this.loadRooms();
-      else {
+      // Joined elsewhere, or given the room (its owner left): the room's data and role anew.
+      if (event.change === "joined") {
+        this.loadRooms().then(() => open?.renderHeader());
+        if (open?.members.has(event.user.id)) open.onMember(event); // my role changed
+      } else {
         this.rooms.remove(event.roomId);
         if (open) {
           this.notice("You are no longer a member of that room.", "info");
@@ -353,7 +358,8 @@ export class ChatApp {
       return;
     }
     const room = this.rooms.get(event.roomId);
-    if (room) {
+    const roleChange = event.change === "joined" && open?.members.has(event.user.id);
+    if (room && !roleChange) {
       if (event.change === "joined") room.memberCount = (room.memberCount || 0) + 1;
       else room.memberCount = Math.max(0, (room.memberCount || 1) - 1);
     }

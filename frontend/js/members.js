@@ -22,12 +22,30 @@ export class MembersPanel {
     for (const member of members) this.presence.set(member.user.id, member.online);
   }
 
-  /** Someone joined (or their role changed). */
+  /** Whether `userId` is listed. */
+  has(userId) {
+    return this.members.some((m) => m.user.id === userId);
+  }
+
+  /**
+   * Someone joined, or (a `joined` event about a listed member) their role changed, as
+   * when an owner leaves and the room passes to the longest-standing member.
+   */
   joined(user, role) {
     const member = this.members.find((m) => m.user.id === user.id);
     if (member) member.role = role || member.role;
-    else this.members.push({ user, role: role || "member", online: this.presence.isOnline(user.id) });
+    else this.members.push({ user, role: role || "member", online: this.presence.isOnline(user.id), joinedAt: new Date().toISOString() });
     this.render();
+  }
+
+  /**
+   * Who gets the room if `userId` (an owner) leaves: another owner if there is one (nobody
+   * new, null), else the longest-standing member, as the server decides (docs/ARCHITECTURE.md).
+   */
+  heirOf(userId) {
+    const others = this.members.filter((m) => m.user.id !== userId);
+    if (others.length === 0 || others.some((m) => m.role === "owner")) return null;
+    return others.sort((a, b) => String(a.joinedAt).localeCompare(String(b.joinedAt)) || a.user.id - b.user.id)[0];
   }
 
   /** Someone left or was removed; false if they were not listed. */

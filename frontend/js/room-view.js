@@ -90,7 +90,11 @@ export class RoomView {
   /** A `room:member` of this room about someone else. */
   onMember(event) {
     const name = event.user.displayName || event.user.username;
-    if (event.change === "joined") {
+    if (event.change === "joined" && this.members.has(event.user.id)) {
+      // A role change of a member (the room passed to them when its owner left).
+      this.members.joined(event.user, event.role);
+      if (event.role === "owner") this.announce(`${name} is now the owner.`);
+    } else if (event.change === "joined") {
       this.members.joined(event.user, event.role);
       this.announce(`${name} joined.`);
       // Presence of the newcomer: the server knows whether they are connected.
