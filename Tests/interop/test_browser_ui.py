@@ -675,3 +675,40 @@ def test_an_owner_who_leaves_is_told_who_gets_the_room_and_the_heir_sees_it(serv
     assert "is now the owner" in status and "joined" not in status, status
     assert server.api("GET", f"/rooms/{room['id']}/members", token=friend["accessToken"]).json()["members"][0]["role"] == "owner"
     assert_no_console_errors(heir_page)
+
+
+# ---- issue 18: what users expect ----
+
+def test_unread_total_in_the_title_new_messages_divider_and_jump_to_latest(server, browser):
+    me, friend, room = room_of_two(server, "catchup")
+    for i in range(1, 6):
+        post(server, me["accessToken"], room["id"], f"read {i}")
+    driver = browser()
+    driver.get(server.url + "/")
+    login(driver, me["user"]["username"], PASSWORD)
+    for i in range(1, 41):
+        post(server, friend["accessToken"], room["id"], f"unread {i}")
+    # The tab says how many are waiting, and its icon carries a badge.
+    wait(driver).until(lambda d: d.title.startswith("(40) "), "no unread total in the title")
+    assert driver.find_element("css selector", "link[rel=icon]").get_attribute("href").startswith("data:image/svg+xml")
+    find(driver, f"#room-list li[data-room-id='{room['id']}'] a").click()
+    # Opening the room: a divider above the first unread message, scrolled into view near the top.
+    divider = find(driver, "#unread-divider")
+    following = driver.execute_script("return arguments[0].nextElementSibling.querySelector('.body').textContent", divider)
+    assert following == "unread 1"
+    top, scroller = divider.rect["y"], rect(driver, "#message-scroller")
+    assert scroller["top"] <= top < scroller["top"] + scroller["height"] / 3, (top, scroller)
+    # Read now: the title drops its count.
+    wait(driver).until(lambda d: not d.title.startswith("("), "the title kept its count")
+    assert driver.find_element("css selector", "link[rel=icon]").get_attribute("href").endswith("/favicon.svg")
+    # Away from the bottom, new messages are counted on a button that jumps to them.
+    jump = find(driver, "#jump-latest")
+    post(server, friend["accessToken"], room["id"], "live after the divider")
+    text_of(driver, "#jump-latest", "1 new message below")
+    jump.click()
+    gone(driver, "#jump-latest")
+    scroller_el = find(driver, "#message-scroller")
+    assert driver.execute_script("const s = arguments[0]; return s.scrollHeight - s.scrollTop - s.clientHeight", scroller_el) < 2
+    assert wait_message(driver, "live after the divider").is_displayed()
+    screenshot(driver, "desktop-15-jump-to-latest")
+    assert_no_console_errors(driver)

@@ -9,7 +9,7 @@
 //   chat-socket.js the socket: authentication, refused connections, acks
 //   presence.js, typing.js  who is online, who is typing
 
-import { $, clear, h, messageFor } from "./dom.js";
+import { $, clear, formatBadge, h, messageFor } from "./dom.js";
 import { DisconnectReason, ServerEvent, SocketEvent } from "./events.js";
 import { VerifyBanner } from "./banner.js";
 import { ChatSocket } from "./chat-socket.js";
@@ -34,10 +34,17 @@ export class ChatApp {
     this.session = session;
     this.root = root;
     this.navigate = navigate;
-    this.setTitle = setTitle;
+    // The tab's title carries the unread total: "(3) Room · Switchboard", and the icon a badge.
+    this.baseTitle = "";
+    this.setTitle = (text) => {
+      this.baseTitle = text;
+      this.renderUnreadTotal();
+    };
+    this.appSetTitle = setTitle;
     this.notice = notice;
     this.presence = new Presence(root);
     this.rooms = new RoomList(session, this.presence);
+    this.rooms.onChange = () => this.renderUnreadTotal();
     this.typists = new Typists((roomId) => {
       if (this.view?.id === roomId) this.view.renderTyping();
     });
@@ -110,6 +117,7 @@ export class ChatApp {
     this.typists.stop();
     this.view?.close();
     clear(this.root);
+    this.renderUnreadTotal();
   }
 
   onConnect() {
@@ -157,6 +165,16 @@ export class ChatApp {
     this.shell = h("div", { class: "shell", "data-view": "list" }, sidebar, this.content);
     this.root.append(this.banner.el, this.shell);
     this.banner.render();
+  }
+
+  /** The unread total in the tab's title and as a badge on its icon (none when zero or stopped). */
+  renderUnreadTotal() {
+    const total = this.stopped ? 0 : this.rooms.unreadTotal;
+    this.appSetTitle(total > 0 ? `(${formatBadge(total)}) ${this.baseTitle}` : this.baseTitle);
+    const icon = document.querySelector("link[rel=icon]");
+    if (!icon || icon.dataset.total === String(total)) return;
+    icon.dataset.total = String(total);
+    icon.href = total > 0 ? badgeIcon(formatBadge(total)) : "/favicon.svg";
   }
 
   showConnection(state) {
@@ -388,4 +406,11 @@ export class ChatApp {
     this.presence.set(event.userId, event.online);
     this.view?.onPresence(event.userId, event.online);
   }
+}
+
+/** The app's icon with a red badge carrying `text` (an SVG data: URL; the CSP allows data: images). */
+function badgeIcon(text) {
+  const size = text.length > 2 ? 13 : 16;
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect x="1" y="1" width="30" height="30" rx="7" fill="#2f5bd3"/><circle cx="22" cy="10" r="10" fill="#d92d20"/><text x="22" y="15" font-family="sans-serif" font-size="${size}" font-weight="700" fill="#fff" text-anchor="middle">${text}</text></svg>`;
+  return `data:image/svg+xml,${encodeURIComponent(svg)}`;
 }

@@ -7,6 +7,10 @@
 // The DOM stays bounded: while the reader is at the bottom, more than MAX_RENDERED stored
 // messages drop the oldest ones; "Load earlier messages" (or scrolling up) fetches them
 // again.
+//
+// Opening a room with unread messages puts a "New messages" divider above the first of them
+// and scrolls to it. Away from the bottom, a button under the list jumps to the latest
+// message, counting the messages of others that arrived meanwhile.
 
 import { clear, formatTime, h, messageFor } from "./dom.js";
 
@@ -33,9 +37,13 @@ export class MessageList {
     this.list = h("ol", { class: "messages", id: "messages", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": `Messages in ${name}`, tabindex: "0" });
     this.older = h("button", { type: "button", class: "link-button load-older", hidden: true, onclick: () => this.onNearTop() }, "Load earlier messages");
     this.scroller = h("div", { class: "message-scroller", id: "message-scroller" }, this.older, this.list);
+    this.unseen = 0; // messages of others that arrived while the reader was away from the bottom
+    this.jump = h("button", { type: "button", class: "jump-latest", id: "jump-latest", hidden: true, onclick: () => this.scrollToBottom() }, "Jump to latest ↓");
+    this.view = h("div", { class: "message-view" }, this.scroller, this.jump);
     this.scroller.addEventListener("scroll", () => {
       if (this.scroller.scrollTop < NEAR_TOP_PX) this.onNearTop();
       else if (this.nearBottom()) this.#trim();
+      this.#renderJump();
     });
   }
 
@@ -65,7 +73,7 @@ export class MessageList {
    * ones: follows them when the reader was at the bottom or the message is their own).
    * A stored message settles the pending send with its clientMsgId.
    */
-  add(messages, mode) {
+  add(messages, mode, { lastReadId = null } = {}) {
     const fresh = messages.filter((m) => !this.nodes.has(m.id)).sort((a, b) => a.id - b.id);
     if (fresh.length === 0 && mode !== "initial") return;
     const me = this.selfId();
@@ -83,8 +91,16 @@ export class MessageList {
     if (this.messages.length === 0 && this.pending.size === 0) this.notice("No messages yet. Say hello!", null);
     this.older.hidden = !this.hasMore;
     const mine = fresh.some((m) => m.authorId === me);
-    if (mode === "prepend") this.scroller.scrollTop += this.scroller.scrollHeight - oldHeight;
+    const firstUnread = mode === "initial" && lastReadId !== null ? fresh.find((m) => m.id > lastReadId && m.authorId !== me) : null;
+    if (firstUnread) {
+      // "New messages" above the first unread one, scrolled near the top of the view.
+      const divider = h("li", { class: "unread-divider", id: "unread-divider", role: "separator" }, h("span", {}, "New messages"));
+      this.list.insertBefore(divider, this.nodes.get(firstUnread.id));
+      this.scroller.scrollTop += divider.getBoundingClientRect().top - this.scroller.getBoundingClientRect().top - 8;
+    } else if (mode === "prepend") this.scroller.scrollTop += this.scroller.scrollHeight - oldHeight;
     else if (mode === "initial" || nearBottom || mine) this.scrollToBottom();
+    else if (mode === "append") this.unseen += fresh.filter((m) => m.authorId !== me).length;
+    this.#renderJump();
     if (mode === "append" && (nearBottom || mine)) this.#trim();
     if (mode === "initial" && this.hasMore && this.scroller.scrollHeight <= this.scroller.clientHeight) this.onNearTop();
   }
@@ -118,6 +134,14 @@ export class MessageList {
 
   scrollToBottom() {
     this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.#renderJump();
+  }
+
+  /** The jump button: shown away from the bottom, with the count of unseen messages. */
+  #renderJump() {
+    if (this.nearBottom()) this.unseen = 0;
+    this.jump.hidden = this.nearBottom();
+    this.jump.textContent = this.unseen > 0 ? `${this.unseen} new message${this.unseen === 1 ? "" : "s"} below ↓` : "Jump to latest ↓";
   }
 
   // ---- internals ----

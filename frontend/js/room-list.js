@@ -20,6 +20,14 @@ export class RoomList {
     this.loaded = false;
     this.openId = null;
     this.list = h("ul", { class: "room-list", id: "room-list", "aria-label": "Your rooms" });
+    this.onChange = () => {}; // after any change shown (the app updates the tab title)
+  }
+
+  /** Unread messages over all rooms. */
+  get unreadTotal() {
+    let total = 0;
+    for (const room of this.rooms.values()) total += room.unreadCount || 0;
+    return total;
   }
 
   get size() {
@@ -71,11 +79,9 @@ export class RoomList {
 
   render() {
     clear(this.list);
-    if (this.rooms.size === 0) {
-      this.list.append(h("li", { class: "muted" }, "No rooms yet."));
-      return;
-    }
-    for (const room of this.#sorted()) this.list.append(this.#item(room));
+    if (this.rooms.size === 0) this.list.append(h("li", { class: "muted" }, "No rooms yet."));
+    else for (const room of this.#sorted()) this.list.append(this.#item(room));
+    this.onChange();
   }
 
   /** Shows one room's current state: replaces its item (or removes it) and keeps the order. */
@@ -85,6 +91,7 @@ export class RoomList {
     if (!room) {
       old?.remove();
       if (this.rooms.size === 0) this.render();
+      this.onChange();
       return;
     }
     this.list.querySelector(":scope > li.muted")?.remove();
@@ -93,6 +100,7 @@ export class RoomList {
     const next = sorted[sorted.indexOf(room) + 1];
     const nextItem = next ? this.list.querySelector(`li[data-room-id="${next.id}"]`) : null;
     this.list.insertBefore(this.#item(room), nextItem);
+    this.onChange();
   }
 
   #sorted() {

@@ -59,7 +59,7 @@ export class RoomView {
   /** Puts the view into `content` (replacing what was there) and loads messages and members. */
   async open(content) {
     clear(content);
-    const chatColumn = h("div", { class: "chat-column" }, this.messages.scroller, this.typingLine, this.composer.form);
+    const chatColumn = h("div", { class: "chat-column" }, this.messages.view, this.typingLine, this.composer.form);
     content.append(this.header, h("div", { class: "room-body" }, chatColumn, this.members.panel), this.liveStatus);
     this.renderHeader();
     this.renderTyping();
@@ -174,7 +174,8 @@ export class RoomView {
       const page = await this.session.api("GET", `/rooms/${this.id}/messages?limit=${PAGE_SIZE}`);
       if (this.closed) return;
       this.messages.hasMore = page.hasMore;
-      this.messages.add(page.messages, "initial");
+      const room = this.rooms.get(this.id) || this.room;
+      this.messages.add(page.messages, "initial", { lastReadId: room.unreadCount > 0 ? room.lastReadMessageId || 0 : null });
       this.markRead();
     } catch (error) {
       if (this.closed) return;
