@@ -8,6 +8,8 @@ public typealias ConnectionMiddleware = @Sendable (Handshake) async throws -> (a
 public final class Namespace: Sendable {
     public let name: String
     let adapter: any BroadcastAdapter
+    /// Handlers of other nodes' `serverSideEmit` (BroadcastAdapter.swift).
+    let serverSideHandlers = ServerSideHandlers()
     private let state: Mutex<State>
 
     struct State: ~Copyable {
