@@ -712,3 +712,29 @@ def test_unread_total_in_the_title_new_messages_divider_and_jump_to_latest(serve
     assert wait_message(driver, "live after the divider").is_displayed()
     screenshot(driver, "desktop-15-jump-to-latest")
     assert_no_console_errors(driver)
+
+
+def test_joins_leaves_and_renames_are_lines_in_the_timeline_not_messages(server, browser):
+    me = server.new_user("host")
+    room = make_room(server, me["accessToken"], name=f"plaza-{uuid.uuid4().hex[:6]}")
+    post(server, me["accessToken"], room["id"], "first")
+    driver = browser()
+    open_room(driver, server, me, room)
+    wait_message(driver, "first")
+    visitor = server.new_user("visitor")
+    assert server.api("POST", f"/rooms/{room['id']}/join", token=visitor["accessToken"]).status_code == 200
+    text_of(driver, "#messages li.event-line", "Visitor joined")
+    new_name = f"square-{uuid.uuid4().hex[:6]}"
+    r = server.api("PATCH", f"/rooms/{room['id']}", token=me["accessToken"], json={"name": new_name, "topic": "Benches"})
+    assert r.status_code == 200, r.text
+    text_of(driver, "#messages li.event-line", f"renamed “{new_name}”")
+    text_of(driver, "#messages li.event-line", "topic is now “Benches”")
+    assert server.api("POST", f"/rooms/{room['id']}/leave", token=visitor["accessToken"]).status_code == 204
+    text_of(driver, "#messages li.event-line", "Visitor left")
+    lines = [el.text for el in driver.find_elements("css selector", "#messages > li")]
+    assert lines == ["first", "Visitor joined", f"The room was renamed “{new_name}”", "The topic is now “Benches”", "Visitor left"] or \
+        [t.split("\n")[-1] for t in lines] == ["first", "Visitor joined", f"The room was renamed “{new_name}”", "The topic is now “Benches”", "Visitor left"], lines
+    # Not messages: nothing stored, nothing unread.
+    assert [m["body"] for m in server.api("GET", f"/rooms/{room['id']}/messages", token=me["accessToken"]).json()["messages"]] == ["first"]
+    assert badge_of(driver, room["id"]) is None
+    assert_no_console_errors(driver)

@@ -387,10 +387,12 @@ export class ChatApp {
   onRoomUpdated(event) {
     const room = this.rooms.get(event.roomId);
     if (!room) return;
-    if (event.name !== undefined && event.name !== null) room.name = event.name;
-    if (event.topic !== undefined) room.topic = event.topic;
+    // The event carries the room's current name and topic: what changed is what differs.
+    const changes = {};
+    if (event.name !== undefined && event.name !== null && event.name !== room.name) changes.name = room.name = event.name;
+    if (event.topic !== undefined && (event.topic || null) !== (room.topic || null)) changes.topic = room.topic = event.topic;
     this.rooms.update(room.id);
-    if (this.view?.id === room.id) this.view.renderHeader();
+    if (this.view?.id === room.id) this.view.onUpdated(changes);
   }
 
   onRoomDeleted(event) {

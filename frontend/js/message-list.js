@@ -60,6 +60,18 @@ export class MessageList {
     this.list.append(h("li", { class: ["system", kind] }, text));
   }
 
+  /**
+   * A line about the room, not a message (someone joined or left, the room was renamed):
+   * shown in the timeline where it happened, never stored, never unread, never a message
+   * of the list's count. Follows it down when the reader is at the bottom.
+   */
+  addEvent(text) {
+    const nearBottom = this.nearBottom();
+    this.list.querySelector(":scope > li.system")?.remove();
+    this.list.insertBefore(h("li", { class: "event-line", role: "note" }, h("bdi", {}, text)), this.#firstPendingEl());
+    if (nearBottom) this.scrollToBottom();
+  }
+
   /** Shows the "Loading…" label on the load-earlier button while `loading`. */
   loadingOlder(loading) {
     this.older.textContent = loading ? "Loading…" : "Load earlier messages";

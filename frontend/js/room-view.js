@@ -93,16 +93,31 @@ export class RoomView {
     if (event.change === "joined" && this.members.has(event.user.id)) {
       // A role change of a member (the room passed to them when its owner left).
       this.members.joined(event.user, event.role);
-      if (event.role === "owner") this.announce(`${name} is now the owner.`);
+      if (event.role === "owner") {
+        this.announce(`${name} is now the owner.`);
+        this.messages.addEvent(`${name} is now the owner`);
+      }
     } else if (event.change === "joined") {
       this.members.joined(event.user, event.role);
       this.announce(`${name} joined.`);
+      this.messages.addEvent(`${name} joined`);
       // Presence of the newcomer: the server knows whether they are connected.
       this.loadMembers();
     } else if (this.members.left(event.user.id)) {
       this.announce(`${name} left.`);
+      this.messages.addEvent(event.change === "removed" ? `${name} was removed` : `${name} left`);
     }
     this.renderTyping();
+  }
+
+  /**
+   * A `room:updated` of this room, as `{name?, topic?}` holding only what changed (the
+   * room's data is already changed): the header anew, and a line in the timeline.
+   */
+  onUpdated(changes) {
+    this.renderHeader();
+    if ("name" in changes) this.messages.addEvent(`The room was renamed “${changes.name}”`);
+    if ("topic" in changes) this.messages.addEvent(changes.topic ? `The topic is now “${changes.topic}”` : "The topic was cleared");
   }
 
   onPresence(userId, online) {
