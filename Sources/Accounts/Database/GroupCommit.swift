@@ -1,0 +1,146 @@
+import SQLKit
+import Synchronization
+
+/// Group commit: concurrent writes of one kind share one transaction.
+///
+/// The first ``submit(_:)`` while none is being written starts a batch; whatever is
+/// submitted while a batch is being written waits and forms the next one (at most
+/// ``maxBatchSize`` items each), so under load one `BEGIN … COMMIT` (and, on PostgreSQL,
+/// one WAL flush) serves many writes, and an idle system still writes each one at once.
+///
+/// In a batch of several items each item runs inside its own `SAVEPOINT`: an item that
+/// throws is rolled back to its savepoint (its own writes undone, everything before it
+/// kept) and its submitter gets its own error, while the others commit. PostgreSQL needs
+/// this (an error aborts the whole transaction otherwise); SQLite gets the same semantics.
+/// A batch of one item runs without savepoint (the transaction is the unit). When the
+/// transaction itself fails (a constraint at COMMIT, the database overloaded or gone),
+/// nothing of the batch is stored and every submitter of it gets that error.
+///
+/// Order: batches are written one at a time, items in submission order, and `committed`
+/// runs for each batch after its COMMIT and before the next batch starts, so whatever it
+/// publishes is published in commit order. Submitters are resumed after `committed`.
+///
+/// The technique is the group commit of database engines (PostgreSQL's `commit_delay`,
+/// InnoDB's binlog group commit), applied one level up, at the application's transactions.
+public final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
+    /// One item's work, inside the batch's transaction (and its savepoint).
+    public typealias ItemBody = @Sendable (Item, any SQLDatabase) async throws -> Output
+    /// Runs once per batch after every item, in the same transaction, as its last
+    /// statements before COMMIT (e.g. an event-log append). Gets the items' outcomes in
+    /// submission order. Throwing rolls the whole batch back: every submitter gets the error.
+    public typealias Finish = @Sendable ([Result<Output, any Error>], any SQLDatabase) async throws -> Void
+    /// Runs once per committed batch, outside the transaction, before the submitters resume.
+    public typealias Committed = @Sendable ([Result<Output, any Error>]) async -> Void
+
+    public let maxBatchSize: Int
+    private let database: any Database
+    private let item: ItemBody
+    private let finish: Finish
+    private let committed: Committed
+    private let state = Mutex(State())
+
+    private struct Waiter {
+        let item: Item
+        let continuation: CheckedContinuation<Output, any Error>
+    }
+
+    private struct State {
+        var pending: [Waiter] = []
+        var writing = false
+        var batches = 0
+    }
+
+    /// - Parameters:
+    ///   - maxBatchSize: the most items one transaction holds (≥ 1).
+    ///   - item: one item's writes; its thrown error goes to that item's submitter only.
+    ///   - finish: per batch, after the items, before COMMIT.
+    ///   - committed: per batch, after COMMIT, in commit order.
+    public init(
+        database: any Database, maxBatchSize: Int = 128,
+        item: @escaping ItemBody,
+        finish: @escaping Finish = { _, _ in },
+        committed: @escaping Committed = { _ in }
+    ) {
+        self.database = database
+        self.maxBatchSize = max(1, maxBatchSize)
+        self.item = item
+        self.finish = finish
+        self.committed = committed
+    }
+
+    /// Batches started so far (for tests and metrics).
+    public var batchesWritten: Int { state.withLock { $0.batches } }
+
+    /// Items waiting for the next batch (for tests and metrics).
+    public var pendingCount: Int { state.withLock { $0.pending.count } }
+
+    /// Writes `item` in the next batch and returns its output once that batch has committed.
+    /// - Throws: the item's own error (its writes rolled back, the others' kept), or the
+    ///   batch's error (nothing of the batch stored).
+    public func submit(_ item: Item) async throws -> Output {
+        try await withCheckedThrowingContinuation { continuation in
+            let start = state.withLock { state -> Bool in
+                state.pending.append(Waiter(item: item, continuation: continuation))
+                guard !state.writing else { return false }
+                state.writing = true
+                return true
+            }
+            if start {
+                Task { await self.drain() }
+            }
+        }
+    }
+
+    /// Writes batches until nothing is pending.
+    private func drain() async {
+        while true {
+            let batch = state.withLock { state -> [Waiter] in
+                guard !state.pending.isEmpty else {
+                    state.writing = false
+                    return []
+                }
+                let count = min(state.pending.count, maxBatchSize)
+                let batch = Array(state.pending.prefix(count))
+                state.pending.removeFirst(count)
+                state.batches += 1
+                return batch
+            }
+            guard !batch.isEmpty else { return }
+            await write(batch)
+        }
+    }
+
+    private func write(_ batch: [Waiter]) async {
+        let items = batch.map(\.item)
+        let results: [Result<Output, any Error>]
+        do {
+            results = try await database.write { [item, finish] db in
+                var results: [Result<Output, any Error>] = []
+                results.reserveCapacity(items.count)
+                if items.count == 1 {
+                    results.append(.success(try await item(items[0], db)))
+                } else {
+                    for element in items {
+                        try await db.raw("SAVEPOINT group_commit_item").run()
+                        do {
+                            let output = try await item(element, db)
+                            try await db.raw("RELEASE SAVEPOINT group_commit_item").run()
+                            results.append(.success(output))
+                        } catch {
+                            try await db.raw("ROLLBACK TO SAVEPOINT group_commit_item").run()
+                            try await db.raw("RELEASE SAVEPOINT group_commit_item").run()
+                            results.append(.failure(error))
+                        }
+                    }
+                }
+                try await finish(results, db)
+                return results
+            }
+        } catch {
+            for waiter in batch { waiter.continuation.resume(throwing: error) }
+            return
+        }
+        await committed(results)
+        for (waiter, result) in zip(batch, results) { waiter.continuation.resume(with: result) }
+    }
+}
