@@ -46,6 +46,12 @@ public struct AppConfiguration: Sendable {
     /// reload should not flash "offline"; PROTOCOL.md documents 5 s). Not a configuration
     /// key: tests shorten it.
     public var presenceGracePeriod: Duration = .seconds(5)
+    /// `CLUSTER`: `auto` (default) runs as one node of several when DATABASE_URL is PostgreSQL
+    /// (docs/DEPLOYMENT.md); `off` keeps broadcasts, presence and revocation on this process.
+    public var cluster: ClusterMode = .auto
+    /// `CLUSTER_NODE_TIMEOUT` (seconds, 1-300, default 15): a node silent for this long is
+    /// declared dead by the others, which clean up after it (its users' presence).
+    public var clusterNodeTimeout: Duration = .seconds(15)
 
     public var openAPIPath: String { (ProjectPaths.root as NSString).appendingPathComponent("docs/openapi.yaml") }
 
@@ -161,6 +167,19 @@ extension AppConfiguration {
             }
         }
 
+        var clusterMode = ClusterMode.auto
+        if let raw = string("cluster") {
+            if let mode = ClusterMode(rawValue: raw.lowercased()) { clusterMode = mode } else {
+                problems.append(("CLUSTER", "must be auto or off, got '\(raw)'"))
+            }
+        }
+        var nodeTimeout = Duration.seconds(15)
+        if let raw = string("cluster.node.timeout") {
+            if let seconds = Double(raw), seconds >= 1, seconds <= 300 { nodeTimeout = .milliseconds(Int64(seconds * 1000)) } else {
+                problems.append(("CLUSTER_NODE_TIMEOUT", "must be seconds from 1 to 300, got '\(raw)'"))
+            }
+        }
+
         if !problems.isEmpty { throw ConfigurationError(problems: problems) }
         var config = AppConfiguration(
             host: host, port: port, dataDirectory: dataDirectory, database: database, publicURL: publicURL,
@@ -173,6 +192,8 @@ extension AppConfiguration {
             requireVerifiedEmail: requireVerified
         )
         config.registrationsPerIPPerHour = registrationsPerHour
+        config.cluster = clusterMode
+        config.clusterNodeTimeout = nodeTimeout
         return config
     }
 }

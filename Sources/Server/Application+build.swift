@@ -43,7 +43,10 @@ func buildApplicationAndRoutes(
         clock: config.clock, sessionLiveness: sessionLiveness
     )
     let mail = try MailWiring(configuration: configuration, database: database, logger: logger)
-    let relay = Relay(configuration: relayConfiguration(config), logger: logger)
+    // Several nodes on one PostgreSQL (Sources/Server/Cluster); nil on SQLite or with CLUSTER=off.
+    let cluster = Cluster.make(database: database, mode: config.cluster, nodeTimeout: config.clusterNodeTimeout, logger: logger)
+    let relay = Relay(configuration: relayConfiguration(config), logger: logger, adapter: cluster?.adapter ?? InMemoryAdapter())
+    cluster?.adapter.attach(relay)
     let realtime = RelayChatEvents(namespace: relay.namespace("/"), logger: logger)
     authSettings.registerRule = ThrottleRule(limit: Double(config.registrationsPerIPPerHour), ratePerSecond: Double(config.registrationsPerIPPerHour) / 3600)
     let auth = AuthService(
@@ -54,11 +57,13 @@ func buildApplicationAndRoutes(
         database: database, hasher: hasher, clock: config.clock,
         verification: EmailVerificationGate(database: database, isRequired: config.requireVerifiedEmail), events: realtime, logger: logger
     )
-    let presence = PresenceTracker(gracePeriod: config.presenceGracePeriod)
-    ChatGateway(
+    let presence = PresenceTracker(gracePeriod: config.presenceGracePeriod, cluster: cluster?.presence)
+    let gateway = ChatGateway(
         namespace: relay.namespace("/"), auth: auth, chat: chat, presence: presence,
         refreshWindow: max(config.accessTokenTTL / 3, .seconds(30)), clock: config.clock, logger: logger
-    ).install()
+    )
+    gateway.install()
+    cluster?.install(namespace: relay.namespace("/"), gateway: gateway, tracker: presence, sessionLiveness: sessionLiveness)
 
     let router = Router(context: AppRequestContext.self)
     // A known path with another method: 405 with Allow (filled from the routes at the end).
@@ -84,7 +89,8 @@ func buildApplicationAndRoutes(
         // HTTP/1.1; WebSocket upgrades at /socket.io go straight to the relay's transport.
         server: .http1(relay: relay),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "switchboard"),
-        services: [DatabaseService(database: database), relay],
+        // The cluster's heartbeat and LISTEN connection stop before the database closes.
+        services: ([DatabaseService(database: database)] as [any Service]) + (cluster.map { [$0.service] } ?? []) + [relay],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.port
             logger.info("switchboard listening", metadata: ["url": "http://\(config.host):\(port)"])
@@ -93,6 +99,7 @@ func buildApplicationAndRoutes(
     )
     app.beforeServerStarts {
         try await applyMigrations(migrations, on: database, logger: logger)
+        cluster?.ready.open()
     }
     mail.install(on: &app)
     routeMethods.fill(from: router.routes)

@@ -51,6 +51,18 @@ public final class PostgresDatabase: Database, Service {
 
     public func shutdown() async {}
 
+    /// A connection of its own, outside the pool, to the same server (a LISTEN connection must
+    /// stay on one session: a pooled one would be handed to other work). The caller closes it.
+    /// - Throws: PostgresNIO's error when the server cannot be reached (connect timeout 5 s).
+    public func dedicatedConnection(id: Int, logger: Logger) async throws -> PostgresConnection {
+        var configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.username, password: location.password,
+            database: location.database, tls: location.requireTLS ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable
+        )
+        configuration.options.connectTimeout = .seconds(5)
+        return try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
+    }
+
     /// Runs the client for the duration of `body` (for commands that are not a long-running server).
     public func runWhile<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
         try await withThrowingTaskGroup(of: T?.self) { group in

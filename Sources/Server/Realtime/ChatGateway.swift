@@ -126,7 +126,7 @@ struct ChatGateway: Sendable {
             await disconnected(identity.userID)
         }
 
-        if presence.connected(identity.userID) {
+        if presence.connected(identity.userID), await presence.claimOnline(identity.userID) {
             await announce(userID: identity.userID, online: true, lastSeenAt: nil, rooms: roomIDs)
         }
     }
@@ -135,6 +135,14 @@ struct ChatGateway: Sendable {
         guard let generation = presence.disconnected(userID) else { return }
         try? await Task.sleep(for: presence.gracePeriod)
         guard presence.settleOffline(userID, generation: generation) else { return }
+        // With several nodes: only when no other node holds the user either.
+        guard await presence.releaseOffline(userID) else { return }
+        await announceOffline(userID)
+    }
+
+    /// Records `last_seen_at` and announces the user offline in their rooms (after their last
+    /// grace period here, or on the node that found the user's node dead).
+    func announceOffline(_ userID: Int64) async {
         do {
             let lastSeen = try await chat.recordLastSeen(userID: userID)
             let rooms = try await chat.roomIDs(userID: userID)

@@ -19,9 +19,32 @@ final class PresenceTracker: PresenceDirectory {
 
     private let users = Mutex<[Int64: Entry]>([:])
     let gracePeriod: Duration
+    /// The other nodes' view (PostgreSQL with clustering on); nil on a single node.
+    let cluster: ClusterPresence?
 
-    init(gracePeriod: Duration = .seconds(5)) {
+    init(gracePeriod: Duration = .seconds(5), cluster: ClusterPresence? = nil) {
         self.gracePeriod = gracePeriod
+        self.cluster = cluster
+    }
+
+    /// Whether this node counts the user online (a connection, or inside the grace period).
+    func isHere(_ userID: Int64) -> Bool { users.withLock { $0[userID] != nil } }
+
+    /// Users this node counts online.
+    var usersHere: [Int64] { users.withLock { Array($0.keys) } }
+
+    /// After ``connected(_:)`` returned true: records the user on this node for the other
+    /// nodes; true when "online" should be announced (no other node holds the user).
+    func claimOnline(_ userID: Int64) async -> Bool {
+        guard let cluster else { return true }
+        return await cluster.claim(userID) { self.isHere(userID) }
+    }
+
+    /// After ``settleOffline(_:generation:)`` returned true: removes the user from this node
+    /// for the other nodes; true when "offline" should be announced (no node holds the user).
+    func releaseOffline(_ userID: Int64) async -> Bool {
+        guard let cluster else { return true }
+        return await cluster.release(userID) { self.isHere(userID) }
     }
 
     /// Counts a new connection. Returns true when the user was not online: announce it.
@@ -57,8 +80,10 @@ final class PresenceTracker: PresenceDirectory {
 
     /// Online from the first connection until "offline" is announced (the grace included), so
     /// REST answers agree with the presence events clients saw.
+    /// With several nodes, a user held by another node is online too.
     func isOnline(userID: Int64) async -> Bool {
-        users.withLock { $0[userID] != nil }
+        if isHere(userID) { return true }
+        return await cluster?.isOnlineAnywhere(userID) ?? false
     }
 
     var onlineUserCount: Int { users.withLock { $0.count } }

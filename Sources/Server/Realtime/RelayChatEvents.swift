@@ -50,6 +50,9 @@ struct RelayChatEvents: ChatEventSink, SessionRevocationObserver {
     func sessionsRevoked(userID: Int64, sessionIDs: [String], reason: String) async {
         guard !sessionIDs.isEmpty else { return }
         logger.info("closing sockets of revoked sessions", metadata: ["user.id": "\(userID)", "reason": "\(reason)", "count": "\(sessionIDs.count)"])
+        // Other nodes first forget the sessions (REST refuses their tokens there too), then close
+        // their sockets: both travel over the adapter, in this order (no-ops on one node).
+        await namespace.serverSideEmit(Cluster.sessionsEndedEvent, arguments: sessionIDs.map(JSONValue.string))
         await namespace.in(ChatRooms.session(sessionIDs[0])).to(sessionIDs.dropFirst().map(ChatRooms.session)).disconnectSockets()
     }
 
