@@ -738,3 +738,33 @@ def test_joins_leaves_and_renames_are_lines_in_the_timeline_not_messages(server,
     assert [m["body"] for m in server.api("GET", f"/rooms/{room['id']}/messages", token=me["accessToken"]).json()["messages"]] == ["first"]
     assert badge_of(driver, room["id"]) is None
     assert_no_console_errors(driver)
+
+
+def test_one_authors_messages_are_grouped_under_a_day_separator_with_relative_times(server, browser):
+    me, friend, room = room_of_two(server, "grouper")
+    for text in ("one", "two", "three"):
+        post(server, friend["accessToken"], room["id"], text)
+    post(server, me["accessToken"], room["id"], "mine")
+    driver = browser()
+    open_room(driver, server, me, room)
+    wait_message(driver, "mine")
+    items = driver.find_elements("css selector", "#messages > li")
+    kinds = [("separator" if "day-separator" in i.get_attribute("class") else "message") for i in items]
+    assert kinds == ["separator", "message", "message", "message", "message"], kinds
+    assert items[0].text == "TODAY" or items[0].text.lower() == "today", items[0].text
+    # The name and time show once for the friend's three messages, again for mine.
+    shown = [i.find_element("css selector", ".author").is_displayed() for i in items[1:]]
+    assert shown == [True, False, False, True], shown
+    # The grouped messages sit closer together than messages of different authors.
+    tops = [i.rect["y"] for i in items[1:]]
+    bottoms = [i.rect["y"] + i.rect["height"] for i in items[1:]]
+    assert tops[1] - bottoms[0] < tops[3] - bottoms[2]
+    # Times read as people say them, and change as time passes.
+    assert items[1].find_element("css selector", "time").text == "just now"
+    later = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "import('/js/dom.js').then((m) => { const t = new Date().toISOString();"
+        " done([m.formatRelativeTime(t, Date.now() + 5 * 60000), m.formatRelativeTime(t, Date.now() + 2 * 3600000) === m.formatTime(t)]); })")
+    assert later[0] in ("5 min. ago", "5 minutes ago", "5 min ago"), later
+    assert later[1] is True
+    assert_no_console_errors(driver)

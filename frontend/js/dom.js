@@ -62,6 +62,30 @@ export function formatTime(iso) {
     : date.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 }
 
+/**
+ * A message's time as people read it in a chat: "just now" under a minute, "5 min. ago"
+ * under an hour (Intl.RelativeTimeFormat, short style), then the clock time (today) or date
+ * and time. `now`: ms since the epoch. Callers refresh it (see MessageList) so it stays true.
+ */
+export function formatRelativeTime(iso, now = Date.now()) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  const seconds = Math.round((now - date.getTime()) / 1000);
+  if (seconds < 60) return "just now";
+  if (seconds < 3600) return new Intl.RelativeTimeFormat([], { style: "short", numeric: "always" }).format(-Math.floor(seconds / 60), "minute");
+  return formatTime(iso);
+}
+
+/** "Today", "Yesterday", or the date ("Monday, 3 November 2026") of a day separator. */
+export function formatDay(iso, now = Date.now()) {
+  const date = new Date(iso);
+  const today = new Date(now);
+  const yesterday = new Date(now - 86400000);
+  if (date.toDateString() === today.toDateString()) return "Today";
+  if (date.toDateString() === yesterday.toDateString()) return "Yesterday";
+  return date.toLocaleDateString([], { weekday: "long", day: "numeric", month: "long", year: "numeric" });
+}
+
 export function formatBadge(count) {
   return count > 999 ? "999+" : String(count);
 }

@@ -8,16 +8,23 @@
 // messages drop the oldest ones; "Load earlier messages" (or scrolling up) fetches them
 // again.
 //
+// Consecutive messages of one author within GROUP_WITHIN_MS show the name and time once; a
+// day separator stands above each day's first message; times are relative ("just now",
+// "5 min. ago") for the first hour and redrawn every TIME_REFRESH_MS. These are classes and
+// separator items around the message nodes, which stay as they are.
+//
 // Opening a room with unread messages puts a "New messages" divider above the first of them
 // and scrolls to it. Away from the bottom, a button under the list jumps to the latest
 // message, counting the messages of others that arrived meanwhile.
 
-import { clear, formatTime, h, messageFor } from "./dom.js";
+import { clear, formatDay, formatRelativeTime, h, messageFor } from "./dom.js";
 
 /** Stored messages kept on the page while the reader is at the bottom (4 pages of 50). */
 export const MAX_RENDERED = 200;
 const NEAR_TOP_PX = 120; // scrolled this close to the top: load earlier messages
 const NEAR_BOTTOM_PX = 80; // this close to the bottom counts as "at the bottom"
+const GROUP_WITHIN_MS = 5 * 60 * 1000; // one author's messages this close together share one name and time
+const TIME_REFRESH_MS = 30 * 1000; // relative times ("5 min. ago") are redrawn this often
 
 export class MessageList {
   /**
@@ -40,11 +47,17 @@ export class MessageList {
     this.unseen = 0; // messages of others that arrived while the reader was away from the bottom
     this.jump = h("button", { type: "button", class: "jump-latest", id: "jump-latest", hidden: true, onclick: () => this.scrollToBottom() }, "Jump to latest ↓");
     this.view = h("div", { class: "message-view" }, this.scroller, this.jump);
+    this.timeRefresher = setInterval(() => this.#refreshTimes(), TIME_REFRESH_MS);
     this.scroller.addEventListener("scroll", () => {
       if (this.scroller.scrollTop < NEAR_TOP_PX) this.onNearTop();
       else if (this.nearBottom()) this.#trim();
       this.#renderJump();
     });
+  }
+
+  /** The list is gone: stops redrawing times. */
+  stop() {
+    clearInterval(this.timeRefresher);
   }
 
   get first() {
@@ -100,6 +113,7 @@ export class MessageList {
       }
       this.#insert(message);
     }
+    if (fresh.length > 0) this.#decorate();
     if (this.messages.length === 0 && this.pending.size === 0) this.notice("No messages yet. Say hello!", null);
     this.older.hidden = !this.hasMore;
     const mine = fresh.some((m) => m.authorId === me);
@@ -180,6 +194,41 @@ export class MessageList {
     return this.list.querySelector(":scope > li[data-client-msg-id]");
   }
 
+  /**
+   * Groups consecutive messages of one author and puts a separator above each day's first
+   * message. One pass over the shown messages (at most MAX_RENDERED + a page); message nodes
+   * only get a class, separators are the only nodes added or removed.
+   */
+  #decorate() {
+    const existing = new Map([...this.list.querySelectorAll(":scope > li.day-separator")].map((el) => [el.dataset.day, el]));
+    let previous = null;
+    for (const message of this.messages) {
+      const node = this.nodes.get(message.id);
+      const day = new Date(message.createdAt).toDateString();
+      const sameDay = previous && new Date(previous.createdAt).toDateString() === day;
+      const grouped = !!(sameDay && previous.authorId === message.authorId && Date.parse(message.createdAt) - Date.parse(previous.createdAt) < GROUP_WITHIN_MS
+        && node.previousElementSibling === this.nodes.get(previous.id));
+      node.classList.toggle("grouped", grouped);
+      if (!sameDay) {
+        let separator = existing.get(day);
+        existing.delete(day);
+        if (!separator) separator = h("li", { class: "day-separator", role: "separator", "data-day": day }, h("span", {}, formatDay(message.createdAt)));
+        if (node.previousElementSibling !== separator) this.list.insertBefore(separator, node);
+      }
+      previous = message;
+    }
+    for (const stale of existing.values()) stale.remove();
+  }
+
+  /** Redraws the relative times ("just now" → "1 min. ago" → "14:05") and the separators' day names. */
+  #refreshTimes() {
+    const now = Date.now();
+    for (const time of this.list.querySelectorAll("li.message time[datetime]")) {
+      const text = formatRelativeTime(time.dateTime, now);
+      if (time.textContent !== text) time.textContent = text;
+    }
+  }
+
   /** Drops the oldest stored messages beyond MAX_RENDERED; they can be loaded again. */
   #trim() {
     const excess = this.messages.length - MAX_RENDERED;
@@ -188,6 +237,7 @@ export class MessageList {
       this.nodes.get(message.id)?.remove();
       this.nodes.delete(message.id);
     }
+    this.#decorate();
     this.hasMore = true;
     this.older.hidden = false;
     this.scrollToBottom();
@@ -199,7 +249,7 @@ export class MessageList {
     return h(
       "li",
       { class: ["message", mine && "mine"], "data-message-id": message.id },
-      h("div", { class: "meta" }, h("span", { class: "author", dir: "auto" }, mine ? "You" : author), " ", h("time", { datetime: message.createdAt }, formatTime(message.createdAt))),
+      h("div", { class: "meta" }, h("span", { class: "author", dir: "auto" }, mine ? "You" : author), " ", h("time", { datetime: message.createdAt, title: new Date(message.createdAt).toLocaleString() }, formatRelativeTime(message.createdAt))),
       h("p", { class: "body", dir: "auto" }, message.body),
     );
   }

@@ -77,6 +77,7 @@ export class RoomView {
   close() {
     this.closed = true;
     this.composer.stopTyping();
+    this.messages.stop();
   }
 
   // ---- events from the app ----
