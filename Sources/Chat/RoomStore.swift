@@ -60,6 +60,15 @@ public struct MemberRow: Codable, Sendable {
     public var lastSeenAt: Int64?
 }
 
+/// The sender's standing in a room (``RoomStore/senderStanding(roomID:userID:on:)``).
+public struct SenderStanding: Sendable, Equatable {
+    public var roomExists: Bool
+    /// nil: not a member.
+    public var role: RoomRole?
+    /// ms since the epoch; nil: not verified.
+    public var emailVerifiedAt: Int64?
+}
+
 /// Unread counts are exact up to this cap (the badge shows "999+" beyond it).
 public let unreadCountCap = 1000
 
@@ -75,13 +84,9 @@ public struct RoomStore: Sendable {
     /// Creates a room unless a unique key is taken: checked first, and again after an insert
     /// that yielded to a concurrent one (`ON CONFLICT DO NOTHING`; on PostgreSQL it waits for
     /// that transaction), so simultaneous creations never end in a constraint error.
-
     public func create(kind: RoomKind, name: String?, topic: String?, passwordHash: String?, joinCode: String?, directKey: String?,
                        createdBy: Int64, now: Int64, on db: any SQLDatabase) async throws -> CreateOutcome {
-        if kind == .public, let name {
-            let taken = try await db.raw("SELECT id FROM rooms WHERE kind = 'public' AND name_key = \(bind: name.lowercased())").first()
-            if taken != nil { return .nameTaken }
-        }
+        if kind == .public, let name, try await publicNameTaken(name, on: db) { return .nameTaken }
         if let joinCode, try await db.raw("SELECT id FROM rooms WHERE join_code = \(bind: joinCode)").first() != nil {
             return .codeCollision
         }
@@ -95,13 +100,26 @@ public struct RoomStore: Sendable {
             """
         ).first(decoding: RoomRecord.self, keyDecodingStrategy: .snakeCaseColumns)
         if let row { return .created(row) }
-        if kind == .public, let name,
-           try await db.raw("SELECT id FROM rooms WHERE kind = 'public' AND name_key = \(bind: name.lowercased())").first() != nil {
-            return .nameTaken
-        }
+        if kind == .public, let name, try await publicNameTaken(name, on: db) { return .nameTaken }
         if let joinCode, try await db.raw("SELECT id FROM rooms WHERE join_code = \(bind: joinCode)").first() != nil { return .codeCollision }
         if directKey != nil { return .directExists }
         throw StoreError.noRowReturned
+    }
+
+    /// Whether a public room has `name` in any letter case.
+    public func publicNameTaken(_ name: String, on db: any SQLDatabase) async throws -> Bool {
+        try await db.raw("SELECT id FROM rooms WHERE kind = 'public' AND name_key = \(bind: name.lowercased())").first() != nil
+    }
+
+    /// Sets the name and/or the topic (nil leaves it as it is) and `updated_at` (ms).
+    public func update(id: Int64, name: String?, topic: String?, now: Int64, on db: any SQLDatabase) async throws {
+        try await db.raw(
+            """
+            UPDATE rooms SET name = COALESCE(\(bind: name), name), name_key = COALESCE(\(bind: name?.lowercased()), name_key),
+                             topic = COALESCE(\(bind: topic), topic), updated_at = \(bind: now)
+            WHERE id = \(bind: id)
+            """
+        ).run()
     }
 
     public func find(id: Int64, on db: any SQLDatabase) async throws -> RoomRecord? {
@@ -155,6 +173,23 @@ public struct RoomStore: Sendable {
         try await db.raw(
             "SELECT room_id, user_id, role, joined_at, last_read_message_id, last_read_at FROM memberships WHERE room_id = \(bind: roomID) AND user_id = \(bind: userID)"
         ).first(decoding: MembershipRecord.self, keyDecodingStrategy: .snakeCaseColumns)
+    }
+
+    /// What sending to a room must know about the sender, in one read: whether the room exists,
+    /// the sender's role in it (nil: not a member) and when the sender verified their email (ms;
+    /// for ``EmailVerificationGate``). nil when the user does not exist.
+    public func senderStanding(roomID: Int64, userID: Int64, on db: any SQLDatabase) async throws -> SenderStanding? {
+        struct Row: Decodable { let role: String?; let emailVerifiedAt: Int64?; let roomExists: Int64? }
+        let row = try await db.raw(
+            """
+            SELECT m.role, u.email_verified_at, (SELECT 1 FROM rooms WHERE id = \(bind: roomID)) AS room_exists
+            FROM users u LEFT JOIN memberships m ON m.user_id = u.id AND m.room_id = \(bind: roomID)
+            WHERE u.id = \(bind: userID)
+            """
+        ).first(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns)
+        return row.map {
+            SenderStanding(roomExists: $0.roomExists != nil, role: $0.role.map { RoomRole(rawValue: $0) ?? .member }, emailVerifiedAt: $0.emailVerifiedAt)
+        }
     }
 
     /// Adds a member (no-op if already one); returns whether it was added. New members start
@@ -233,27 +268,20 @@ public struct RoomStore: Sendable {
         ).all(decoding: RoomListRow.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
-    /// Moves the read cursor forward only; returns the membership after the move.
-    public func markRead(roomID: Int64, userID: Int64, messageID: Int64, now: Int64, on db: any SQLDatabase) async throws -> MembershipRecord? {
-        try await db.raw(
+    /// The other member of each of the user's direct rooms, by room id.
+    public func directPeers(userID: Int64, on db: any SQLDatabase) async throws -> [Int64: UserSummary] {
+        struct Row: Decodable { let roomId: Int64; let id: Int64; let username: String; let displayName: String }
+        let rows = try await db.raw(
             """
-            UPDATE memberships SET last_read_message_id = \(bind: messageID), last_read_at = \(bind: now)
-            WHERE room_id = \(bind: roomID) AND user_id = \(bind: userID) AND last_read_message_id < \(bind: messageID)
+            SELECT o.room_id, u.id, u.username, u.display_name
+            FROM memberships mine
+            JOIN rooms r ON r.id = mine.room_id AND r.kind = 'direct'
+            JOIN memberships o ON o.room_id = r.id AND o.user_id <> mine.user_id
+            JOIN users u ON u.id = o.user_id
+            WHERE mine.user_id = \(bind: userID)
             """
-        ).run()
-        return try await membership(roomID: roomID, userID: userID, on: db)
-    }
-
-    public func unreadCount(roomID: Int64, userID: Int64, after messageID: Int64, on db: any SQLDatabase) async throws -> Int {
-        struct Row: Decodable { let n: Int64 }
-        let row = try await db.raw(
-            """
-            SELECT COUNT(*) AS n FROM (
-                SELECT 1 FROM messages WHERE room_id = \(bind: roomID) AND id > \(bind: messageID) AND author_id <> \(bind: userID)
-                LIMIT \(unsafeRaw: String(unreadCountCap))) AS unread
-            """
-        ).first(decoding: Row.self)
-        return Int(row?.n ?? 0)
+        ).all(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns)
+        return Dictionary(rows.map { ($0.roomId, UserSummary(id: $0.id, username: $0.username, displayName: $0.displayName)) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// Users who share at least one room with `userID` (presence goes to them).

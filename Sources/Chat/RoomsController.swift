@@ -5,12 +5,16 @@ import Models
 
 /// `/api/rooms/*` and `/api/direct`.
 public struct RoomsController<Context: IdentityRequestContext>: Sendable {
-    let chat: ChatService
+    let rooms: RoomService
+    let messages: MessageService
+    let readCursors: ReadCursorService
     let tokens: AccessTokenService
     let presence: (any PresenceDirectory)?
 
-    public init(chat: ChatService, tokens: AccessTokenService, presence: (any PresenceDirectory)?) {
-        self.chat = chat
+    public init(chat: ChatServices, tokens: AccessTokenService, presence: (any PresenceDirectory)?) {
+        self.rooms = chat.rooms
+        self.messages = chat.messages
+        self.readCursors = chat.readCursors
         self.tokens = tokens
         self.presence = presence
     }
@@ -47,7 +51,7 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
     }
 
     struct DiscoverResponse: ResponseEncodable {
-        let rooms: [ChatService.DiscoveredRoom]
+        let rooms: [RoomService.DiscoveredRoom]
         let nextCursor: String?
     }
 
@@ -66,7 +70,7 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
     }
 
     struct MembersResponse: ResponseEncodable {
-        let members: [ChatService.Member]
+        let members: [RoomService.Member]
     }
 
     struct MessagesResponse: ResponseEncodable {
@@ -98,12 +102,12 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
         guard let kind = RoomKind(rawValue: body.kind ?? "public") else {
             throw ServiceError.validation(["kind": "must be public or private"])
         }
-        let room = try await chat.createRoom(userID: identity.userID, .init(name: body.name, kind: kind, topic: body.topic, password: body.password))
+        let room = try await rooms.create(userID: identity.userID, .init(name: body.name, kind: kind, topic: body.topic, password: body.password))
         return EditedResponse(status: .created, response: room)
     }
 
     @Sendable func list(_ request: Request, context: Context) async throws -> RoomsResponse {
-        RoomsResponse(rooms: try await chat.listRooms(userID: try context.requireIdentity().userID))
+        RoomsResponse(rooms: try await rooms.list(userID: try context.requireIdentity().userID))
     }
 
     @Sendable func discover(_ request: Request, context: Context) async throws -> DiscoverResponse {
@@ -114,12 +118,12 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
         let q = query.get("q") ?? ""
         if q.unicodeScalars.count > 64 { problems["q"] = "must be at most 64 characters" }
         if !problems.isEmpty { throw ServiceError.validation(problems) }
-        let result = try await chat.discover(query: q, cursor: query.get("cursor"), limit: limit)
+        let result = try await rooms.discover(query: q, cursor: query.get("cursor"), limit: limit)
         return DiscoverResponse(rooms: result.rooms, nextCursor: result.nextCursor)
     }
 
     @Sendable func join(_ request: Request, context: Context) async throws -> RoomView {
-        try await chat.join(userID: try context.requireIdentity().userID, roomID: try roomID(context))
+        try await rooms.join(userID: try context.requireIdentity().userID, roomID: try roomID(context))
     }
 
     @Sendable func joinByCode(_ request: Request, context: Context) async throws -> RoomView {
@@ -129,11 +133,11 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
         guard (1...32).contains(AccountValidation.length(body.code)), AccountValidation.length(body.password ?? "") <= 128 else {
             throw ServiceError(.invalidJoinCode, message: "The code or the room password is wrong.")
         }
-        return try await chat.joinByCode(userID: identity.userID, code: body.code, password: body.password)
+        return try await rooms.joinByCode(userID: identity.userID, code: body.code, password: body.password)
     }
 
     @Sendable func leave(_ request: Request, context: Context) async throws -> Response {
-        try await chat.leave(userID: try context.requireIdentity().userID, roomID: try roomID(context))
+        try await rooms.leave(userID: try context.requireIdentity().userID, roomID: try roomID(context))
         return Response(status: .noContent)
     }
 
@@ -141,13 +145,13 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
         let identity = try context.requireIdentity()
         var request = request
         let body = try await request.decodeJSON(UserRefRequest.self, context: context)
-        let user = try await chat.invite(actorID: identity.userID, roomID: try roomID(context), target: try userRef(body))
+        let user = try await rooms.invite(actorID: identity.userID, roomID: try roomID(context), target: try userRef(body))
         return EditedResponse(status: .created, response: InviteResponse(user: user))
     }
 
     @Sendable func members(_ request: Request, context: Context) async throws -> MembersResponse {
         let identity = try context.requireIdentity()
-        return MembersResponse(members: try await chat.members(userID: identity.userID, roomID: try roomID(context), presence: presence))
+        return MembersResponse(members: try await rooms.members(userID: identity.userID, roomID: try roomID(context), presence: presence))
     }
 
     struct UpdateRequest: Decodable {
@@ -159,11 +163,11 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
         let identity = try context.requireIdentity()
         var request = request
         let body = try await request.decodeJSON(UpdateRequest.self, context: context)
-        return try await chat.updateRoom(userID: identity.userID, roomID: try roomID(context), name: body.name, topic: body.topic)
+        return try await rooms.update(userID: identity.userID, roomID: try roomID(context), name: body.name, topic: body.topic)
     }
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
-        try await chat.deleteRoom(userID: try context.requireIdentity().userID, roomID: try roomID(context))
+        try await rooms.delete(userID: try context.requireIdentity().userID, roomID: try roomID(context))
         return Response(status: .noContent)
     }
 
@@ -177,10 +181,10 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
             return value
         }
         let before = id("before"), after = id("after")
-        let limit = Self.pageSize(query, max: ChatService.maxPageSize, default: 50, problems: &problems)
+        let limit = Self.pageSize(query, max: MessageService.maxPageSize, default: 50, problems: &problems)
         if before != nil && after != nil { problems["before"] = "use before or after, not both" }
         if !problems.isEmpty { throw ServiceError.validation(problems) }
-        let page = try await chat.history(userID: identity.userID, roomID: try roomID(context), before: before, after: after, limit: limit)
+        let page = try await messages.history(userID: identity.userID, roomID: try roomID(context), before: before, after: after, limit: limit)
         return MessagesResponse(messages: page.messages, hasMore: page.hasMore)
     }
 
@@ -188,7 +192,7 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
         let identity = try context.requireIdentity()
         var request = request
         let body = try await request.decodeJSON(PostRequest.self, context: context)
-        let outcome = try await chat.postMessage(userID: identity.userID, roomID: try roomID(context), body: body.body, clientMsgID: body.clientMsgId, replyTo: body.replyTo)
+        let outcome = try await messages.send(userID: identity.userID, roomID: try roomID(context), body: body.body, clientMsgID: body.clientMsgId, replyTo: body.replyTo)
         return EditedResponse(status: outcome.duplicate ? .ok : .created, response: PostResponse(message: outcome.message, duplicate: outcome.duplicate))
     }
 
@@ -196,14 +200,14 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
         let identity = try context.requireIdentity()
         var request = request
         let body = try await request.decodeJSON(ReadRequest.self, context: context)
-        return try await chat.markRead(userID: identity.userID, roomID: try roomID(context), messageID: body.messageId)
+        return try await readCursors.markRead(userID: identity.userID, roomID: try roomID(context), messageID: body.messageId)
     }
 
     @Sendable func direct(_ request: Request, context: Context) async throws -> RoomView {
         let identity = try context.requireIdentity()
         var request = request
         let body = try await request.decodeJSON(UserRefRequest.self, context: context)
-        return try await chat.direct(userID: identity.userID, with: try userRef(body))
+        return try await rooms.direct(userID: identity.userID, with: try userRef(body))
     }
 
     /// The `limit` query parameter of a paged list: an integer in 1...`max`, `default` when
@@ -219,11 +223,11 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
     }
 
     func roomID(_ context: Context) throws -> Int64 {
-        guard let raw = context.parameters.get("id"), let id = Int64(raw), id > 0 else { throw ChatService.roomNotFound }
+        guard let raw = context.parameters.get("id"), let id = Int64(raw), id > 0 else { throw ServiceError.roomNotFound }
         return id
     }
 
-    func userRef(_ body: UserRefRequest) throws -> ChatService.UserRef {
+    func userRef(_ body: UserRefRequest) throws -> RoomService.UserRef {
         if let id = body.userId { return .id(id) }
         if let name = body.username, (1...32).contains(name.unicodeScalars.count) { return .username(name) }
         throw ServiceError.validation(["userId": "userId or username is required"])

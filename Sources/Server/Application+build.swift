@@ -53,13 +53,13 @@ func buildApplicationAndRoutes(
         database: database, hasher: hasher, tokens: tokens, clock: config.clock, settings: authSettings, mailHooks: mail.registrationHooks,
         revocations: realtime, logger: logger
     )
-    let chat = ChatService(
+    let chat = ChatServices(
         database: database, hasher: hasher, clock: config.clock,
         verification: EmailVerificationGate(database: database, isRequired: config.requireVerifiedEmail), events: realtime, logger: logger
     )
     let presence = PresenceTracker(gracePeriod: config.presenceGracePeriod, cluster: cluster?.presence)
     let gateway = ChatGateway(
-        namespace: relay.namespace("/"), auth: auth, chat: chat, presence: presence,
+        namespace: relay.namespace("/"), auth: auth, rooms: chat.rooms, messages: chat.messages, readCursors: chat.readCursors, presence: presence,
         refreshWindow: max(config.accessTokenTTL / 3, .seconds(30)), clock: config.clock, logger: logger
     )
     gateway.install()
@@ -79,7 +79,10 @@ func buildApplicationAndRoutes(
     relay.addRoutes(to: router)
     // The web app: security headers wrap only what is mounted from here on.
     router.add(middleware: SecurityHeadersMiddleware())
-    FrontendRoutes(directory: config.frontendDirectory, devMailbox: mail.mailbox != nil && !config.isProduction).addRoutes(to: router)
+    FrontendRoutes(
+        directory: config.frontendDirectory, devMailbox: mail.mailbox != nil && !config.isProduction,
+        requireVerifiedEmail: config.requireVerifiedEmail
+    ).addRoutes(to: router)
     router.addMiddleware {
         FileMiddleware(config.frontendDirectory, searchForIndexHtml: true, logger: logger)
     }

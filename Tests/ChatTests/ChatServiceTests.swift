@@ -20,13 +20,16 @@ final class EventRecorder: ChatEventSink {
 
 struct ChatHarness {
     let db: any Database
-    let chat: ChatService
+    let chat: ChatServices
     let events: EventRecorder
+    var rooms: RoomService { chat.rooms }
+    var messages: MessageService { chat.messages }
+    var readCursors: ReadCursorService { chat.readCursors }
 
     static func with(_ kind: DatabaseKind, requireVerified: Bool = true, _ body: @Sendable (ChatHarness) async throws -> Void) async throws {
         try await TestDatabases.with(kind) { db in
             let events = EventRecorder()
-            let chat = ChatService(database: db, hasher: PasswordHasher(parameters: .testing), verification: EmailVerificationGate(database: db, isRequired: requireVerified), events: events, logger: TestDatabases.logger)
+            let chat = ChatServices(database: db, hasher: PasswordHasher(parameters: .testing), verification: EmailVerificationGate(database: db, isRequired: requireVerified), events: events, logger: TestDatabases.logger)
             try await body(ChatHarness(db: db, chat: chat, events: events))
         }
     }
@@ -43,7 +46,7 @@ struct ChatHarness {
     }
 
     func post(_ user: Int64, _ room: Int64, _ body: String, clientMsgID: String? = nil) async throws -> ChatMessage {
-        try await chat.postMessage(userID: user, roomID: room, body: body, clientMsgID: clientMsgID, replyTo: nil).message
+        try await messages.send(userID: user, roomID: room, body: body, clientMsgID: clientMsgID, replyTo: nil).message
     }
 }
 
@@ -53,28 +56,28 @@ struct ChatServiceTests {
     func publicRoomFlow(kind: DatabaseKind) async throws {
         try await ChatHarness.with(kind) { h in
             let ann = try await h.user("ann"), bob = try await h.user("bob")
-            let room = try await h.chat.createRoom(userID: ann, .init(name: "General", kind: .public, topic: "all things", password: nil))
+            let room = try await h.rooms.create(userID: ann, .init(name: "General", kind: .public, topic: "all things", password: nil))
             #expect(room.role == .owner && room.kind == .public && room.joinCode == nil)
-            let found = try await h.chat.discover(query: "gen", cursor: nil, limit: 10)
+            let found = try await h.rooms.discover(query: "gen", cursor: nil, limit: 10)
             #expect(found.rooms.map(\.id) == [room.id])
-            _ = try await h.chat.join(userID: bob, roomID: room.id)
+            _ = try await h.rooms.join(userID: bob, roomID: room.id)
             for i in 1...3 { _ = try await h.post(ann, room.id, "hello \(i)") }
-            var bobRooms = try await h.chat.listRooms(userID: bob)
+            var bobRooms = try await h.rooms.list(userID: bob)
             #expect(bobRooms.first?.unreadCount == 3)
             #expect(bobRooms.first?.lastMessage?.body == "hello 3")
             // The author's own messages are never unread for them.
-            #expect(try await h.chat.listRooms(userID: ann).first?.unreadCount == 0)
-            let page = try await h.chat.history(userID: bob, roomID: room.id, before: nil, after: nil, limit: 10)
-            let read = try await h.chat.markRead(userID: bob, roomID: room.id, messageID: page.messages[1].id)
+            #expect(try await h.rooms.list(userID: ann).first?.unreadCount == 0)
+            let page = try await h.messages.history(userID: bob, roomID: room.id, before: nil, after: nil, limit: 10)
+            let read = try await h.readCursors.markRead(userID: bob, roomID: room.id, messageID: page.messages[1].id)
             #expect(read.unreadCount == 1)
             // Read cursors never move back.
-            let back = try await h.chat.markRead(userID: bob, roomID: room.id, messageID: page.messages[0].id)
+            let back = try await h.readCursors.markRead(userID: bob, roomID: room.id, messageID: page.messages[0].id)
             #expect(back.lastReadMessageId == page.messages[1].id && back.unreadCount == 1)
-            bobRooms = try await h.chat.listRooms(userID: bob)
+            bobRooms = try await h.rooms.list(userID: bob)
             #expect(bobRooms.first?.unreadCount == 1)
             #expect(h.events.entries.contains("member:\(room.id):joined:bob"))
             #expect(h.events.entries.contains("read:\(bob):\(room.id):1"))
-            #expect(await apiCode { try await h.chat.createRoom(userID: bob, .init(name: "general", kind: .public, topic: nil, password: nil)) } == "room_name_taken")
+            #expect(await apiCode { try await h.rooms.create(userID: bob, .init(name: "general", kind: .public, topic: nil, password: nil)) } == "room_name_taken")
         }
     }
 
@@ -82,27 +85,27 @@ struct ChatServiceTests {
     func privateRooms(kind: DatabaseKind) async throws {
         try await ChatHarness.with(kind) { h in
             let ann = try await h.user("ann"), bob = try await h.user("bob"), eve = try await h.user("eve")
-            let room = try await h.chat.createRoom(userID: ann, .init(name: "Secret", kind: .private, topic: nil, password: "opensesame"))
+            let room = try await h.rooms.create(userID: ann, .init(name: "Secret", kind: .private, topic: nil, password: "opensesame"))
             let code = try #require(room.joinCode)
-            #expect(code.count == 8 && code.allSatisfy { ChatService.joinCodeAlphabet.contains($0) })
+            #expect(code.count == 8 && code.allSatisfy { RoomRules.joinCodeAlphabet.contains($0) })
             #expect(room.hasPassword)
-            #expect(await apiCode { try await h.chat.join(userID: bob, roomID: room.id) } == "invite_only")
-            #expect(await apiCode { try await h.chat.joinByCode(userID: bob, code: code, password: "wrong") } == "invalid_join_code")
-            let joined = try await h.chat.joinByCode(userID: bob, code: code.lowercased(), password: "opensesame")
+            #expect(await apiCode { try await h.rooms.join(userID: bob, roomID: room.id) } == "invite_only")
+            #expect(await apiCode { try await h.rooms.joinByCode(userID: bob, code: code, password: "wrong") } == "invalid_join_code")
+            let joined = try await h.rooms.joinByCode(userID: bob, code: code.lowercased(), password: "opensesame")
             #expect(joined.id == room.id && joined.role == .member && joined.joinCode == nil)
-            #expect(await apiCode { try await h.chat.history(userID: eve, roomID: room.id, before: nil, after: nil, limit: nil) } == "not_a_member")
+            #expect(await apiCode { try await h.messages.history(userID: eve, roomID: room.id, before: nil, after: nil, limit: nil) } == "not_a_member")
             #expect(await apiCode { try await h.post(eve, room.id, "hi") } == "not_a_member")
-            #expect(await apiCode { try await h.chat.members(userID: eve, roomID: room.id, presence: nil) } == "not_a_member")
-            #expect(await apiCode { try await h.chat.invite(actorID: bob, roomID: room.id, target: .username("eve")) } == "not_room_admin")
-            _ = try await h.chat.invite(actorID: ann, roomID: room.id, target: .username("eve"))
-            #expect(try await h.chat.members(userID: eve, roomID: room.id, presence: nil).map(\.user.username) == ["ann", "bob", "eve"])
-            #expect(await apiCode { try await h.chat.updateRoom(userID: bob, roomID: room.id, name: "Mine", topic: nil) } == "not_room_admin")
-            let renamed = try await h.chat.updateRoom(userID: ann, roomID: room.id, name: "Secret 2", topic: "plans")
+            #expect(await apiCode { try await h.rooms.members(userID: eve, roomID: room.id, presence: nil) } == "not_a_member")
+            #expect(await apiCode { try await h.rooms.invite(actorID: bob, roomID: room.id, target: .username("eve")) } == "not_room_admin")
+            _ = try await h.rooms.invite(actorID: ann, roomID: room.id, target: .username("eve"))
+            #expect(try await h.rooms.members(userID: eve, roomID: room.id, presence: nil).map(\.user.username) == ["ann", "bob", "eve"])
+            #expect(await apiCode { try await h.rooms.update(userID: bob, roomID: room.id, name: "Mine", topic: nil) } == "not_room_admin")
+            let renamed = try await h.rooms.update(userID: ann, roomID: room.id, name: "Secret 2", topic: "plans")
             #expect(renamed.name == "Secret 2" && renamed.topic == "plans")
             #expect(h.events.entries.contains("updated:\(room.id)"))
-            #expect(await apiCode { try await h.chat.deleteRoom(userID: bob, roomID: room.id) } == "not_room_owner")
-            try await h.chat.deleteRoom(userID: ann, roomID: room.id)
-            #expect(try await h.chat.listRooms(userID: bob).isEmpty)
+            #expect(await apiCode { try await h.rooms.delete(userID: bob, roomID: room.id) } == "not_room_owner")
+            try await h.rooms.delete(userID: ann, roomID: room.id)
+            #expect(try await h.rooms.list(userID: bob).isEmpty)
             #expect(h.events.entries.last == "deleted:\(room.id):3")
         }
     }
@@ -111,8 +114,8 @@ struct ChatServiceTests {
     func joinCodeThrottle(kind: DatabaseKind) async throws {
         try await ChatHarness.with(kind) { h in
             let bob = try await h.user("bob")
-            for _ in 0..<10 { _ = await apiCode { try await h.chat.joinByCode(userID: bob, code: "AAAAAAAA", password: nil) } }
-            #expect(await apiCode { try await h.chat.joinByCode(userID: bob, code: "AAAAAAAA", password: nil) } == "too_many_attempts")
+            for _ in 0..<10 { _ = await apiCode { try await h.rooms.joinByCode(userID: bob, code: "AAAAAAAA", password: nil) } }
+            #expect(await apiCode { try await h.rooms.joinByCode(userID: bob, code: "AAAAAAAA", password: nil) } == "too_many_attempts")
         }
     }
 
@@ -120,13 +123,13 @@ struct ChatServiceTests {
     func direct(kind: DatabaseKind) async throws {
         try await ChatHarness.with(kind) { h in
             let ann = try await h.user("ann"), bob = try await h.user("bob")
-            let first = try await h.chat.direct(userID: ann, with: .username("bob"))
-            let second = try await h.chat.direct(userID: bob, with: .id(ann))
+            let first = try await h.rooms.direct(userID: ann, with: .username("bob"))
+            let second = try await h.rooms.direct(userID: bob, with: .id(ann))
             #expect(first.id == second.id && first.kind == .direct)
             #expect(first.name == "Bob" && first.peer?.username == "bob")
             #expect(second.name == "Ann")
-            #expect(await apiCode { try await h.chat.direct(userID: ann, with: .id(ann)) } == "validation_failed")
-            #expect(await apiCode { try await h.chat.direct(userID: ann, with: .username("ghost")) } == "user_not_found")
+            #expect(await apiCode { try await h.rooms.direct(userID: ann, with: .id(ann)) } == "validation_failed")
+            #expect(await apiCode { try await h.rooms.direct(userID: ann, with: .username("ghost")) } == "user_not_found")
         }
     }
 
@@ -134,11 +137,11 @@ struct ChatServiceTests {
     func idempotentSend(kind: DatabaseKind) async throws {
         try await ChatHarness.with(kind) { h in
             let ann = try await h.user("ann")
-            let room = try await h.chat.createRoom(userID: ann, .init(name: "R", kind: .private, topic: nil, password: nil))
-            let a = try await h.chat.postMessage(userID: ann, roomID: room.id, body: "once", clientMsgID: "c-1", replyTo: nil)
-            let b = try await h.chat.postMessage(userID: ann, roomID: room.id, body: "once", clientMsgID: "c-1", replyTo: nil)
+            let room = try await h.rooms.create(userID: ann, .init(name: "R", kind: .private, topic: nil, password: nil))
+            let a = try await h.messages.send(userID: ann, roomID: room.id, body: "once", clientMsgID: "c-1", replyTo: nil)
+            let b = try await h.messages.send(userID: ann, roomID: room.id, body: "once", clientMsgID: "c-1", replyTo: nil)
             #expect(!a.duplicate && b.duplicate && a.message.id == b.message.id)
-            #expect(try await h.chat.history(userID: ann, roomID: room.id, before: nil, after: nil, limit: nil).messages.count == 1)
+            #expect(try await h.messages.history(userID: ann, roomID: room.id, before: nil, after: nil, limit: nil).messages.count == 1)
             #expect(h.events.entries.filter { $0.hasPrefix("message:") }.count == 1)
         }
     }
@@ -147,9 +150,9 @@ struct ChatServiceTests {
     func gates(kind: DatabaseKind) async throws {
         try await ChatHarness.with(kind) { h in
             let ann = try await h.user("ann"), newbie = try await h.user("newbie", verified: false)
-            #expect(await apiCode { try await h.chat.createRoom(userID: newbie, .init(name: "X", kind: .public, topic: nil, password: nil)) } == "email_unverified")
-            let room = try await h.chat.createRoom(userID: ann, .init(name: "Open", kind: .public, topic: nil, password: nil))
-            _ = try await h.chat.join(userID: newbie, roomID: room.id)
+            #expect(await apiCode { try await h.rooms.create(userID: newbie, .init(name: "X", kind: .public, topic: nil, password: nil)) } == "email_unverified")
+            let room = try await h.rooms.create(userID: ann, .init(name: "Open", kind: .public, topic: nil, password: nil))
+            _ = try await h.rooms.join(userID: newbie, roomID: room.id)
             #expect(await apiCode { try await h.post(newbie, room.id, "hi") } == "email_unverified")
             #expect(await apiCode { try await h.post(ann, room.id, "   ") } == "validation_failed")
             #expect(await apiCode { try await h.post(ann, room.id, String(repeating: "x", count: 4001)) } == "validation_failed")
@@ -162,14 +165,14 @@ struct ChatServiceTests {
     func pagination(kind: DatabaseKind) async throws {
         try await ChatHarness.with(kind) { h in
             let ann = try await h.user("ann")
-            let room = try await h.chat.createRoom(userID: ann, .init(name: "Log", kind: .private, topic: nil, password: nil))
+            let room = try await h.rooms.create(userID: ann, .init(name: "Log", kind: .private, topic: nil, password: nil))
             var posted: [Int64] = []
             for i in 0..<57 { posted.append(try await h.post(ann, room.id, "m\(i)").id) }
             // Backwards from the newest.
             var seen: [Int64] = []
             var before: Int64? = nil
             while true {
-                let page = try await h.chat.history(userID: ann, roomID: room.id, before: before, after: nil, limit: 10)
+                let page = try await h.messages.history(userID: ann, roomID: room.id, before: before, after: nil, limit: 10)
                 seen = page.messages.map(\.id) + seen
                 guard page.hasMore, let first = page.messages.first else { break }
                 before = first.id
@@ -179,7 +182,7 @@ struct ChatServiceTests {
             var forward: [Int64] = []
             var after: Int64 = 0
             while true {
-                let page = try await h.chat.history(userID: ann, roomID: room.id, before: nil, after: after, limit: 20)
+                let page = try await h.messages.history(userID: ann, roomID: room.id, before: nil, after: after, limit: 20)
                 forward += page.messages.map(\.id)
                 guard page.hasMore, let last = page.messages.last else { break }
                 after = last.id
@@ -192,13 +195,13 @@ struct ChatServiceTests {
     func leaving(kind: DatabaseKind) async throws {
         try await ChatHarness.with(kind) { h in
             let ann = try await h.user("ann"), bob = try await h.user("bob")
-            let room = try await h.chat.createRoom(userID: ann, .init(name: "Hand", kind: .public, topic: nil, password: nil))
-            _ = try await h.chat.join(userID: bob, roomID: room.id)
-            try await h.chat.leave(userID: ann, roomID: room.id)
-            #expect(try await h.chat.listRooms(userID: bob).first?.role == .owner)
-            #expect(await apiCode { try await h.chat.leave(userID: ann, roomID: room.id) } == "not_a_member")
-            try await h.chat.leave(userID: bob, roomID: room.id)
-            #expect(try await h.chat.discover(query: "hand", cursor: nil, limit: 5).rooms.isEmpty)
+            let room = try await h.rooms.create(userID: ann, .init(name: "Hand", kind: .public, topic: nil, password: nil))
+            _ = try await h.rooms.join(userID: bob, roomID: room.id)
+            try await h.rooms.leave(userID: ann, roomID: room.id)
+            #expect(try await h.rooms.list(userID: bob).first?.role == .owner)
+            #expect(await apiCode { try await h.rooms.leave(userID: ann, roomID: room.id) } == "not_a_member")
+            try await h.rooms.leave(userID: bob, roomID: room.id)
+            #expect(try await h.rooms.discover(query: "hand", cursor: nil, limit: 5).rooms.isEmpty)
         }
     }
 
@@ -206,16 +209,16 @@ struct ChatServiceTests {
     func unreadCap(kind: DatabaseKind) async throws {
         try await ChatHarness.with(kind) { h in
             let ann = try await h.user("ann"), bob = try await h.user("bob")
-            let room = try await h.chat.createRoom(userID: ann, .init(name: "Busy", kind: .public, topic: nil, password: nil))
-            _ = try await h.chat.join(userID: bob, roomID: room.id)
+            let room = try await h.rooms.create(userID: ann, .init(name: "Busy", kind: .public, topic: nil, password: nil))
+            _ = try await h.rooms.join(userID: bob, roomID: room.id)
             try await h.db.write { sql in
                 for i in 0..<1005 {
                     _ = try await MessageStore().insert(roomID: room.id, authorID: ann, body: "b\(i)", clientMsgID: nil, replyTo: nil, now: Int64(i), on: sql)
                 }
             }
-            #expect(try await h.chat.listRooms(userID: bob).first?.unreadCount == unreadCountCap)
-            let oldest = try await h.chat.history(userID: bob, roomID: room.id, before: nil, after: 0, limit: 10)
-            let read = try await h.chat.markRead(userID: bob, roomID: room.id, messageID: oldest.messages[5].id)
+            #expect(try await h.rooms.list(userID: bob).first?.unreadCount == unreadCountCap)
+            let oldest = try await h.messages.history(userID: bob, roomID: room.id, before: nil, after: 0, limit: 10)
+            let read = try await h.readCursors.markRead(userID: bob, roomID: room.id, messageID: oldest.messages[5].id)
             #expect(read.unreadCount == 999)
         }
     }

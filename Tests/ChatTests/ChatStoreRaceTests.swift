@@ -35,7 +35,7 @@ struct ChatStoreRaceTests {
     func clientMsgID(kind: DatabaseKind) async throws {
         try await ChatHarness.with(kind) { h in
             let ann = try await h.user("ann")
-            let room = try await h.chat.createRoom(userID: ann, .init(name: "race", kind: .public, topic: nil, password: nil))
+            let room = try await h.rooms.create(userID: ann, .init(name: "race", kind: .public, topic: nil, password: nil))
             let store = MessageStore()
             let second = try await Self.overlap(h.db, first: { sql in
                 _ = try await store.insert(roomID: room.id, authorID: ann, body: "one", clientMsgID: "same", replyTo: nil, now: 1, on: sql)
@@ -43,7 +43,7 @@ struct ChatStoreRaceTests {
                 try await store.insert(roomID: room.id, authorID: ann, body: "one", clientMsgID: "same", replyTo: nil, now: 2, on: sql)?.id
             })
             #expect(second == nil)
-            let history = try await h.chat.history(userID: ann, roomID: room.id, before: nil, after: nil, limit: 10)
+            let history = try await h.messages.history(userID: ann, roomID: room.id, before: nil, after: nil, limit: 10)
             #expect(history.messages.count == 1)
         }
     }

@@ -23,17 +23,17 @@ struct ChatTextLimitTests {
                 return nil
             }
             // room name 1–64, topic ≤ 256
-            #expect(await refusedField { _ = try await h.chat.createRoom(userID: ann, .init(name: Self.stacked(64), kind: .public, topic: nil, password: nil)) }?["name"] != nil)
-            #expect(await refusedField { _ = try await h.chat.createRoom(userID: ann, .init(name: "topics", kind: .public, topic: Self.stacked(256), password: nil)) }?["topic"] != nil)
-            #expect(await refusedField { _ = try await h.chat.createRoom(userID: ann, .init(name: "pw", kind: .private, topic: nil, password: Self.stacked(128))) }?["password"] != nil)
-            let room = try await h.chat.createRoom(userID: ann, .init(name: Self.stacked(63), kind: .public, topic: Self.stacked(255), password: nil))
+            #expect(await refusedField { _ = try await h.rooms.create(userID: ann, .init(name: Self.stacked(64), kind: .public, topic: nil, password: nil)) }?["name"] != nil)
+            #expect(await refusedField { _ = try await h.rooms.create(userID: ann, .init(name: "topics", kind: .public, topic: Self.stacked(256), password: nil)) }?["topic"] != nil)
+            #expect(await refusedField { _ = try await h.rooms.create(userID: ann, .init(name: "pw", kind: .private, topic: nil, password: Self.stacked(128))) }?["password"] != nil)
+            let room = try await h.rooms.create(userID: ann, .init(name: Self.stacked(63), kind: .public, topic: Self.stacked(255), password: nil))
 
             // body 1–4000: the 240 KB body of one grapheme is refused, 4000 scalars pass
             let huge = Self.stacked(20_000)
             #expect(await refusedField { _ = try await h.post(ann, room.id, huge) }?["body"] != nil)
-            #expect(await refusedField { _ = try await h.post(ann, room.id, Self.stacked(ChatService.maxBodyLength)) }?["body"] != nil)
-            let stored = try await h.post(ann, room.id, Self.stacked(ChatService.maxBodyLength - 1))
-            #expect(stored.body.unicodeScalars.count == ChatService.maxBodyLength)
+            #expect(await refusedField { _ = try await h.post(ann, room.id, Self.stacked(MessageService.maxBodyLength)) }?["body"] != nil)
+            let stored = try await h.post(ann, room.id, Self.stacked(MessageService.maxBodyLength - 1))
+            #expect(stored.body.unicodeScalars.count == MessageService.maxBodyLength)
 
             // clientMsgId 1–64
             #expect(await refusedField { _ = try await h.post(ann, room.id, "hi", clientMsgID: Self.stacked(64)) }?["clientMsgId"] != nil)

@@ -24,7 +24,13 @@ public struct EmailVerificationGate: Sendable {
 
     /// The same check for a user already loaded.
     public func check(_ user: UserRecord) throws {
-        if isRequired && !user.isEmailVerified { throw ServiceError.emailUnverified }
+        try check(emailVerifiedAt: user.emailVerifiedAt)
+    }
+
+    /// The same check from the user's `email_verified_at` (ms; nil: not verified), for a caller
+    /// that read it in its own query (sending a message reads it with the membership, in one round trip).
+    public func check(emailVerifiedAt: Int64?) throws {
+        if isRequired && emailVerifiedAt == nil { throw ServiceError.emailUnverified }
     }
 
     /// Whether the user may act (no throw).

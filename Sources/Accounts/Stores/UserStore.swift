@@ -77,6 +77,11 @@ public struct UserStore: Sendable {
         try await db.raw("UPDATE users SET display_name = \(bind: displayName), updated_at = \(bind: now) WHERE id = \(bind: id)").run()
     }
 
+    /// Stores when the user was last connected (`last_seen_at`, ms since the epoch).
+    public func recordLastSeen(id: Int64, at millis: Int64, on db: any SQLDatabase) async throws {
+        try await db.raw("UPDATE users SET last_seen_at = \(bind: millis) WHERE id = \(bind: id)").run()
+    }
+
     public func markEmailVerified(id: Int64, now: Int64, on db: any SQLDatabase) async throws {
         try await db.raw(
             "UPDATE users SET email_verified_at = COALESCE(email_verified_at, \(bind: now)), updated_at = \(bind: now) WHERE id = \(bind: id)"

@@ -21,7 +21,9 @@ final class SocketAuth: Sendable {
 struct ChatGateway: Sendable {
     let namespace: Namespace
     let auth: AuthService
-    let chat: ChatService
+    let rooms: RoomService
+    let messages: MessageService
+    let readCursors: ReadCursorService
     let presence: PresenceTracker
     let refreshWindow: Duration
     /// The clock the access tokens are issued and verified against (`AccountsClock.system`
@@ -78,7 +80,7 @@ struct ChatGateway: Sendable {
         let identity = socketAuth.identity
         let roomIDs: [Int64]
         do {
-            roomIDs = try await chat.roomIDs(userID: identity.userID)
+            roomIDs = try await rooms.roomIDs(userID: identity.userID)
         } catch {
             logger.error("could not load rooms for socket", metadata: ["user.id": "\(identity.userID)"])
             socket.disconnect()
@@ -96,7 +98,7 @@ struct ChatGateway: Sendable {
 
         socket.on(ChatEventName.messageSend) { args, ack in
             await handle(socket, socketAuth, args, ack) { (request: SendRequest, identity) in
-                let outcome = try await chat.postMessage(
+                let outcome = try await messages.send(
                     userID: identity.userID, roomID: request.roomId, body: request.body,
                     clientMsgID: request.clientMsgId, replyTo: request.replyTo
                 )
@@ -105,13 +107,13 @@ struct ChatGateway: Sendable {
         }
         socket.on(ChatEventName.roomRead) { args, ack in
             await handle(socket, socketAuth, args, ack) { (request: ReadRequest, identity) in
-                let event = try await chat.markRead(userID: identity.userID, roomID: request.roomId, messageID: request.messageId)
+                let event = try await readCursors.markRead(userID: identity.userID, roomID: request.roomId, messageID: request.messageId)
                 return .object(["ok": true, "read": try JSONValue(encoding: event)])
             }
         }
         socket.on(ChatEventName.typing) { args, ack in
             await handle(socket, socketAuth, args, ack) { (request: TypingRequest, identity) in
-                guard socket.rooms.contains(ChatRooms.room(request.roomId)) else { throw ChatService.notAMember }
+                guard socket.rooms.contains(ChatRooms.room(request.roomId)) else { throw ServiceError.notAMember }
                 if typingLimiter.allow(roomID: request.roomId, typing: request.typing) {
                     try await namespace.to(ChatRooms.room(request.roomId)).except(ChatRooms.user(identity.userID)).volatile
                         .emit(ChatEventName.typing, TypingEvent(roomId: request.roomId, userId: identity.userID, typing: request.typing))
@@ -144,9 +146,9 @@ struct ChatGateway: Sendable {
     /// grace period here, or on the node that found the user's node dead).
     func announceOffline(_ userID: Int64) async {
         do {
-            let lastSeen = try await chat.recordLastSeen(userID: userID)
-            let rooms = try await chat.roomIDs(userID: userID)
-            await announce(userID: userID, online: false, lastSeenAt: WireTime.string(millis: lastSeen), rooms: rooms)
+            let lastSeen = try await rooms.recordLastSeen(userID: userID)
+            let roomIDs = try await rooms.roomIDs(userID: userID)
+            await announce(userID: userID, online: false, lastSeenAt: WireTime.string(millis: lastSeen), rooms: roomIDs)
         } catch {
             logger.warning("could not record last seen", metadata: ["user.id": "\(userID)"])
         }

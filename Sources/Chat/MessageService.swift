@@ -1,0 +1,133 @@
+import Accounts
+import Foundation
+import Logging
+import Models
+import SQLKit
+
+/// Messages: sending (REST `POST /api/rooms/{id}/messages` and the realtime `message:send`)
+/// and history pages.
+///
+/// A send is: ``validate(userID:roomID:body:clientMsgID:replyTo:)`` (no database), then one
+/// write transaction ``insert(_:now:on:)`` { the sender's standing (room, membership and the
+/// ``EmailVerificationGate``, one read), the `clientMsgId` dedupe, the insert }, then, after the
+/// commit, the ``ChatEventSink``.
+public struct MessageService: Sendable {
+    let database: any Database
+    let clock: AccountsClock
+    let verification: EmailVerificationGate
+    let events: (any ChatEventSink)?
+    let rooms = RoomStore()
+    let messages = MessageStore()
+
+    /// A body's maximum length in Unicode scalars, after trimming.
+    public static let maxBodyLength = 4000
+    /// The largest history page (`limit`).
+    public static let maxPageSize = 100
+    /// A `clientMsgId`'s maximum length in Unicode scalars.
+    public static let maxClientMsgIDLength = 64
+
+    public init(database: any Database, clock: AccountsClock = .system, verification: EmailVerificationGate, events: (any ChatEventSink)?) {
+        self.database = database
+        self.clock = clock
+        self.verification = verification
+        self.events = events
+    }
+
+    // MARK: History
+
+    /// A page of a room's history in ascending id order (``MessageStore/page(roomID:before:after:limit:on:)``);
+    /// `limit` defaults to 50 and is clamped to 1...``maxPageSize``. A public room's history is
+    /// readable by anyone; other rooms', by members only (`not_a_member`).
+    public func history(userID: Int64, roomID: Int64, before: Int64?, after: Int64?, limit: Int?) async throws -> (messages: [ChatMessage], hasMore: Bool) {
+        let limit = min(max(limit ?? 50, 1), Self.maxPageSize)
+        return try await database.read { db in
+            guard let room = try await rooms.find(id: roomID, on: db) else { throw ServiceError.roomNotFound }
+            if room.roomKind != .public, try await rooms.membership(roomID: roomID, userID: userID, on: db) == nil { throw ServiceError.notAMember }
+            let page = try await messages.page(roomID: roomID, before: before, after: after, limit: limit, on: db)
+            return (page.messages.map(\.wire), page.hasMore)
+        }
+    }
+
+    // MARK: Sending
+
+    /// A message that passed ``validate(userID:roomID:body:clientMsgID:replyTo:)``: `body` trimmed.
+    public struct NewMessage: Sendable, Equatable {
+        public let authorID: Int64
+        public let roomID: Int64
+        public let body: String
+        public let clientMsgID: String?
+        public let replyTo: Int64?
+    }
+
+    public struct SendOutcome: Sendable {
+        public let message: ChatMessage
+        /// The same clientMsgId was stored before: nothing new was written or broadcast.
+        public let duplicate: Bool
+    }
+
+    /// Sends a message: validates it, stores it in one transaction and, unless it is a
+    /// duplicate, reports it to the event sink.
+    ///
+    /// Throws `validation_failed` (body, clientMsgId, replyTo), `room_not_found`, `not_a_member`,
+    /// `email_unverified`.
+    public func send(userID: Int64, roomID: Int64, body: String, clientMsgID: String?, replyTo: Int64?) async throws -> SendOutcome {
+        let message = try validate(userID: userID, roomID: roomID, body: body, clientMsgID: clientMsgID, replyTo: replyTo)
+        let now = clock.now().millis
+        let outcome = try await database.write { db in try await insert(message, now: now, on: db) }
+        if !outcome.duplicate {
+            await events?.messageCreated(outcome.message)
+        }
+        return outcome
+    }
+
+    /// The checks that need no database: the body trimmed is 1...``maxBodyLength`` scalars of
+    /// multi-line free text (``AccountValidation/freeText(_:multiline:)``), a `clientMsgId` is
+    /// 1...``maxClientMsgIDLength`` scalars. Throws `validation_failed`.
+    public func validate(userID: Int64, roomID: Int64, body rawBody: String, clientMsgID: String?, replyTo: Int64?) throws -> NewMessage {
+        let body = rawBody.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...Self.maxBodyLength).contains(AccountValidation.length(body)) else {
+            throw ServiceError.validation(["body": "must be 1 to \(Self.maxBodyLength) characters"])
+        }
+        if case .failure(let problem) = AccountValidation.freeText(body, multiline: true) { throw ServiceError.validation(["body": problem.message]) }
+        if let clientMsgID, !(1...Self.maxClientMsgIDLength).contains(AccountValidation.length(clientMsgID)) {
+            throw ServiceError.validation(["clientMsgId": "must be 1 to \(Self.maxClientMsgIDLength) characters"])
+        }
+        return NewMessage(authorID: userID, roomID: roomID, body: body, clientMsgID: clientMsgID, replyTo: replyTo)
+    }
+
+    /// The body of the send transaction, run on the caller's transaction `db`: the sender's
+    /// standing (``RoomStore/senderStanding(roomID:userID:on:)`` and the ``EmailVerificationGate``),
+    /// the `clientMsgId` dedupe, the reply target, the insert (which moves the room's last message
+    /// and the author's read cursor). `now` is ms since the epoch. Reports nothing: the caller
+    /// reports a non-duplicate after its commit.
+    ///
+    /// Throws `room_not_found` (also for an unknown author), `not_a_member`, `email_unverified`,
+    /// `validation_failed` (`replyTo` not in this room).
+    public func insert(_ new: NewMessage, now: Int64, on db: any SQLDatabase) async throws -> SendOutcome {
+        guard let standing = try await rooms.senderStanding(roomID: new.roomID, userID: new.authorID, on: db), standing.roomExists else {
+            throw ServiceError.roomNotFound
+        }
+        guard standing.role != nil else { throw ServiceError.notAMember }
+        try verification.check(emailVerifiedAt: standing.emailVerifiedAt)
+        if let clientMsgID = new.clientMsgID,
+           let existing = try await messages.find(roomID: new.roomID, authorID: new.authorID, clientMsgID: clientMsgID, on: db) {
+            return SendOutcome(message: existing.wire, duplicate: true)
+        }
+        if let replyTo = new.replyTo {
+            guard let target = try await messages.find(id: replyTo, on: db), target.roomId == new.roomID else {
+                throw ServiceError.validation(["replyTo": "must be a message in this room"])
+            }
+        }
+        guard let message = try await messages.insert(
+            roomID: new.roomID, authorID: new.authorID, body: new.body, clientMsgID: new.clientMsgID, replyTo: new.replyTo, now: now, on: db
+        ) else {
+            // a concurrent send with the same clientMsgId committed first: this one is its retry
+            guard let clientMsgID = new.clientMsgID,
+                  let existing = try await messages.find(roomID: new.roomID, authorID: new.authorID, clientMsgID: clientMsgID, on: db) else {
+                throw StoreError.noRowReturned
+            }
+            return SendOutcome(message: existing.wire, duplicate: true)
+        }
+        return SendOutcome(message: message.wire, duplicate: false)
+    }
+}

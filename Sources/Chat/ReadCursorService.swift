@@ -1,0 +1,44 @@
+import Accounts
+import Foundation
+import Models
+
+/// Read cursors: `POST /api/rooms/{id}/read` and the realtime `room:read`. A cursor only moves
+/// forward; unread counts are capped at ``unreadCountCap``.
+public struct ReadCursorService: Sendable {
+    let database: any Database
+    let clock: AccountsClock
+    let events: (any ChatEventSink)?
+    let rooms = RoomStore()
+    let messages = MessageStore()
+    let cursors = ReadCursorStore()
+
+    public init(database: any Database, clock: AccountsClock = .system, events: (any ChatEventSink)?) {
+        self.database = database
+        self.clock = clock
+        self.events = events
+    }
+
+    /// Moves my read cursor forward to `messageID` (never back) and tells my other connections.
+    /// Returns the cursor after the move with my unread count after it.
+    ///
+    /// Throws `not_a_member`, `validation_failed` (`messageId` not in this room).
+    public func markRead(userID: Int64, roomID: Int64, messageID: Int64) async throws -> ReadEvent {
+        let now = clock.now().millis
+        let event = try await database.write { db -> ReadEvent in
+            guard try await rooms.membership(roomID: roomID, userID: userID, on: db) != nil else { throw ServiceError.notAMember }
+            guard let message = try await messages.find(id: messageID, on: db), message.roomId == roomID else {
+                throw ServiceError.validation(["messageId": "must be a message in this room"])
+            }
+            guard let membership = try await cursors.markRead(roomID: roomID, userID: userID, messageID: messageID, now: now, on: db) else {
+                throw ServiceError.notAMember
+            }
+            let unread = try await cursors.unreadCount(roomID: roomID, userID: userID, after: membership.lastReadMessageId, on: db)
+            return ReadEvent(
+                roomId: roomID, lastReadMessageId: membership.lastReadMessageId,
+                lastReadAt: WireTime.string(millis: membership.lastReadAt ?? now), unreadCount: unread
+            )
+        }
+        await events?.readMoved(userID: userID, event)
+        return event
+    }
+}

@@ -1,0 +1,361 @@
+import Accounts
+import Foundation
+import Logging
+import Models
+import SQLKit
+
+/// Rooms and memberships: creating, listing, discovering, joining (public, by code, by
+/// invite), direct rooms, leaving, renaming, deleting, member lists; the logic behind
+/// `/api/rooms` and `/api/direct`, and the room ids a socket joins.
+///
+/// Errors are ``ServiceError``s with catalogued codes (`room_not_found`, `not_a_member`,
+/// `invite_only`, `invalid_join_code`, `not_room_admin`, `not_room_owner`, `direct_room`,
+/// `room_name_taken`, `user_not_found`, `email_unverified`, `validation_failed`,
+/// `too_many_attempts`). Committed changes are reported to the ``ChatEventSink``.
+public struct RoomService: Sendable {
+    let database: any Database
+    let hasher: PasswordHasher
+    let clock: AccountsClock
+    let verification: EmailVerificationGate
+    let events: (any ChatEventSink)?
+    let logger: Logger
+    let rooms = RoomStore()
+    let users = UserStore()
+    let throttle = ThrottleStore()
+
+    public init(database: any Database, hasher: PasswordHasher, clock: AccountsClock = .system, verification: EmailVerificationGate,
+                events: (any ChatEventSink)?, logger: Logger) {
+        self.database = database
+        self.hasher = hasher
+        self.clock = clock
+        self.verification = verification
+        self.events = events
+        self.logger = logger
+    }
+
+    var now: Int64 { clock.now().millis }
+
+    // MARK: Creating and listing
+
+    public struct NewRoom: Sendable {
+        public var name: String?
+        public var kind: RoomKind
+        public var topic: String?
+        public var password: String?
+        public init(name: String?, kind: RoomKind, topic: String?, password: String?) {
+            self.name = name
+            self.kind = kind
+            self.topic = topic
+            self.password = password
+        }
+    }
+
+    /// Creates a public or private room with the caller as its owner. A private room gets a
+    /// fresh join code and, if given, a password (scrypt-hashed, at most 128 scalars).
+    public func create(userID: Int64, _ input: NewRoom) async throws -> RoomView {
+        try await verification.requireVerified(userID: userID)
+        var validator = FieldValidator()
+        guard input.kind != .direct else {
+            throw ServiceError.validation(["kind": "must be public or private (use POST /api/direct for direct messages)"])
+        }
+        let name = validator.check("name", RoomRules.name(input.name ?? ""))
+        let topic = input.topic.flatMap { validator.check("topic", RoomRules.topic($0)) }
+        if input.kind == .public, input.password?.isEmpty == false {
+            validator.check("password", Result<String, FieldProblem>.failure("only private rooms can have a password"))
+        }
+        let password = input.password.flatMap { $0.isEmpty ? nil : $0 }
+        if let password { _ = validator.check("password", AccountValidation.length(password) <= 128 ? .success(password) : .failure("must be at most 128 characters")) }
+        try validator.throwIfInvalid()
+        let passwordHash = try await password.asyncFlatMap { try await hasher.hash($0) }
+        let now = self.now
+        for _ in 0..<5 {
+            let code = input.kind == .private ? RoomRules.makeJoinCode() : nil
+            let outcome = try await database.write { db -> RoomStore.CreateOutcome in
+                let outcome = try await rooms.create(kind: input.kind, name: name, topic: topic, passwordHash: passwordHash, joinCode: code,
+                                                     directKey: nil, createdBy: userID, now: now, on: db)
+                if case .created(let room) = outcome {
+                    try await rooms.addMember(roomID: room.id, userID: userID, role: .owner, now: now, on: db)
+                }
+                return outcome
+            }
+            switch outcome {
+            case .nameTaken:
+                throw ServiceError.roomNameTaken
+            case .codeCollision, .directExists:  // (only direct rooms have a direct key)
+                continue
+            case .created(let room):
+                logger.info("room created", metadata: ["room.id": "\(room.id)", "room.kind": "\(room.kind)"])
+                if let user = try await user(userID) {
+                    await events?.memberChanged(RoomMemberEvent(roomId: room.id, change: .joined, user: user, role: .owner))
+                }
+                return try await roomView(userID: userID, roomID: room.id)
+            }
+        }
+        throw ServiceError.internalError
+    }
+
+    /// My rooms, most recently active first.
+    public func list(userID: Int64) async throws -> [RoomView] {
+        let (rows, peers) = try await database.read { db in
+            (try await rooms.listForUser(userID, on: db), try await rooms.directPeers(userID: userID, on: db))
+        }
+        return rows.map { RoomView($0, peer: peers[$0.id]) }
+    }
+
+    /// One room of my list (after create/join/rename), without listing the others.
+    func roomView(userID: Int64, roomID: Int64) async throws -> RoomView {
+        let (rows, peers) = try await database.read { db in
+            (try await rooms.listForUser(userID, onlyRoom: roomID, on: db), try await rooms.directPeers(userID: userID, on: db))
+        }
+        guard let row = rows.first else { throw ServiceError.roomNotFound }
+        return RoomView(row, peer: peers[row.id])
+    }
+
+    public struct DiscoveredRoom: Codable, Sendable {
+        public var id: Int64
+        public var name: String
+        public var topic: String?
+        public var memberCount: Int
+    }
+
+    /// Public rooms whose name contains `query` (its first 64 characters), by name; `limit` is
+    /// clamped to 1...50 and `nextCursor` is the last name of a full page.
+    public func discover(query: String, cursor: String?, limit: Int) async throws -> (rooms: [DiscoveredRoom], nextCursor: String?) {
+        let limit = min(max(limit, 1), 50)
+        let found = try await database.read { db in
+            try await rooms.searchPublic(query: String(query.prefix(64)), after: cursor, limit: limit + 1, on: db)
+        }
+        let page = found.prefix(limit).map { DiscoveredRoom(id: $0.0.id, name: $0.0.name ?? "", topic: $0.0.topic, memberCount: Int($0.1)) }
+        return (page, found.count > limit ? page.last?.name : nil)
+    }
+
+    // MARK: Joining
+
+    /// Joins a public room (`invite_only` for the others).
+    public func join(userID: Int64, roomID: Int64) async throws -> RoomView {
+        guard let room = try await database.read({ db in try await rooms.find(id: roomID, on: db) }) else { throw ServiceError.roomNotFound }
+        guard room.roomKind == .public else {
+            throw ServiceError(.inviteOnly, message: "This room is invite-only; join it with its code or an invite.")
+        }
+        try await addMember(room: room, userID: userID, role: .member)
+        return try await roomView(userID: userID, roomID: roomID)
+    }
+
+    /// Joins the room of a join code (any letter case, spaces and dashes ignored) and, if it has
+    /// one, its password. Wrong answers are throttled per user (``RoomRules/joinCodeRule``).
+    public func joinByCode(userID: Int64, code rawCode: String, password: String?) async throws -> RoomView {
+        let code = RoomRules.normalizedJoinCode(rawCode)
+        let key = "joincode:user:\(userID)"
+        let now = self.now
+        if let wait = try await database.read({ db in try await throttle.blockedFor(key: key, rule: RoomRules.joinCodeRule, now: now, on: db) }) {
+            throw ServiceError.tooManyRequests(retryAfter: wait)
+        }
+        let room = try await database.read { db in try await rooms.find(joinCode: code, on: db) }
+        var ok = room != nil
+        if let room, let hash = room.passwordHash {
+            ok = try await hasher.verify(password ?? "", against: hash).matches
+        }
+        guard ok, let room else {
+            _ = try await database.write { db in try await throttle.hit(key: key, rule: RoomRules.joinCodeRule, now: now, on: db) }
+            throw ServiceError(.invalidJoinCode, message: "The code or the room password is wrong.")
+        }
+        try await addMember(room: room, userID: userID, role: .member)
+        return try await roomView(userID: userID, roomID: room.id)
+    }
+
+    func addMember(room: RoomRecord, userID: Int64, role: RoomRole) async throws {
+        let now = self.now
+        let added = try await database.write { db in try await rooms.addMember(roomID: room.id, userID: userID, role: role, now: now, on: db) }
+        if added, let user = try await user(userID) {
+            await events?.memberChanged(RoomMemberEvent(roomId: room.id, change: .joined, user: user, role: role))
+        }
+    }
+
+    /// Leaves a room. An owner who leaves hands the room to the longest-standing member;
+    /// the last member out deletes it.
+    public func leave(userID: Int64, roomID: Int64) async throws {
+        enum Outcome: Sendable { case left(newOwner: Int64?), deleted }
+        let outcome: Outcome = try await database.write { db in
+            guard let membership = try await rooms.membership(roomID: roomID, userID: userID, on: db) else { throw ServiceError.notAMember }
+            try await rooms.removeMember(roomID: roomID, userID: userID, on: db)
+            let remaining = try await rooms.memberIDs(roomID: roomID, on: db)
+            if remaining.isEmpty {
+                try await rooms.delete(id: roomID, on: db)
+                return .deleted
+            }
+            if membership.roomRole == .owner {
+                try await rooms.setRole(roomID: roomID, userID: remaining[0], role: .owner, on: db)
+                return .left(newOwner: remaining[0])
+            }
+            return .left(newOwner: nil)
+        }
+        guard let user = try await user(userID) else { return }
+        switch outcome {
+        case .deleted:
+            await events?.roomDeleted(RoomDeletedEvent(roomId: roomID), memberIDs: [userID])
+        case .left(let newOwner):
+            await events?.memberChanged(RoomMemberEvent(roomId: roomID, change: .left, user: user, role: nil))
+            if let newOwner, let owner = try await self.user(newOwner) {
+                await events?.memberChanged(RoomMemberEvent(roomId: roomID, change: .joined, user: owner, role: .owner))
+            }
+        }
+    }
+
+    /// A user named by id or by username (any letter case).
+    public enum UserRef: Sendable {
+        case id(Int64)
+        case username(String)
+    }
+
+    func resolve(_ ref: UserRef, on db: any SQLDatabase) async throws -> UserRecord? {
+        switch ref {
+        case .id(let id): try await users.find(id: id, on: db)
+        case .username(let name): try await users.findByUsername(name.lowercased(), on: db)
+        }
+    }
+
+    /// Adds someone to a room. Private rooms: owners and admins only; public: any member.
+    public func invite(actorID: Int64, roomID: Int64, target: UserRef) async throws -> UserSummary {
+        let (room, membership, invitee) = try await database.read { db in
+            (try await rooms.find(id: roomID, on: db), try await rooms.membership(roomID: roomID, userID: actorID, on: db), try await resolve(target, on: db))
+        }
+        guard let room else { throw ServiceError.roomNotFound }
+        guard let membership else { throw ServiceError.notAMember }
+        guard room.roomKind != .direct else { throw ServiceError(.directRoom, message: "Direct conversations have exactly two people.") }
+        if room.roomKind == .private && membership.roomRole == .member {
+            throw ServiceError(.notRoomAdmin, message: "Only the room's owner and admins can invite to a private room.")
+        }
+        guard let invitee, invitee.disabledAt == nil else { throw ServiceError.userNotFound }
+        try await addMember(room: room, userID: invitee.id, role: .member)
+        return UserSummary(id: invitee.id, username: invitee.username, displayName: invitee.displayName)
+    }
+
+    /// The direct conversation between two users (one per pair, keyed `min:max` user id),
+    /// created on first use; both are members.
+    public func direct(userID: Int64, with target: UserRef) async throws -> RoomView {
+        try await verification.requireVerified(userID: userID)
+        guard let peer = try await database.read({ db in try await resolve(target, on: db) }), peer.disabledAt == nil else {
+            throw ServiceError.userNotFound
+        }
+        guard peer.id != userID else { throw ServiceError.validation(["userId": "cannot start a conversation with yourself"]) }
+        let key = "\(min(userID, peer.id)):\(max(userID, peer.id))"
+        let now = self.now
+        let (room, addedMe, addedPeer) = try await database.write { db -> (RoomRecord, Bool, Bool) in
+            var room = try await rooms.find(directKey: key, on: db)
+            if room == nil, case .created(let created) = try await rooms.create(
+                kind: .direct, name: nil, topic: nil, passwordHash: nil, joinCode: nil, directKey: key, createdBy: userID, now: now, on: db) {
+                room = created
+            }
+            // a concurrent request of either peer created the conversation first
+            if room == nil { room = try await rooms.find(directKey: key, on: db) }
+            guard let room else { throw ServiceError.internalError }
+            let me = try await rooms.addMember(roomID: room.id, userID: userID, role: .member, now: now, on: db)
+            let other = try await rooms.addMember(roomID: room.id, userID: peer.id, role: .member, now: now, on: db)
+            return (room, me, other)
+        }
+        for (added, id) in [(addedMe, userID), (addedPeer, peer.id)] where added {
+            if let user = try await user(id) {
+                await events?.memberChanged(RoomMemberEvent(roomId: room.id, change: .joined, user: user, role: .member))
+            }
+        }
+        return try await roomView(userID: userID, roomID: room.id)
+    }
+
+    // MARK: Members
+
+    public struct Member: Codable, Sendable {
+        public var user: UserSummary
+        public var role: RoomRole
+        public var online: Bool
+        public var lastSeenAt: String?
+        public var joinedAt: String
+    }
+
+    /// A room's members, owner first, then admins, then by username; `online` from `presence`.
+    /// Anyone may list a public room's members; other rooms, members only.
+    public func members(userID: Int64, roomID: Int64, presence: (any PresenceDirectory)?) async throws -> [Member] {
+        let (room, membership, rows) = try await database.read { db in
+            (try await rooms.find(id: roomID, on: db), try await rooms.membership(roomID: roomID, userID: userID, on: db), try await rooms.members(roomID: roomID, on: db))
+        }
+        guard let room else { throw ServiceError.roomNotFound }
+        if room.roomKind != .public && membership == nil { throw ServiceError.notAMember }
+        var result: [Member] = []
+        for row in rows {
+            let online = await presence?.isOnline(userID: row.userId) ?? false
+            result.append(Member(
+                user: UserSummary(id: row.userId, username: row.username, displayName: row.displayName),
+                role: RoomRole(rawValue: row.role) ?? .member, online: online,
+                lastSeenAt: row.lastSeenAt.map { WireTime.string(millis: $0) }, joinedAt: WireTime.string(millis: row.joinedAt)
+            ))
+        }
+        return result
+    }
+
+    /// The room ids a user belongs to (a socket joins them at connect).
+    public func roomIDs(userID: Int64) async throws -> [Int64] {
+        try await database.read { db in try await rooms.roomIDs(userID: userID, on: db) }
+    }
+
+    public func isMember(userID: Int64, roomID: Int64) async throws -> Bool {
+        try await database.read { db in try await rooms.membership(roomID: roomID, userID: userID, on: db) != nil }
+    }
+
+    /// Users who share at least one room with `userID`.
+    public func contacts(of userID: Int64) async throws -> [Int64] {
+        try await database.read { db in try await rooms.contacts(of: userID, on: db) }
+    }
+
+    /// Stores "last seen now" for a user whose last connection ended (shown as a member's
+    /// `lastSeenAt`); returns that time, ms since the epoch.
+    public func recordLastSeen(userID: Int64) async throws -> Int64 {
+        let now = self.now
+        try await database.write { db in try await users.recordLastSeen(id: userID, at: now, on: db) }
+        return now
+    }
+
+    // MARK: Changing and deleting
+
+    /// Renames a room or changes its topic (owners and admins; not direct rooms).
+    public func update(userID: Int64, roomID: Int64, name rawName: String?, topic rawTopic: String?) async throws -> RoomView {
+        var validator = FieldValidator()
+        let name = rawName.flatMap { validator.check("name", RoomRules.name($0)) }
+        let topic = rawTopic.flatMap { validator.check("topic", RoomRules.topic($0)) }
+        try validator.throwIfInvalid()
+        let now = self.now
+        try await database.write { db in
+            guard let room = try await rooms.find(id: roomID, on: db) else { throw ServiceError.roomNotFound }
+            guard let membership = try await rooms.membership(roomID: roomID, userID: userID, on: db) else { throw ServiceError.notAMember }
+            guard room.roomKind != .direct else { throw ServiceError(.directRoom, message: "Direct conversations have no name or topic.") }
+            guard membership.roomRole != .member else { throw ServiceError(.notRoomAdmin, message: "Only the room's owner and admins can change it.") }
+            if let name, room.roomKind == .public, name.lowercased() != room.name?.lowercased(), try await rooms.publicNameTaken(name, on: db) {
+                throw ServiceError.roomNameTaken
+            }
+            try await rooms.update(id: roomID, name: name, topic: topic, now: now, on: db)
+        }
+        let view = try await roomView(userID: userID, roomID: roomID)
+        await events?.roomUpdated(RoomUpdatedEvent(roomId: roomID, name: view.name, topic: view.topic))
+        return view
+    }
+
+    /// Deletes a room with its messages and memberships (the owner only).
+    public func delete(userID: Int64, roomID: Int64) async throws {
+        let memberIDs = try await database.write { db -> [Int64] in
+            guard try await rooms.find(id: roomID, on: db) != nil else { throw ServiceError.roomNotFound }
+            guard let membership = try await rooms.membership(roomID: roomID, userID: userID, on: db) else { throw ServiceError.notAMember }
+            guard membership.roomRole == .owner else { throw ServiceError(.notRoomOwner, message: "Only the room's owner can delete it.") }
+            let ids = try await rooms.memberIDs(roomID: roomID, on: db)
+            try await rooms.delete(id: roomID, on: db)
+            return ids
+        }
+        logger.info("room deleted", metadata: ["room.id": "\(roomID)"])
+        await events?.roomDeleted(RoomDeletedEvent(roomId: roomID), memberIDs: memberIDs)
+    }
+
+    // MARK: Helpers
+
+    func user(_ id: Int64) async throws -> UserSummary? {
+        try await database.read { db in try await users.find(id: id, on: db) }.map {
+            UserSummary(id: $0.id, username: $0.username, displayName: $0.displayName)
+        }
+    }
+}
