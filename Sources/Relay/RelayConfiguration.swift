@@ -92,6 +92,10 @@ public struct RelayConfiguration: Sendable {
     /// (database, hashing) on its own threads, as any async API does. With false they run on
     /// Swift's global concurrent pool.
     public var runsHandlersOnEventLoop: Bool
+    /// Socket.IO connection state recovery (socket.io 4.6+ `connectionStateRecovery`): a client
+    /// that reconnects within the window gets its socket id, rooms and missed events back.
+    /// nil (the default): off, and nothing of it is on the wire.
+    public var connectionStateRecovery: ConnectionStateRecovery?
 
     public init(
         path: String = "/socket.io",
@@ -106,7 +110,8 @@ public struct RelayConfiguration: Sendable {
         allowWebSocket: Bool = true,
         maxOutboundBufferBytes: Int = 4 * 1_048_576,
         upgradeTimeout: Duration = .seconds(10),
-        runsHandlersOnEventLoop: Bool = true
+        runsHandlersOnEventLoop: Bool = true,
+        connectionStateRecovery: ConnectionStateRecovery? = nil
     ) {
         var path = path
         while path.count > 1, path.hasSuffix("/") { path.removeLast() }
@@ -123,6 +128,7 @@ public struct RelayConfiguration: Sendable {
         self.maxOutboundBufferBytes = maxOutboundBufferBytes
         self.upgradeTimeout = upgradeTimeout
         self.runsHandlersOnEventLoop = runsHandlersOnEventLoop
+        self.connectionStateRecovery = connectionStateRecovery
     }
 }
 

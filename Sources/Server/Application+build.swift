@@ -15,15 +15,12 @@ public func buildApplication(_ configuration: AppConfiguration, logger baseLogge
 func buildApplicationAndRoutes(
     _ configuration: AppConfiguration, logger baseLogger: Logger? = nil
 ) async throws -> (app: Application<RouterResponder<AppRequestContext>>, routes: [Router<AppRequestContext>.RouteDescription]) {
-    var configuration = configuration
     var mutableLogger = baseLogger ?? Logger(label: "switchboard")
     mutableLogger.logLevel = configuration.logLevel
     let logger = mutableLogger
 
     try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-    if configuration.jwtSecret == nil {
-        configuration.jwtSecret = try SecretFile.loadOrCreate(in: configuration.dataDirectory)
-    }
+    let jwtSecret = try configuration.resolvedJWTSecret()
     let config = configuration
 
     let database = try await DatabaseFactory.open(configuration.database, logger: logger)

@@ -31,6 +31,9 @@ struct ChatGateway: Sendable {
     /// ``AccessTokenService``.
     let clock: AccountsClock
     let logger: Logger
+    /// Access tokens verified before (shared with the revocation observer, which drops a
+    /// revoked session's entries): a reconnect with the same token skips the JWT check.
+    var verifiedTokens = VerifiedTokenCache()
 
     func install() {
         namespace.use { handshake in try await authenticate(handshake) }
@@ -45,7 +48,7 @@ struct ChatGateway: Sendable {
         }
         let identity: AccessIdentity
         do {
-            identity = try await auth.tokens.verify(token)
+            identity = try await verify(token)
         } catch .expired {
             throw Self.refusal(.tokenExpired, "The access token has expired; refresh it and reconnect.")
         } catch {
@@ -55,6 +58,17 @@ struct ChatGateway: Sendable {
             throw Self.refusal(.sessionRevoked, "This session has ended; log in again.")
         }
         return SocketAuth(identity)
+    }
+
+    /// The identity of a valid access token: from ``verifiedTokens`` when this token was
+    /// verified before and has not expired, else checked by ``AccessTokenService`` (signature,
+    /// claims, expiry) and remembered. The session's liveness is the caller's next check.
+    func verify(_ token: String) async throws(AccessTokenService.TokenError) -> AccessIdentity {
+        let now = clock.now()
+        if let identity = verifiedTokens.identity(for: token, now: now) { return identity }
+        let identity = try await auth.tokens.verify(token)
+        verifiedTokens.remember(token, identity, now: now)
+        return identity
     }
 
     /// Whether the session is live, from the per-node ``SessionLiveness`` cache when the app has
@@ -87,6 +101,15 @@ struct ChatGateway: Sendable {
             return
         }
         await socket.join([ChatRooms.user(identity.userID), ChatRooms.session(identity.sessionID)] + roomIDs.map(ChatRooms.room))
+        if socket.recovered {
+            // Restored with the rooms it had when it dropped: leave the ones lost since (the
+            // removal event reaches it through user:<id>), so its replay, filtered by its rooms
+            // now, carries nothing of a room it is no longer in.
+            let current = Set(roomIDs.map(ChatRooms.room))
+            for room in socket.rooms where room.hasPrefix("room:") && !current.contains(room) {
+                await socket.leave(room)
+            }
+        }
         // A logout between the handshake's check and this join closed the session room without
         // this socket in it; revocation marks the session ended before it closes the room, so
         // checking again now catches it.
@@ -102,7 +125,7 @@ struct ChatGateway: Sendable {
                     userID: identity.userID, roomID: request.roomId, body: request.body,
                     clientMsgID: request.clientMsgId, replyTo: request.replyTo
                 )
-                return .object(["ok": true, "message": try JSONValue(encoding: outcome.message), "duplicate": .bool(outcome.duplicate)])
+                return .object(["ok": true, "message": outcome.message.jsonValue, "duplicate": .bool(outcome.duplicate)])
             }
         }
         socket.on(ChatEventName.roomRead) { args, ack in
@@ -129,7 +152,7 @@ struct ChatGateway: Sendable {
         }
 
         if presence.connected(identity.userID), await presence.claimOnline(identity.userID) {
-            await announce(userID: identity.userID, online: true, lastSeenAt: nil, rooms: roomIDs)
+            await announce(userID: identity.userID, online: true)
         }
     }
 
@@ -145,20 +168,17 @@ struct ChatGateway: Sendable {
     /// Records `last_seen_at` and announces the user offline in their rooms (after their last
     /// grace period here, or on the node that found the user's node dead).
     func announceOffline(_ userID: Int64) async {
-        do {
-            let lastSeen = try await rooms.recordLastSeen(userID: userID)
-            let roomIDs = try await rooms.roomIDs(userID: userID)
-            await announce(userID: userID, online: false, lastSeenAt: WireTime.string(millis: lastSeen), rooms: roomIDs)
-        } catch {
-            logger.warning("could not record last seen", metadata: ["user.id": "\(userID)"])
-        }
+        await announce(userID: userID, online: false)
     }
 
-    func announce(userID: Int64, online: Bool, lastSeenAt: String?, rooms: [Int64]) async {
-        guard !rooms.isEmpty else { return }
-        try? await namespace.to(rooms.map(ChatRooms.room)).emit(
-            ChatEventName.presence, PresenceEvent(userId: userID, online: online, lastSeenAt: lastSeenAt)
-        )
+    /// `presence` in the user's rooms, through the event log (offline: with `last_seen_at`
+    /// stored in the same transaction).
+    func announce(userID: Int64, online: Bool) async {
+        do {
+            try await rooms.presenceChanged(userID: userID, online: online)
+        } catch {
+            logger.warning("could not announce presence", metadata: ["user.id": "\(userID)", "online": "\(online)"])
+        }
     }
 
     // MARK: Events
@@ -171,7 +191,7 @@ struct ChatGateway: Sendable {
     /// Runs one client event: checks the socket's token (refusing expired ones,
     /// pushing a fresh one when expiry is near), decodes the payload, and acks
     /// `{ok:true,…}` or `{ok:false,error:{code,message,fields?}}` (``ackError(for:)``).
-    func handle<Request: Decodable>(
+    func handle<Request: JSONPayload>(
         _ socket: Socket, _ socketAuth: SocketAuth, _ args: [JSONValue], _ ack: Acknowledge?,
         _ body: (Request, AccessIdentity) async throws -> JSONValue
     ) async {
@@ -184,7 +204,7 @@ struct ChatGateway: Sendable {
         if identity.expiresAt.timeIntervalSince(now) < refreshWindow.seconds {
             await pushFreshToken(socket, socketAuth, identity)
         }
-        guard let first = args.first, let request = try? first.decode(as: Request.self) else {
+        guard let first = args.first, let request = Request(json: first) else {
             await ack?([Self.failure(.invalidPayload, "The event payload is missing or malformed.")])
             return
         }
@@ -227,7 +247,7 @@ struct ChatGateway: Sendable {
         }
         let identity: AccessIdentity
         do {
-            identity = try await auth.tokens.verify(request.token)
+            identity = try await verify(request.token)
         } catch .expired {
             await ack?([Self.failure(.tokenExpired, "That token has expired too.")])
             return
@@ -285,8 +305,4 @@ final class TypingLimiter: Sendable {
             return true
         }
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -12,43 +12,23 @@ enum ChatRooms {
     static func session(_ id: String) -> String { "session:\(id)" }
 }
 
-/// Turns committed chat changes and session revocations into small Socket.IO deltas.
+/// Broadcasts new messages and closes the sockets of revoked sessions. Every other chat delta
+/// (membership, room changes, read cursors, presence) goes through the event log
+/// (``ChatLogWriter``, ``LogTail``).
 struct RelayChatEvents: ChatEventSink, SessionRevocationObserver {
     let namespace: Namespace
     let logger: Logger
+    /// The gateway's verified access tokens: a revoked session's are dropped here at once.
+    var verifiedTokens = VerifiedTokenCache()
 
     func messageCreated(_ message: ChatMessage) async {
-        await emit(namespace.to(ChatRooms.room(message.roomId)), ChatEventName.messageNew, message)
-    }
-
-    func memberChanged(_ event: RoomMemberEvent) async {
-        let room = ChatRooms.room(event.roomId)
-        switch event.change {
-        case .joined:
-            await namespace.in(ChatRooms.user(event.user.id)).socketsJoin(room)
-            await emit(namespace.to(room), ChatEventName.roomMember, event)
-        case .left, .removed:
-            await emit(namespace.to(room), ChatEventName.roomMember, event)
-            await namespace.in(ChatRooms.user(event.user.id)).socketsLeave(room)
-        }
-    }
-
-    func roomUpdated(_ event: RoomUpdatedEvent) async {
-        await emit(namespace.to(ChatRooms.room(event.roomId)), ChatEventName.roomUpdated, event)
-    }
-
-    func roomDeleted(_ event: RoomDeletedEvent, memberIDs: [Int64]) async {
-        let room = ChatRooms.room(event.roomId)
-        await emit(namespace.to(room).to(memberIDs.map(ChatRooms.user)), ChatEventName.roomDeleted, event)
-        await namespace.in(room).socketsLeave(room)
-    }
-
-    func readMoved(userID: Int64, _ event: ReadEvent) async {
-        await emit(namespace.to(ChatRooms.user(userID)), ChatEventName.read, event)
+        // Built straight into a JSONValue (no encoder); the relay encodes the packet once for all recipients.
+        await namespace.to(ChatRooms.room(message.roomId)).emit(ChatEventName.messageNew, message.jsonValue)
     }
 
     func sessionsRevoked(userID: Int64, sessionIDs: [String], reason: String) async {
         guard !sessionIDs.isEmpty else { return }
+        verifiedTokens.forget(sessionIDs: sessionIDs)
         logger.info("closing sockets of revoked sessions", metadata: ["user.id": "\(userID)", "reason": "\(reason)", "count": "\(sessionIDs.count)"])
         // Other nodes first forget the sessions (REST refuses their tokens there too), then close
         // their sockets: both travel over the adapter, in this order (no-ops on one node).
