@@ -57,7 +57,8 @@ func buildApplicationAndRoutes(
     let presence = PresenceTracker(gracePeriod: config.presenceGracePeriod, cluster: cluster?.presence)
     let gateway = ChatGateway(
         namespace: relay.namespace("/"), auth: auth, rooms: chat.rooms, messages: chat.messages, readCursors: chat.readCursors, presence: presence,
-        refreshWindow: max(config.accessTokenTTL / 3, .seconds(30)), clock: config.clock, logger: logger
+        refreshWindow: max(config.accessTokenTTL / 3, .seconds(30)), clock: config.clock, logger: logger,
+        verifiedTokens: realtime.verifiedTokens
     )
     gateway.install()
     cluster?.install(namespace: relay.namespace("/"), gateway: gateway, tracker: presence, sessionLiveness: sessionLiveness)
