@@ -238,6 +238,49 @@ struct EmailFlowsTests {
         }
     }
 
+    @Test("checking a reset link does not use it up, and answers as resetting would", arguments: TestDatabases.kinds)
+    func resetLinkCheck(kind: DatabaseKind) async throws {
+        try await EmailHarness.with(kind) { h in
+            try await h.register()
+            let check = { (token: String) in try await h.flows.checkResetToken(token: token, client: EmailHarness.client) }
+            #expect(await apiCode { try await check("x") } == "email_token_invalid")
+            #expect(await apiCode { try await check(String(repeating: "a", count: 43)) } == "email_token_invalid")
+            try await h.flows.forgotPassword(email: "alice@example.com", client: EmailHarness.client)
+            let older = try await h.latestToken(to: "alice@example.com", kind: "reset_password")
+            try await check(older)
+            try await check(older)  // still good: checking used nothing up
+            h.clock.advance(10)
+            try await h.flows.forgotPassword(email: "alice@example.com", client: EmailHarness.client)
+            let newer = try await h.latestToken(to: "alice@example.com", kind: "reset_password")
+            #expect(await apiCode { try await check(older) } == "email_token_superseded")
+            try await check(newer)
+            try await h.flows.resetPassword(token: newer, password: "a brand new password")
+            #expect(await apiCode { try await check(newer) } == "email_token_used")
+            h.clock.advance(3600)  // past the per-address limit of reset mails
+            try await h.flows.forgotPassword(email: "alice@example.com", client: EmailHarness.client)
+            let third = try await h.latestToken(to: "alice@example.com", kind: "reset_password")
+            h.clock.advance(3600)
+            #expect(await apiCode { try await check(third) } == "email_token_expired")
+            // A verification token is not a reset token.
+            try await h.register("bob")
+            let verify = try await h.latestToken(to: "bob@example.com", kind: "verify_email")
+            #expect(await apiCode { try await check(verify) } == "email_token_invalid")
+        }
+    }
+
+    @Test("checking reset links is limited per client IP", arguments: TestDatabases.kinds)
+    func resetLinkCheckPerIP(kind: DatabaseKind) async throws {
+        try await EmailHarness.with(kind, configure: { $0.linkCheckPerIPRule = ThrottleRule(limit: 2, ratePerSecond: 1.0 / 60) }) { h in
+            let token = String(repeating: "a", count: 43)
+            for _ in 0..<2 {
+                #expect(await apiCode { try await h.flows.checkResetToken(token: token, client: EmailHarness.client) } == "email_token_invalid")
+            }
+            #expect(await apiCode { try await h.flows.checkResetToken(token: token, client: EmailHarness.client) } == "too_many_requests")
+            let other = ClientInfo(ip: "198.51.100.1", userAgent: nil)
+            #expect(await apiCode { try await h.flows.checkResetToken(token: token, client: other) } == "email_token_invalid")
+        }
+    }
+
     @Test("the verified-email gate honours REQUIRE_VERIFIED_EMAIL", arguments: TestDatabases.kinds)
     func gate(kind: DatabaseKind) async throws {
         try await EmailHarness.with(kind) { h in

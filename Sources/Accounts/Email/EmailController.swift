@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 
 /// `/api/auth/verify-email`, `/api/auth/resend-verification`, `/api/auth/forgot-password`,
-/// `/api/auth/reset-password`.
+/// `/api/auth/reset-password`, `/api/auth/reset-password/check`.
 public struct EmailController<Context: IdentityRequestContext>: Sendable {
     let flows: EmailFlows
 
@@ -14,6 +14,7 @@ public struct EmailController<Context: IdentityRequestContext>: Sendable {
         group.post("auth/verify-email", use: verifyEmail)
         group.post("auth/forgot-password", use: forgotPassword)
         group.post("auth/reset-password", use: resetPassword)
+        group.post("auth/reset-password/check", use: checkResetToken)
         let authed = group.group().add(middleware: BearerAuthenticator<Context>(tokens: flows.auth.tokens))
         authed.post("auth/resend-verification", use: resendVerification)
     }
@@ -71,6 +72,15 @@ public struct EmailController<Context: IdentityRequestContext>: Sendable {
         let body = try await request.decodeJSON(ResetPasswordRequest.self, context: context)
         try await flows.resetPassword(token: body.token, password: body.password)
         return StatusResponse(status: "password_reset", message: "Your password was changed. Log in with the new one.")
+    }
+
+    /// 200 `{"status":"valid"}` while the reset link can be used (it is not used up);
+    /// 400 `email_token_*`; 429 `too_many_requests`.
+    @Sendable func checkResetToken(_ request: Request, context: Context) async throws -> StatusResponse {
+        var request = request
+        let body = try await request.decodeJSON(TokenRequest.self, context: context)
+        try await flows.checkResetToken(token: body.token, client: request.clientInfo(context: context))
+        return StatusResponse(status: "valid", message: "This link can be used.")
     }
 
     /// 202; 409 `email_already_verified`; 429 `too_many_requests`.

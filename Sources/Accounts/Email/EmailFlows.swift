@@ -123,6 +123,34 @@ public struct EmailFlows: Sendable {
         }
     }
 
+    /// Whether a password-reset link can still be used, without using it up: the reset page
+    /// asks when it opens, so a used or expired link is said before anyone types a new
+    /// password twice. The answer is about the token alone (never whose it is); tokens are
+    /// 256 random bits, and checks are limited per client IP by `settings.linkCheckPerIPRule`
+    /// (429 `too_many_requests` with Retry-After), as forgot-password is.
+    /// Throws 400 `email_token_invalid` / `email_token_expired` / `email_token_used` / `email_token_superseded`,
+    /// the same codes, in the same cases, as ``resetPassword(token:password:)``.
+    public func checkResetToken(token: String, client: ClientInfo) async throws {
+        let now = self.now
+        if let ip = client.ip {
+            let settings = self.settings
+            try await database.write { db in
+                if let wait = try await throttle.hit(key: "link-check:ip:\(ip)", rule: settings.linkCheckPerIPRule, now: now, on: db) {
+                    throw ServiceError.tooManyRequests(.tooManyRequests, retryAfter: wait)
+                }
+            }
+        }
+        guard Self.plausible(token) else { throw ServiceError.emailTokenInvalid }
+        let hash = OpaqueToken.hash(token)
+        try await database.read { db in
+            guard let record = try await tokens.find(hash: hash, on: db) else { throw ServiceError.emailTokenInvalid }
+            if let problem = record.problem(for: .resetPassword, now: now) { throw problem }
+            guard let user = try await users.find(id: record.userId, on: db), user.email == record.email, user.disabledAt == nil else {
+                throw ServiceError.emailTokenInvalid
+            }
+        }
+    }
+
     /// Sets a new password with a reset token: uses the token up (and any other reset
     /// link of the account), marks the address verified (the link proved control of it),
     /// ends every session, mails a "password changed" notice. Logs nobody in.

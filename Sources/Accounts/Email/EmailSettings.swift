@@ -15,6 +15,9 @@ public struct EmailSettings: Sendable {
     public var resendPerDayRule = ThrottleRule(limit: 5, ratePerSecond: 5.0 / 86_400)
     /// forgot-password per client IP: 10 free, then one every 6 minutes (over it: 429).
     public var forgotPerIPRule = ThrottleRule(limit: 10, ratePerSecond: 1.0 / 360)
+    /// Checking a reset link without using it (the reset page does it when it opens), per
+    /// client IP: 30 free, then one a minute (over it: 429).
+    public var linkCheckPerIPRule = ThrottleRule(limit: 30, ratePerSecond: 1.0 / 60)
     /// forgot-password per address: 3 an hour (over it: the same 202, but no mail).
     public var forgotPerAddressRule = ThrottleRule(limit: 3, ratePerSecond: 3.0 / 3600)
     /// "Someone tried to register with your address" notices per address: 3 a day.
