@@ -768,3 +768,27 @@ def test_one_authors_messages_are_grouped_under_a_day_separator_with_relative_ti
     assert later[0] in ("5 min. ago", "5 minutes ago", "5 min ago"), later
     assert later[1] is True
     assert_no_console_errors(driver)
+
+
+def test_links_are_clickable_safely_and_odd_bodies_stay_legible(server, phone):
+    driver, me = phone
+    room = make_room(server, me["accessToken"])
+    tricky = ("see https://example.com/a?b=1&c=2, and (https://en.wikipedia.org/wiki/Foo_(bar)) "
+              "but not javascript:alert(1) nor data:text/html,<b>x</b> nor <img src=x onerror=alert(1)>")
+    post(server, me["accessToken"], room["id"], tricky)
+    post(server, me["accessToken"], room["id"], "x" * 4000)
+    go(driver, server, f"#/rooms/{room['id']}")
+    body = wait_message(driver, tricky)
+    links = body.find_elements("css selector", "a")
+    assert [a.get_attribute("href") for a in links] == ["https://example.com/a?b=1&c=2", "https://en.wikipedia.org/wiki/Foo_(bar)"]
+    for a in links:
+        assert set(a.get_attribute("rel").split()) == {"noopener", "noreferrer"} and a.get_attribute("target") == "_blank"
+    assert not body.find_elements("css selector", "img, b, script")
+    assert body.text == tricky
+    # A 4,000-character unbroken word wraps inside its bubble: nothing sticks out sideways.
+    long_word = driver.find_elements("css selector", "#messages li.message")[-1]
+    scroller = rect(driver, "#message-scroller")
+    assert long_word.rect["x"] + long_word.rect["width"] <= scroller["right"] + 0.5
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
+    assert driver.execute_script("const s = document.getElementById('message-scroller'); return s.scrollWidth - s.clientWidth") <= 0
+    assert_no_console_errors(driver)

@@ -36,6 +36,39 @@ export function $(selector, root = document) {
   return root.querySelector(selector);
 }
 
+const URL_PATTERN = /\bhttps?:\/\/[^\s<>"]+/gi;
+const TRAILING_PUNCTUATION = /[.,;:!?'")\]}]+$/;
+
+/**
+ * A message body as nodes: text, with http(s) URLs as links that open in a new tab without
+ * access to this page or a Referer (`rel="noopener noreferrer"`). Only http: and https: are
+ * ever links (never javascript:, data: or anything else); the text goes in as text nodes, so
+ * nothing in a body is read as HTML. Trailing punctuation stays outside a link, and a ")" is
+ * kept when the URL opened one (Wikipedia's "Foo_(bar)").
+ */
+export function linkify(text) {
+  const nodes = [];
+  let last = 0;
+  for (const match of text.matchAll(URL_PATTERN)) {
+    let url = match[0];
+    const trailing = url.match(TRAILING_PUNCTUATION)?.[0] || "";
+    url = url.slice(0, url.length - trailing.length);
+    if (trailing.startsWith(")") && url.includes("(") && !url.includes(")")) url += ")";
+    let parsed = null;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = null;
+    }
+    if (!parsed || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) continue;
+    if (match.index > last) nodes.push(text.slice(last, match.index));
+    nodes.push(h("a", { href: parsed.href, rel: "noopener noreferrer", target: "_blank" }, url));
+    last = match.index + url.length;
+  }
+  if (last < text.length) nodes.push(text.slice(last));
+  return nodes;
+}
+
 /** Human text for an API or socket error. */
 export function messageFor(error) {
   if (!error) return "Something went wrong.";

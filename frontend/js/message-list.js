@@ -17,7 +17,7 @@
 // and scrolls to it. Away from the bottom, a button under the list jumps to the latest
 // message, counting the messages of others that arrived meanwhile.
 
-import { clear, formatDay, formatRelativeTime, h, messageFor } from "./dom.js";
+import { clear, formatDay, formatRelativeTime, h, linkify, messageFor } from "./dom.js";
 
 /** Stored messages kept on the page while the reader is at the bottom (4 pages of 50). */
 export const MAX_RENDERED = 200;
@@ -250,7 +250,7 @@ export class MessageList {
       "li",
       { class: ["message", mine && "mine"], "data-message-id": message.id },
       h("div", { class: "meta" }, h("span", { class: "author", dir: "auto" }, mine ? "You" : author), " ", h("time", { datetime: message.createdAt, title: new Date(message.createdAt).toLocaleString() }, formatRelativeTime(message.createdAt))),
-      h("p", { class: "body", dir: "auto" }, message.body),
+      h("p", { class: "body", dir: "auto" }, linkify(message.body)),
     );
   }
 
