@@ -66,7 +66,7 @@ public final class Relay: Sendable, Service {
         let name = name.hasPrefix("/") ? name : "/" + name
         return namespaces.withLock { all in
             if let existing = all[ProtocolName(name)] { return existing }
-            let created = Namespace(name: name, adapter: adapter)
+            let created = Namespace(name: name, adapter: adapter, recovery: configuration.connectionStateRecovery)
             all[ProtocolName(name)] = created
             return created
         }
@@ -91,7 +91,7 @@ public final class Relay: Sendable, Service {
         guard let rule = rules.first(where: { $0.matches(name, handshake) }) else { return nil }
         let (namespace, created) = namespaces.withLock { all -> (Namespace, Bool) in
             if let existing = all[key] { return (existing, false) }
-            let ns = Namespace(name: name, adapter: adapter)
+            let ns = Namespace(name: name, adapter: adapter, recovery: configuration.connectionStateRecovery)
             all[key] = ns
             return (ns, true)
         }

@@ -213,6 +213,7 @@ public struct BroadcastOperator: Sendable {
     }
 
     public func emit(_ event: String, arguments: [JSONValue]) async {
+        if namespace.recovery != nil, await emitLogged(event, arguments: arguments) { return }
         let packet = SocketPacketEncoder.encodeFrames(.event(event, arguments, namespace: namespace.name))
         await namespace.adapter.broadcast(packet, options: options, namespace: namespace)
     }

@@ -8,6 +8,8 @@ public typealias ConnectionMiddleware = @Sendable (Handshake) async throws -> (a
 public final class Namespace: Sendable {
     public let name: String
     let adapter: any BroadcastAdapter
+    /// Connection state recovery (ConnectionStateRecovery.swift); nil when off.
+    let recovery: ConnectionStateRecovery?
     /// Handlers of other nodes' `serverSideEmit` (BroadcastAdapter.swift).
     let serverSideHandlers = ServerSideHandlers()
     private let state: Mutex<State>
@@ -33,9 +35,10 @@ public final class Namespace: Sendable {
         }
     }
 
-    init(name: String, adapter: any BroadcastAdapter) {
+    init(name: String, adapter: any BroadcastAdapter, recovery: ConnectionStateRecovery? = nil) {
         self.name = name
         self.adapter = adapter
+        self.recovery = recovery
         self.state = Mutex(State())
     }
 
@@ -133,10 +136,15 @@ public final class Namespace: Sendable {
     }
 
     /// Queues an encoded packet on every matching socket of this node. No per-recipient encoding:
-    /// every connection gets the same buffers.
+    /// every connection gets the same buffers. A packet with an ``EncodedPacket/offset`` is held
+    /// for a recovered socket still replaying its missed events (``deliverLogged(_:)``).
     public func deliverLocally(_ packet: EncodedPacket, options: BroadcastOptions) {
         var batch = WriteBatch()
         for socket in localSockets(options) {
+            if let offset = packet.offset, let gate = socket.replayGate {
+                gate.admit(packet, offset: offset, volatile: options.volatile, connection: socket.client.connection)
+                continue
+            }
             _ = socket.client.connection.enqueue(packet.frames, volatile: options.volatile, batch: &batch)
         }
         batch.schedule()

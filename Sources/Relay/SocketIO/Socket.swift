@@ -16,6 +16,13 @@ public final class Socket: Sendable {
     public let namespace: Namespace
     public let handshake: Handshake
     let client: SocketIOClient
+    /// Whether this socket got back a session of an earlier connection (connection state
+    /// recovery): its id, its rooms, and the events it missed. As Node's `socket.recovered`.
+    public let recovered: Bool
+    /// Its recoverable session (nil when recovery is off).
+    let session: SocketSession?
+    /// Holds live logged events while a recovered socket's missed ones are replayed.
+    let replayGate: ReplayGate?
     private let state: Mutex<State>
 
     struct State: ~Copyable {
@@ -54,11 +61,15 @@ public final class Socket: Sendable {
         let timer: Scheduled<Void>?
     }
 
-    init(id: String, namespace: Namespace, handshake: Handshake, client: SocketIOClient, data: (any Sendable)?) {
+    init(id: String, namespace: Namespace, handshake: Handshake, client: SocketIOClient, data: (any Sendable)?,
+         session: SocketSession? = nil, recovered: Bool = false) {
         self.id = id
         self.namespace = namespace
         self.handshake = handshake
         self.client = client
+        self.session = session
+        self.recovered = recovered
+        self.replayGate = recovered ? ReplayGate() : nil
         var s = State()
         s.data = data
         self.state = Mutex(s)
@@ -136,6 +147,12 @@ public final class Socket: Sendable {
     public func join(_ rooms: some Sequence<String>) async { namespace.join(id, rooms: rooms) }
     public func leave(_ room: String) async { namespace.leave(id, rooms: [room]) }
     public var rooms: Set<String> { namespace.rooms(ofSocket: id) }
+    /// Joined rooms, without the socket's own.
+    var joinedRooms: Set<String> {
+        var rooms = namespace.rooms(ofSocket: id)
+        rooms.remove(id)
+        return rooms
+    }
 
     // MARK: - Emitting
 
@@ -349,6 +366,8 @@ public final class Socket: Sendable {
     /// Leaves rooms, fails pending acks, runs disconnect handlers (after the connection
     /// handler returned, if it is still running).
     func finishDisconnect(_ reason: DisconnectReason) {
+        // before leaving the rooms: a recoverable reason saves them
+        session?.socketEnded(reason, socketID: id, namespace: namespace.name, rooms: joinedRooms, logger: logger)
         namespace.remove(self)
         let (handlers, acks, dropped) = state.withLock { s in
             let acks = s.pendingAcks

@@ -148,7 +148,31 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
             send(SocketPacket(.connectError, namespace: name, data: ["message": "Connection refused"]))
             return
         }
-        let socket = Socket(id: EngineServer.generateSid(), namespace: namespace, handshake: handshake, client: self, data: data)
+        // Connection state recovery, phase 1: a valid pid + offset gets its session back.
+        let recovery = namespace.recovery
+        var restored: RecoverableSession?
+        var clientOffset: UInt64 = 0
+        var session: SocketSession?
+        if let recovery {
+            let owner = recovery.owner(data)
+            if let request = ConnectionStateRecovery.recoveryRequest(in: auth) {
+                restored = await restoreSession(pid: request.pid, namespace: name, owner: owner, after: request.offset, store: recovery.store)
+                clientOffset = request.offset
+            }
+            session = SocketSession(pid: restored?.pid ?? ConnectionStateRecovery.generatePID(), owner: owner, store: recovery.store)
+        }
+        var socketID = EngineServer.generateSid()
+        if let restored {
+            // the same client's previous socket, if this node still has it (its transport not yet
+            // timed out), is stale: it ends without touching the session, and its id is free again
+            if let stale = namespace.socket(id: restored.socketID), stale.session?.pid == restored.pid {
+                stale.session?.detach()
+                stale.disconnect()
+            }
+            if namespace.socket(id: restored.socketID) == nil { socketID = restored.socketID }
+        }
+        let socket = Socket(id: socketID, namespace: namespace, handshake: handshake, client: self, data: data,
+                            session: session, recovered: restored != nil)
         let (accepted, leave): (Bool, Bool) = state.withLock { s in
             let key = ProtocolName(name)
             guard !s.closed, s.sockets[key] == nil else { return (false, false) }
@@ -161,11 +185,66 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
             return (true, s.leaveRequested.remove(key) != nil)
         }
         guard accepted else { return }
-        send(SocketPacket(.connect, namespace: name, data: ["sid": .string(socket.id)]))
+        if let restored { namespace.join(socket.id, rooms: restored.rooms) }
+        var reply: [String: JSONValue] = ["sid": .string(socket.id)]
+        if let session { reply["pid"] = .string(session.pid) }
+        send(SocketPacket(.connect, namespace: name, data: .object(reply)))
+        session?.save(socketID: socket.id, namespace: name, rooms: socket.joinedRooms, connected: true, logger: connection.logger)
         if leave { socket.receiveClientDisconnect() }
         if socket.connected, let handler = namespace.connectionHandler { await handler(socket) }
+        // phase 2: the missed events, then the live ones held meanwhile
+        if let gate = socket.replayGate, let session {
+            await replay(socket, gate: gate, session: session, after: clientOffset)
+        }
+        if socket.connected { session?.save(socketID: socket.id, namespace: name, rooms: socket.joinedRooms, connected: true, logger: connection.logger) }
         // events that arrived while the handler registered its event handlers run now
         socket.startHandlingEvents()
+    }
+
+    /// Phase 1 of recovery: the store's session for this pid, if it is valid and really the one
+    /// asked for (a store error is a new session, never a refused CONNECT).
+    private func restoreSession(pid: String, namespace: String, owner: String?, after offset: UInt64, store: any SessionRecoveryStore) async -> RecoverableSession? {
+        do {
+            guard let session = try await store.restore(pid: pid, namespace: namespace, owner: owner, after: offset) else { return nil }
+            guard session.pid == pid, ProtocolName.equal(session.namespace, namespace), session.owner == owner else { return nil }
+            return session
+        } catch {
+            connection.logger.info("recovery session not restored", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Phase 2 of recovery: sends the missed events addressed to the socket's rooms now (the
+    /// connection handler may have joined more), in offset order, then releases the live ones
+    /// held meanwhile above the last offset replayed. If the store can no longer replay, the
+    /// session is discarded and the connection closed: the client comes back with a new one.
+    private func replay(_ socket: Socket, gate: ReplayGate, session: SocketSession, after offset: UInt64) async {
+        guard socket.connected else {
+            gate.finish(through: .max, connection: connection)
+            return
+        }
+        let store = session.store
+        var events: [LoggedEvent]?
+        do {
+            events = try await store.events(namespace: socket.namespace.name, after: offset)
+        } catch {
+            connection.logger.info("recovery replay failed", metadata: ["socket.id": .string(socket.id), "error": "\(error)"])
+        }
+        guard let events else {
+            session.discard(logger: connection.logger)
+            gate.finish(through: .max, connection: connection)
+            connection.close(reason: .forcedClose)
+            return
+        }
+        let rooms = socket.rooms
+        var mark = offset
+        for event in events.sorted(by: { $0.offset < $1.offset }) where event.offset > offset && ProtocolName.equal(event.namespace, socket.namespace.name) {
+            mark = max(mark, event.offset)
+            if event.isAddressed(to: rooms) {
+                _ = connection.enqueue(event.encoded.frames, volatile: false)
+            }
+        }
+        gate.finish(through: mark, connection: connection)
     }
 
     // MARK: - Backpressure

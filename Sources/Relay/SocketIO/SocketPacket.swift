@@ -62,8 +62,14 @@ public struct SocketDecodingError: Error, Hashable, Sendable, CustomStringConver
 /// message frame (text, `4` prefix included) followed by binary attachments.
 public struct EncodedPacket: Sendable, Hashable {
     public let frames: [OutboundFrame]
+    /// For a logged event (connection state recovery): its offset, also the packet's last
+    /// argument. Local delivery then holds it for a socket still replaying missed events.
+    public let offset: UInt64?
 
-    public init(frames: [OutboundFrame]) { self.frames = frames }
+    public init(frames: [OutboundFrame], offset: UInt64? = nil) {
+        self.frames = frames
+        self.offset = offset
+    }
 }
 
 /// Encodes Socket.IO packets (compact JSON, binary values extracted as placeholders).

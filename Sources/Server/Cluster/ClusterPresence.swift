@@ -98,12 +98,18 @@ final class ClusterPresence: Sendable {
         }
     }
 
-    /// Writes this node's rows again (after an outage, or after being declared dead meanwhile).
+    /// Makes this node's rows match who it holds now (after an outage, when writes failed, or
+    /// after being declared dead meanwhile): rows of users it no longer holds go, missing ones come.
     func republish(_ userIDs: [Int64]) async {
         let nodeID = self.nodeID
         do {
             try await database.withConnection { db in
-                for user in userIDs {
+                let stored = try await db.raw("SELECT user_id FROM presence_connections WHERE node_id = \(bind: nodeID)").all()
+                    .map { try $0.decode(column: "user_id", as: Int64.self) }
+                for user in Set(stored).subtracting(userIDs) {
+                    try await db.raw("DELETE FROM presence_connections WHERE user_id = \(bind: user) AND node_id = \(bind: nodeID)").run()
+                }
+                for user in Set(userIDs).subtracting(stored) {
                     try await db.raw("""
                         INSERT INTO presence_connections (user_id, node_id) VALUES (\(bind: user), \(bind: nodeID)) ON CONFLICT DO NOTHING
                         """).run()

@@ -14,7 +14,9 @@ import Synchronization
 ///
 /// A node that finds its own row gone (it was paused past the bound and declared dead) or that
 /// could not heartbeat for a while calls ``onRejoined`` after its next successful heartbeat, so
-/// it can write its presence again.
+/// it can write its presence again. A node declares others dead only after it has itself
+/// heartbeated without a failure for a whole bound: after a database outage longer than the
+/// bound every row is old, and the others need that long to write theirs again.
 final class NodeRegistry: Sendable {
     let nodeID: String
     let deadAfter: Duration
@@ -29,6 +31,8 @@ final class NodeRegistry: Sendable {
         var peers: Set<String> = []
         var heartbeats = 0
         var failing = false
+        /// Since when this node has heartbeated without a failure (nil: failing, or not yet).
+        var healthySince: ContinuousClock.Instant?
     }
 
     struct Callbacks {
@@ -88,26 +92,30 @@ final class NodeRegistry: Sendable {
                     """).all()
                 return (inserted, Set(try live.map { try $0.decode(column: "node_id", as: String.self) }))
             }
-            let (first, wasFailing) = state.withLock { s -> (Bool, Bool) in
+            let now = ContinuousClock.now
+            let (first, wasFailing, healthySince) = state.withLock { s -> (Bool, Bool, ContinuousClock.Instant) in
                 defer { s.heartbeats += 1; s.failing = false; s.peers = peers }
-                return (s.heartbeats == 0, s.failing)
+                if s.healthySince == nil { s.healthySince = now }
+                return (s.heartbeats == 0, s.failing, s.healthySince!)
             }
             if (inserted && !first) || wasFailing {
                 logger.notice("cluster node rejoined", metadata: ["node.id": "\(nodeID)", "cluster.was_declared_dead": "\(inserted)"])
                 await callbacks.withLock { $0.onRejoined }?()
             }
-            try await sweep()
+            // After an outage of the database (or this node's start) every heartbeat may be old:
+            // declare nobody dead until the others had a whole bound to write theirs again.
+            try await sweep(declaringDead: now - healthySince >= deadAfter)
         } catch {
-            let wasFailing = state.withLock { s in defer { s.failing = true }; return s.failing }
+            let wasFailing = state.withLock { s in defer { s.failing = true; s.healthySince = nil }; return s.failing }
             if !wasFailing { logger.warning("cluster heartbeat failed", metadata: ["error": "\(String(reflecting: error))"]) }
         }
     }
 
     /// Declares nodes silent past the bound dead (the `DELETE … RETURNING` decides which node
     /// cleans up after each) and drops stored adapter payloads older than a minute.
-    private func sweep() async throws {
+    private func sweep(declaringDead: Bool) async throws {
         let bound = deadAfter.milliseconds
-        let dead = try await database.read { db in
+        let dead = !declaringDead ? [] : try await database.read { db in
             try await db.raw("""
                 DELETE FROM nodes WHERE heartbeat_at < \(unsafeRaw: Self.nowMillis) - \(bind: bound) RETURNING node_id
                 """).all().map { try $0.decode(column: "node_id", as: String.self) }

@@ -1,0 +1,127 @@
+import Logging
+import Synchronization
+
+/// A socket's recoverable session (recovery on): its pid and owner, and its calls to the store,
+/// made one at a time in order (a disconnect's save never overtakes the connect's).
+final class SocketSession: Sendable {
+    let pid: String
+    let owner: String?
+    let store: any SessionRecoveryStore
+    private let state = Mutex<State>(State())
+
+    struct State {
+        var lastWrite: Task<Void, Never>?
+        /// No more store calls: the session was superseded by a newer connection of the same
+        /// client, or ended (discarded) because it could not be replayed.
+        var detached = false
+        var ended = false
+    }
+
+    init(pid: String, owner: String?, store: any SessionRecoveryStore) {
+        self.pid = pid
+        self.owner = owner
+        self.store = store
+    }
+
+    /// Saves the session (after the calls queued before).
+    func save(socketID: String, namespace: String, rooms: Set<String>, connected: Bool, logger: Logger) {
+        let session = RecoverableSession(pid: pid, socketID: socketID, namespace: namespace, owner: owner, rooms: rooms, connected: connected)
+        let store = self.store
+        enqueue { () async -> Void in
+            do { try await store.save(session) } catch {
+                logger.info("recovery session not saved", metadata: ["socket.id": .string(socketID), "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Discards the session in the store (after the calls queued before); no call follows.
+    func discard(logger: Logger) {
+        let store = self.store
+        let pid = self.pid
+        enqueue(final: true) { () async -> Void in
+            do { try await store.discard(pid: pid) } catch {
+                logger.info("recovery session not discarded", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// The socket ended: save (recoverable reason) or discard, once.
+    func socketEnded(_ reason: DisconnectReason, socketID: String, namespace: String, rooms: Set<String>, logger: Logger) {
+        let first = state.withLock { s in
+            defer { s.ended = true }
+            return !s.ended
+        }
+        guard first else { return }
+        if ConnectionStateRecovery.isRecoverable(reason) {
+            save(socketID: socketID, namespace: namespace, rooms: rooms, connected: false, logger: logger)
+        } else {
+            discard(logger: logger)
+        }
+    }
+
+    /// No more store calls from this socket (it was superseded by the same client's new
+    /// connection, which now owns the session).
+    func detach() {
+        state.withLock { $0.detached = true }
+    }
+
+    /// Waits for the store calls queued so far.
+    func flushed() async {
+        let last = state.withLock { $0.lastWrite }
+        await last?.value
+    }
+
+    private func enqueue(final: Bool = false, _ body: @escaping @Sendable () async -> Void) {
+        state.withLock { s in
+            guard !s.detached else { return }
+            if final { s.detached = true }
+            let previous = s.lastWrite
+            s.lastWrite = Task {
+                await previous?.value
+                await body()
+            }
+        }
+    }
+}
+
+/// Holds a recovered socket's live logged events while its missed ones are replayed, then
+/// releases those above the replayed-through mark, once, in offset order; afterwards drops any
+/// logged event at or below the mark (the replay sent it).
+final class ReplayGate: Sendable {
+    private let state = Mutex<State>(State())
+
+    struct State {
+        var replaying = true
+        var held: [EncodedPacket] = []
+        var replayedThrough: UInt64 = 0
+    }
+
+    /// A live logged packet for this socket: sent, held, or dropped. Sent under the gate's lock,
+    /// so a release in progress and a live packet cannot swap places.
+    func admit(_ packet: EncodedPacket, offset: UInt64, volatile: Bool, connection: EngineConnection) {
+        state.withLock { s in
+            if s.replaying {
+                s.held.append(packet)
+            } else if offset > s.replayedThrough {
+                _ = connection.enqueue(packet.frames, volatile: volatile)
+            }
+        }
+    }
+
+    /// The replay sent everything up to `mark`: release the held packets above it, in offset
+    /// order, each offset once, and let live packets through from now on.
+    func finish(through mark: UInt64, connection: EngineConnection) {
+        state.withLock { s in
+            s.replayedThrough = mark
+            s.replaying = false
+            let held = s.held.sorted { ($0.offset ?? 0) < ($1.offset ?? 0) }
+            s.held = []
+            var last = mark
+            for packet in held {
+                guard let offset = packet.offset, offset > last else { continue }
+                last = offset
+                _ = connection.enqueue(packet.frames, volatile: false)
+            }
+        }
+    }
+}
