@@ -7,21 +7,26 @@ import Hummingbird
 /// load the single-page app, which reads the token and calls the API. Everything else
 /// of the app is a static file under `frontend/`, served by `FileMiddleware`, except
 /// `/app-config.json`: what the app should know about this server (whether the
-/// development mailbox is on, so "check your email" can link to it).
+/// development mailbox is on, so "check your email" can link to it; whether posting and
+/// creating rooms need a verified address, so the app can say so up front).
 struct FrontendRoutes<Context: RequestContext>: Sendable {
     static var appPaths: [String] { ["verify-email", "reset-password"] }
 
     struct AppConfig: ResponseEncodable {
         let devMailbox: Bool
+        /// `REQUIRE_VERIFIED_EMAIL`.
+        let requireVerifiedEmail: Bool
     }
 
     let directory: String
     let devMailbox: Bool
+    let requireVerifiedEmail: Bool
     let fileIO = FileIO()
 
-    init(directory: String, devMailbox: Bool) {
+    init(directory: String, devMailbox: Bool, requireVerifiedEmail: Bool) {
         self.directory = directory
         self.devMailbox = devMailbox
+        self.requireVerifiedEmail = requireVerifiedEmail
     }
 
     func addRoutes(to router: Router<Context>) {
@@ -32,7 +37,7 @@ struct FrontendRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func appConfig(_ request: Request, context: Context) async throws -> Response {
-        var response = try AppConfig(devMailbox: devMailbox).response(from: request, context: context)
+        var response = try AppConfig(devMailbox: devMailbox, requireVerifiedEmail: requireVerifiedEmail).response(from: request, context: context)
         response.headers[.cacheControl] = "no-store"
         return response
     }

@@ -274,12 +274,37 @@ async function verifyEmailScreen(token) {
   }
 }
 
-function resetPasswordScreen(token) {
+const DEAD_RESET_LINK = {
+  email_token_used: "This link was already used. Ask for a new one if you still need it.",
+  email_token_expired: "This link has expired. Ask for a new one below.",
+  email_token_superseded: "A newer link was sent: use the one in the most recent email, or ask for a new one below.",
+  email_token_invalid: "This link is not valid. Open the link from the email again, or ask for a new one below.",
+};
+
+async function resetPasswordScreen(token) {
   history.replaceState(null, "", "/reset-password");
   if (!token) {
     show("Reset password", h("p", { class: "error", role: "alert" }, "This link has no token. Open the link from the email again."));
     return;
   }
+  // Is the link still good? Asked before the form is shown (the check does not use it up),
+  // so nobody types a new password twice for a dead link. If the check itself fails (offline,
+  // too many), the form is shown: setting the password checks the link again.
+  show("Reset password", h("p", { role: "status", id: "reset-checking" }, "Checking your link…"));
+  try {
+    await request("POST", "/auth/reset-password/check", { token });
+  } catch (error) {
+    if (DEAD_RESET_LINK[error.code]) {
+      show(
+        "This link cannot be used",
+        h("p", { class: "error", role: "alert", id: "reset-link-dead", "data-code": error.code }, DEAD_RESET_LINK[error.code]),
+        h("p", {}, h("a", { href: "#/forgot", class: "button primary", id: "reset-ask-again" }, "Ask for a new link")),
+        h("p", { class: "alt" }, h("a", { href: "#/login" }, "Back to log in")),
+      );
+      return;
+    }
+  }
+  if (location.pathname !== "/reset-password") return; // the person moved on meanwhile
   const f = form(
     "reset-form",
     [
@@ -301,10 +326,7 @@ function resetPasswordScreen(token) {
         );
         if (session.loggedIn) session.end("revoked");
       } catch (error) {
-        showError(el, error, {
-          email_token_used: "This link was already used. Ask for a new one if you still need it.",
-          email_token_expired: "This link has expired. Ask for a new one below.",
-        });
+        showError(el, error, DEAD_RESET_LINK);
       }
     },
   );
