@@ -131,10 +131,3 @@ public struct RelayConfiguration: Sendable {
         self.connectionStateRecovery = connectionStateRecovery
     }
 }
-
-extension Duration {
-    var milliseconds: Int64 {
-        let (s, attos) = components
-        return s * 1000 + attos / 1_000_000_000_000_000
-    }
-}

@@ -16,7 +16,8 @@ public struct AppConfiguration: Sendable {
     public var dataDirectory: String
     public var database: DatabaseLocation
     public var publicURL: String
-    /// nil until resolved: in development a generated secret is stored in DATA_DIR.
+    /// `JWT_SECRET` (at least 32 bytes; required in production). nil: the secret generated once
+    /// and kept in DATA_DIR (development); ``resolvedJWTSecret()`` gives the one to sign with.
     public var jwtSecret: String?
     /// Previous secrets still accepted for verification during rotation.
     public var jwtPreviousSecrets: [String]
@@ -61,6 +62,14 @@ public struct AppConfiguration: Sendable {
     public static func forTesting(dataDirectory: String, database: DatabaseLocation? = nil) -> AppConfiguration {
         AppConfiguration(
             host: "127.0.0.1", port: 0, dataDirectory: dataDirectory,
+    /// The secret access tokens are signed with: ``jwtSecret``, or else the one generated once in
+    /// ``dataDirectory`` (`jwt-secret`, mode 0600), created on first use. Throws when that file
+    /// can be neither read nor created.
+    public func resolvedJWTSecret() throws -> String {
+        if let jwtSecret { return jwtSecret }
+        return try SecretFile.loadOrCreate(in: dataDirectory)
+    }
+
             database: database ?? .sqlite(path: (dataDirectory as NSString).appendingPathComponent("switchboard.sqlite")),
             publicURL: "http://localhost:8080", jwtSecret: "test-secret-" + UUID().uuidString, jwtPreviousSecrets: [],
             logLevel: .warning, environment: .development,
@@ -180,10 +189,10 @@ extension AppConfiguration {
             }
         }
 
-        if !problems.isEmpty { throw ConfigurationError(problems: problems) }
+        guard let environment, problems.isEmpty else { throw ConfigurationError(problems: problems) }
         var config = AppConfiguration(
             host: host, port: port, dataDirectory: dataDirectory, database: database, publicURL: publicURL,
-            jwtSecret: jwtSecret, jwtPreviousSecrets: previous, logLevel: logLevel, environment: environment!,
+            jwtSecret: jwtSecret, jwtPreviousSecrets: previous, logLevel: logLevel, environment: environment,
             frontendDirectory: string("frontend.dir") ?? ProjectPaths.frontend,
             migrationsDirectory: string("migrations.dir") ?? ProjectPaths.migrations,
             accessTokenTTL: accessTTL, allowedOrigins: origins,

@@ -36,7 +36,7 @@ func buildApplicationAndRoutes(
         settings: .init(accessTokenTTL: configuration.accessTokenTTL, idleTimeout: authSettings.sessionIdleTimeout), clock: config.clock
     )
     let tokens = await AccessTokenService(
-        secret: configuration.jwtSecret!, previousSecrets: configuration.jwtPreviousSecrets, ttl: configuration.accessTokenTTL,
+        secret: jwtSecret, previousSecrets: configuration.jwtPreviousSecrets, ttl: configuration.accessTokenTTL,
         clock: config.clock, sessionLiveness: sessionLiveness
     )
     let mail = try MailWiring(configuration: configuration, database: database, logger: logger)

@@ -14,12 +14,23 @@ import ServiceLifecycle
 /// with the other routes, and ``install(on:)`` once the application exists (after the
 /// migrations were registered, so the worker starts on a current schema).
 struct MailWiring {
+    /// Where mail goes: one choice, made once from RESEND_API_KEY.
+    enum Transport {
+        case resend(ResendMailSender)
+        /// No RESEND_API_KEY: mail is kept in memory and logged.
+        case developmentMailbox(DevelopmentMailbox)
+
+        var sender: any MailSender {
+            switch self {
+            case .resend(let resend): resend
+            case .developmentMailbox(let mailbox): mailbox
+            }
+        }
+    }
+
     let settings: EmailSettings
     let outbox: MailOutbox
-    let sender: any MailSender
-    /// Set when mail goes to the development mailbox (no RESEND_API_KEY).
-    let mailbox: DevelopmentMailbox?
-    let resend: ResendMailSender?
+    let transport: Transport
     let database: any Database
     let startGate = OutboxStartGate()
     let isProduction: Bool
@@ -38,16 +49,17 @@ struct MailWiring {
                 ),
                 logger: logger
             )
-            self.resend = resend
-            self.mailbox = nil
-            self.sender = resend
+            self.transport = .resend(resend)
         } else {
-            let mailbox = DevelopmentMailbox(logger: logger)
-            self.resend = nil
-            self.mailbox = mailbox
-            self.sender = mailbox
+            self.transport = .developmentMailbox(DevelopmentMailbox(logger: logger))
             logger.notice("RESEND_API_KEY is not set: mail goes to the development mailbox (/dev/mailbox)")
         }
+    }
+
+    /// The development mailbox, when mail goes there.
+    var mailbox: DevelopmentMailbox? {
+        if case .developmentMailbox(let mailbox) = transport { return mailbox }
+        return nil
     }
 
     /// Runs inside the registration transaction (verification mail, or a notice to the owner).
@@ -68,8 +80,8 @@ struct MailWiring {
     /// Registers the worker (and the Resend client, which must outlive it: services
     /// stop in reverse order) and opens the worker's start gate after the migrations.
     func install<Responder>(on app: inout Application<Responder>) {
-        let worker = OutboxWorker(database: database, sender: sender, signal: outbox.signal, startGate: startGate, logger: logger)
-        if let resend { app.addServices(resend) }
+        let worker = OutboxWorker(database: database, sender: transport.sender, signal: outbox.signal, startGate: startGate, logger: logger)
+        if case .resend(let resend) = transport { app.addServices(resend) }
         app.addServices(worker)
         let gate = startGate
         app.beforeServerStarts { gate.open() }

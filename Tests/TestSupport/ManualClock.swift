@@ -15,7 +15,6 @@ public final class ManualClock: Sendable {
     /// Moves the clock forward by `seconds`.
     public func advance(_ seconds: TimeInterval) { current.withLock { $0 += seconds } }
     public func advance(by duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        advance(Double(seconds) + Double(attoseconds) / 1e18)
+        advance(duration.seconds)
     }
 }

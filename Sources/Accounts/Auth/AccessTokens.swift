@@ -75,8 +75,7 @@ public struct AccessTokenService: Sendable {
 
     public func issue(userID: Int64, sessionID: String) async throws -> (token: String, expiresAt: Date) {
         let now = clock.now()
-        let seconds = Double(ttl.components.seconds) + Double(ttl.components.attoseconds) / 1e18
-        let expiresAt = Date(timeIntervalSince1970: (now.timeIntervalSince1970 + seconds).rounded(.down))
+        let expiresAt = Date(timeIntervalSince1970: (now.timeIntervalSince1970 + ttl.seconds).rounded(.down))
         let claims = AccessClaims(
             sub: .init(value: String(userID)), sid: sessionID, iat: .init(value: now), exp: .init(value: expiresAt),
             iss: .init(value: AccessClaims.issuer), aud: .init(value: [AccessClaims.audience]), typ: AccessClaims.type

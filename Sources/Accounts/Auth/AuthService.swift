@@ -361,10 +361,6 @@ public struct AuthService: Sendable {
     }
 }
 
-extension Duration {
-    var millis: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
-}
-
 extension Optional {
     /// `flatMap` whose transform may suspend.
     public func asyncFlatMap<U>(_ transform: (Wrapped) async throws -> U?) async rethrows -> U? {

@@ -23,16 +23,3 @@ extension Data {
             .replacingOccurrences(of: "=", with: "")
     }
 }
-
-/// Milliseconds since the Unix epoch: how times are stored in both dialects.
-extension Date {
-    public var millis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
-    public init(millis: Int64) { self.init(timeIntervalSince1970: Double(millis) / 1000) }
-}
-
-/// The time source of the accounts module; tests inject a controllable one.
-public struct AccountsClock: Sendable {
-    public let now: @Sendable () -> Date
-    public init(now: @escaping @Sendable () -> Date) { self.now = now }
-    public static let system = AccountsClock { Date() }
-}

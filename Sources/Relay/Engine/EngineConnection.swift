@@ -562,12 +562,18 @@ public final class EngineConnection: Sendable {
     }
 }
 
+/// The relay's one conversion of a `Duration` to numbers (Relay imports nothing of ours, so it
+/// cannot share Accounts' `Duration.millis`).
 extension Duration {
+    /// Whole nanoseconds (truncated), saturating at `Int64.max`: what NIO's `TimeAmount` takes.
     var nanosecondsClamped: Int64 {
         let (s, attos) = components
         let (ns, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
         return overflow ? Int64.max : ns + attos / 1_000_000_000
     }
+
+    /// Whole milliseconds (truncated): the handshake's `pingInterval` and `pingTimeout`.
+    var milliseconds: Int64 { nanosecondsClamped / 1_000_000 }
 }
 
 /// What every connection of an ``EngineServer`` shares.
