@@ -7,6 +7,8 @@ struct ConformanceFixture {
     let logger: Logger
     let bench: Bool
     let interop: Bool
+    /// Connection state recovery on `/socket.io`, with the in-memory store (`--recovery`).
+    var recovery = false
 
     static func configuration(path: String) -> RelayConfiguration {
         RelayConfiguration(
@@ -30,6 +32,7 @@ struct ConformanceFixture {
             configuration.pingTimeout = .seconds(20)
             configuration.connectTimeout = .seconds(45)
         }
+        if recovery { configuration.connectionStateRecovery = .inMemory() }
         let relay = Relay(configuration: configuration, logger: logger)
         relay.addRoutes(to: router)
         if bench {
@@ -124,6 +127,16 @@ struct ConformanceFixture {
         }
         socket.on("rooms") { _, ack in
             await ack?([.array(socket.rooms.sorted().map { .string($0) })])
+        }
+        // ["room", "event", data…]: broadcast to the room, sender included (logged with --recovery)
+        socket.on("to-room-all") { args, ack in
+            guard args.count >= 2, let room = args[0].stringValue, let event = args[1].stringValue else { return }
+            await namespace.to(room).emit(event, arguments: Array(args.dropFirst(2)))
+            await ack?([true])
+        }
+        // acks whether this socket was recovered (connection state recovery)
+        socket.on("recovered") { _, ack in
+            await ack?([.bool(socket.recovered)])
         }
     }
 }

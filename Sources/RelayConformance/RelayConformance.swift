@@ -4,7 +4,8 @@ import Logging
 import Relay
 
 /// The server the official Engine.IO v4 / Socket.IO v5 protocol test suites expect
-/// (and, with `--bench`, the benchmark contract; with `--interop`, extra namespaces for interop tests).
+/// (and, with `--bench`, the benchmark contract; with `--interop`, extra namespaces for interop tests;
+/// with `--recovery`, connection state recovery with the in-memory store).
 @main
 struct RelayConformance: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "relay-conformance")
@@ -21,6 +22,9 @@ struct RelayConformance: AsyncParsableCommand {
     @Flag(name: .long, help: "Add the namespaces and events used by the interop tests.")
     var interop = false
 
+    @Flag(name: .long, help: "Turn on connection state recovery (in-memory store, 120 s window) on /socket.io.")
+    var recovery = false
+
     @Option(name: .long, help: "Log level.")
     var logLevel: String = "warning"
 
@@ -29,7 +33,7 @@ struct RelayConformance: AsyncParsableCommand {
         configuredLogger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
         let logger = configuredLogger
         let router = Router(context: BasicRequestContext.self)
-        let fixture = ConformanceFixture(logger: logger, bench: bench, interop: interop)
+        let fixture = ConformanceFixture(logger: logger, bench: bench, interop: interop, recovery: recovery)
         let (engine, relay) = fixture.addRoutes(to: router)
         let app = Application(
             router: router,
