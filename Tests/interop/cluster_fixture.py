@@ -148,7 +148,7 @@ class Client:
             self.cond.notify_all()
 
     def _recorder(self, name):
-        def record(data):
+        def record(data, *offset):   # logged events carry their offset as a last argument
             with self.cond:
                 self.events.setdefault(name, []).append(data)
                 self.cond.notify_all()
