@@ -243,7 +243,8 @@ def test_public_rooms_direct_messages_and_deleting(server, browser):
     driver.get(server.url + f"/#/rooms/{room_id}")
     find(driver, "#room-menu").click()
     find(driver, "#delete-room").click()
-    driver.switch_to.alert.accept()
+    text_of(driver, "#confirm-dialog", "cannot be undone")
+    find(driver, "#dialog-confirm").click()
     find(driver, "#room-list")
     gone(driver, f"#room-list li[data-room-id='{room_id}']")
     text_of(driver, "#notice", "was deleted")
@@ -260,7 +261,14 @@ def test_sessions_list_and_log_out_everywhere(server, browser):
     find(driver, "#sessions-list li.current")
     screenshot(driver, "desktop-13-sessions")
     find(driver, "#logout-everywhere").click()
-    driver.switch_to.alert.accept()
+    # Our own dialog (not the browser's confirm()): Escape cancels, the button confirms.
+    find(driver, "#confirm-dialog")
+    assert driver.switch_to.active_element.get_attribute("id") == "dialog-cancel"
+    driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    gone(driver, "#confirm-dialog")
+    assert driver.find_elements("css selector", "#sessions-list li.current")
+    find(driver, "#logout-everywhere").click()
+    find(driver, "#dialog-confirm").click()
     find(driver, "form#login-form")
     # Every session is gone: the REST login's refresh token no longer works.
     r = server.api("POST", "/auth/refresh", json={"refreshToken": me["refreshToken"]})
@@ -664,9 +672,9 @@ def test_an_owner_who_leaves_is_told_who_gets_the_room_and_the_heir_sees_it(serv
     open_room(owner_page, server, me, room)
     find(owner_page, f"#members li[data-username='{friend['user']['username']}']")
     find(owner_page, "#leave-room").click()
-    prompt = owner_page.switch_to.alert
+    prompt = find(owner_page, "#confirm-dialog")
     assert f"@{friend['user']['username']}" in prompt.text and "will be its owner" in prompt.text, prompt.text
-    prompt.accept()
+    find(owner_page, "#dialog-confirm").click()
     text_of(owner_page, "#notice", "You left")
     # The heir's open room follows at once: their role, the owner's buttons, and no "joined".
     text_of(heir_page, f"#members li[data-username='{friend['user']['username']}'] .role", "owner")

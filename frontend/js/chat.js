@@ -12,6 +12,7 @@
 import { $, clear, formatBadge, h, messageFor } from "./dom.js";
 import { DisconnectReason, ServerEvent, SocketEvent } from "./events.js";
 import { VerifyBanner } from "./banner.js";
+import { confirmDialog } from "./dialog.js";
 import { ChatSocket } from "./chat-socket.js";
 import { Presence } from "./presence.js";
 import { RoomList, roomName } from "./room-list.js";
@@ -311,13 +312,15 @@ export class ChatApp {
     const name = view.name;
     const heir = view.room.role === "owner" ? view.members.heirOf(this.session.user?.id) : null;
     const handover = heir ? ` You own it: ${heir.user.displayName || heir.user.username} (@${heir.user.username}) will be its owner.` : "";
-    if (!confirm(`Leave “${name}”?${handover}`)) return;
+    const ok = await confirmDialog({ title: `Leave “${name}”?`, text: `You can join it again later${view.room.kind === "private" ? " with its code" : ""}.${handover}`, confirmLabel: "Leave" });
+    if (!ok) return;
     await this.#endMembership(view, "POST", `/rooms/${view.id}/leave`, `You left “${name}”.`);
   }
 
   async deleteRoom(view) {
     const name = view.name;
-    if (!confirm(`Delete “${name}” and all its messages for everyone? This cannot be undone.`)) return;
+    const ok = await confirmDialog({ title: `Delete “${name}”?`, text: "The room and all its messages go, for everyone. This cannot be undone.", confirmLabel: "Delete room", danger: true });
+    if (!ok) return;
     await this.#endMembership(view, "DELETE", `/rooms/${view.id}`, `“${name}” was deleted.`);
   }
 

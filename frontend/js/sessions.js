@@ -1,6 +1,7 @@
 // The sessions screen: where the account is logged in (GET /sessions), logging one of
 // them out (DELETE /sessions/{id}), and logging out everywhere.
 
+import { confirmDialog } from "./dialog.js";
 import { clear, formatTime, h, messageFor } from "./dom.js";
 
 /** context: {session, setContent} (see room-forms.js). */
@@ -18,7 +19,8 @@ export async function showSessions({ session, setContent }) {
       class: "danger",
       id: "logout-everywhere",
       onclick: async () => {
-        if (!confirm("Log out on every device, including this one?")) return;
+        const ok = await confirmDialog({ title: "Log out everywhere?", text: "Every device where your account is logged in, this one included, will need your password again.", confirmLabel: "Log out everywhere", danger: true });
+        if (!ok) return;
         everywhere.disabled = true;
         try {
           await session.logout({ everywhere: true });
