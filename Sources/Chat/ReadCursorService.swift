@@ -7,15 +7,15 @@ import Models
 public struct ReadCursorService: Sendable {
     let database: any Database
     let clock: AccountsClock
-    let events: (any ChatEventSink)?
+    let log: (any ChatEventLog)?
     let rooms = RoomStore()
     let messages = MessageStore()
     let cursors = ReadCursorStore()
 
-    public init(database: any Database, clock: AccountsClock = .system, events: (any ChatEventSink)?) {
+    public init(database: any Database, clock: AccountsClock = .system, log: (any ChatEventLog)?) {
         self.database = database
         self.clock = clock
-        self.events = events
+        self.log = log
     }
 
     /// Moves my read cursor forward to `messageID` (never back) and tells my other connections.
@@ -24,7 +24,7 @@ public struct ReadCursorService: Sendable {
     /// Throws `not_a_member`, `validation_failed` (`messageId` not in this room).
     public func markRead(userID: Int64, roomID: Int64, messageID: Int64) async throws -> ReadEvent {
         let now = clock.now().millis
-        let event = try await database.write { db -> ReadEvent in
+        let (event, position) = try await database.write { db -> (ReadEvent, UInt64?) in
             guard try await rooms.membership(roomID: roomID, userID: userID, on: db) != nil else { throw ServiceError.notAMember }
             guard let message = try await messages.find(id: messageID, on: db), message.roomId == roomID else {
                 throw ServiceError.validation(["messageId": "must be a message in this room"])
@@ -33,12 +33,13 @@ public struct ReadCursorService: Sendable {
                 throw ServiceError.notAMember
             }
             let unread = try await cursors.unreadCount(roomID: roomID, userID: userID, after: membership.lastReadMessageId, on: db)
-            return ReadEvent(
+            let event = ReadEvent(
                 roomId: roomID, lastReadMessageId: membership.lastReadMessageId,
                 lastReadAt: WireTime.string(millis: membership.lastReadAt ?? now), unreadCount: unread
             )
+            return (event, try await log?.append([.readMoved(userID: userID, event)], on: db))
         }
-        await events?.readMoved(userID: userID, event)
+        await log?.committed(through: position)
         return event
     }
 }

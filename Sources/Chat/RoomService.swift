@@ -11,25 +11,28 @@ import SQLKit
 /// Errors are ``ServiceError``s with catalogued codes (`room_not_found`, `not_a_member`,
 /// `invite_only`, `invalid_join_code`, `not_room_admin`, `not_room_owner`, `direct_room`,
 /// `room_name_taken`, `user_not_found`, `email_unverified`, `validation_failed`,
-/// `too_many_attempts`). Committed changes are reported to the ``ChatEventSink``.
+/// `too_many_attempts`). Every change appends its deltas to the ``ChatEventLog`` in its own
+/// transaction (the last statement) and waits, after COMMIT, until this node delivered them.
 public struct RoomService: Sendable {
     let database: any Database
     let hasher: PasswordHasher
     let clock: AccountsClock
     let verification: EmailVerificationGate
     let events: (any ChatEventSink)?
+    let log: (any ChatEventLog)?
     let logger: Logger
     let rooms = RoomStore()
     let users = UserStore()
     let throttle = ThrottleStore()
 
     public init(database: any Database, hasher: PasswordHasher, clock: AccountsClock = .system, verification: EmailVerificationGate,
-                events: (any ChatEventSink)?, logger: Logger) {
+                events: (any ChatEventSink)?, log: (any ChatEventLog)? = nil, logger: Logger) {
         self.database = database
         self.hasher = hasher
         self.clock = clock
         self.verification = verification
         self.events = events
+        self.log = log
         self.logger = logger
     }
 
@@ -70,13 +73,13 @@ public struct RoomService: Sendable {
         let now = self.now
         for _ in 0..<5 {
             let code = input.kind == .private ? RoomRules.makeJoinCode() : nil
-            let outcome = try await database.write { db -> RoomStore.CreateOutcome in
+            let (outcome, position) = try await database.write { db -> (RoomStore.CreateOutcome, UInt64?) in
                 let outcome = try await rooms.create(kind: input.kind, name: name, topic: topic, passwordHash: passwordHash, joinCode: code,
                                                      directKey: nil, createdBy: userID, now: now, on: db)
-                if case .created(let room) = outcome {
-                    try await rooms.addMember(roomID: room.id, userID: userID, role: .owner, now: now, on: db)
-                }
-                return outcome
+                guard case .created(let room) = outcome else { return (outcome, nil) }
+                try await rooms.addMember(roomID: room.id, userID: userID, role: .owner, now: now, on: db)
+                guard let user = try await summary(userID, on: db) else { return (outcome, nil) }
+                return (outcome, try await append([.memberChanged(RoomMemberEvent(roomId: room.id, change: .joined, user: user, role: .owner))], on: db))
             }
             switch outcome {
             case .nameTaken:
@@ -85,9 +88,7 @@ public struct RoomService: Sendable {
                 continue
             case .created(let room):
                 logger.info("room created", metadata: ["room.id": "\(room.id)", "room.kind": "\(room.kind)"])
-                if let user = try await user(userID) {
-                    await events?.memberChanged(RoomMemberEvent(roomId: room.id, change: .joined, user: user, role: .owner))
-                }
+                await log?.committed(through: position)
                 return try await roomView(userID: userID, roomID: room.id)
             }
         }
@@ -165,40 +166,38 @@ public struct RoomService: Sendable {
 
     func addMember(room: RoomRecord, userID: Int64, role: RoomRole) async throws {
         let now = self.now
-        let added = try await database.write { db in try await rooms.addMember(roomID: room.id, userID: userID, role: role, now: now, on: db) }
-        if added, let user = try await user(userID) {
-            await events?.memberChanged(RoomMemberEvent(roomId: room.id, change: .joined, user: user, role: role))
+        let position = try await database.write { db -> UInt64? in
+            guard try await rooms.addMember(roomID: room.id, userID: userID, role: role, now: now, on: db),
+                  let user = try await summary(userID, on: db) else { return nil }
+            return try await append([.memberChanged(RoomMemberEvent(roomId: room.id, change: .joined, user: user, role: role))], on: db)
         }
+        await log?.committed(through: position)
     }
 
     /// Leaves a room. An owner who leaves hands the room to the longest-standing member;
     /// the last member out deletes it.
     public func leave(userID: Int64, roomID: Int64) async throws {
-        enum Outcome: Sendable { case left(newOwner: Int64?), deleted }
-        let outcome: Outcome = try await database.write { db in
+        let position = try await database.write { db -> UInt64? in
             guard let membership = try await rooms.membership(roomID: roomID, userID: userID, on: db) else { throw ServiceError.notAMember }
             try await rooms.removeMember(roomID: roomID, userID: userID, on: db)
             let remaining = try await rooms.memberIDs(roomID: roomID, on: db)
             if remaining.isEmpty {
                 try await rooms.delete(id: roomID, on: db)
-                return .deleted
+                return try await append([.roomDeleted(RoomDeletedEvent(roomId: roomID), memberIDs: [userID])], on: db)
+            }
+            var deltas: [ChatDelta] = []
+            if let user = try await summary(userID, on: db) {
+                deltas.append(.memberChanged(RoomMemberEvent(roomId: roomID, change: .left, user: user, role: nil)))
             }
             if membership.roomRole == .owner {
                 try await rooms.setRole(roomID: roomID, userID: remaining[0], role: .owner, on: db)
-                return .left(newOwner: remaining[0])
+                if let owner = try await summary(remaining[0], on: db) {
+                    deltas.append(.memberChanged(RoomMemberEvent(roomId: roomID, change: .joined, user: owner, role: .owner)))
+                }
             }
-            return .left(newOwner: nil)
+            return try await append(deltas, on: db)
         }
-        guard let user = try await user(userID) else { return }
-        switch outcome {
-        case .deleted:
-            await events?.roomDeleted(RoomDeletedEvent(roomId: roomID), memberIDs: [userID])
-        case .left(let newOwner):
-            await events?.memberChanged(RoomMemberEvent(roomId: roomID, change: .left, user: user, role: nil))
-            if let newOwner, let owner = try await self.user(newOwner) {
-                await events?.memberChanged(RoomMemberEvent(roomId: roomID, change: .joined, user: owner, role: .owner))
-            }
-        }
+        await log?.committed(through: position)
     }
 
     /// A user named by id or by username (any letter case).
@@ -240,7 +239,7 @@ public struct RoomService: Sendable {
         guard peer.id != userID else { throw ServiceError.validation(["userId": "cannot start a conversation with yourself"]) }
         let key = "\(min(userID, peer.id)):\(max(userID, peer.id))"
         let now = self.now
-        let (room, addedMe, addedPeer) = try await database.write { db -> (RoomRecord, Bool, Bool) in
+        let (room, position) = try await database.write { db -> (RoomRecord, UInt64?) in
             var room = try await rooms.find(directKey: key, on: db)
             if room == nil, case .created(let created) = try await rooms.create(
                 kind: .direct, name: nil, topic: nil, passwordHash: nil, joinCode: nil, directKey: key, createdBy: userID, now: now, on: db) {
@@ -249,15 +248,15 @@ public struct RoomService: Sendable {
             // a concurrent request of either peer created the conversation first
             if room == nil { room = try await rooms.find(directKey: key, on: db) }
             guard let room else { throw ServiceError.internalError }
-            let me = try await rooms.addMember(roomID: room.id, userID: userID, role: .member, now: now, on: db)
-            let other = try await rooms.addMember(roomID: room.id, userID: peer.id, role: .member, now: now, on: db)
-            return (room, me, other)
-        }
-        for (added, id) in [(addedMe, userID), (addedPeer, peer.id)] where added {
-            if let user = try await user(id) {
-                await events?.memberChanged(RoomMemberEvent(roomId: room.id, change: .joined, user: user, role: .member))
+            var deltas: [ChatDelta] = []
+            for id in [userID, peer.id] where try await rooms.addMember(roomID: room.id, userID: id, role: .member, now: now, on: db) {
+                if let user = try await summary(id, on: db) {
+                    deltas.append(.memberChanged(RoomMemberEvent(roomId: room.id, change: .joined, user: user, role: .member)))
+                }
             }
+            return (room, try await append(deltas, on: db))
         }
+        await log?.committed(through: position)
         return try await roomView(userID: userID, roomID: room.id)
     }
 
@@ -305,6 +304,21 @@ public struct RoomService: Sendable {
         try await database.read { db in try await rooms.contacts(of: userID, on: db) }
     }
 
+    /// Announces that the user came online, or went offline, in every room they are in: one
+    /// `presence` delta appended to the log; going offline stores "last seen now" (a member's
+    /// `lastSeenAt`) in the same transaction.
+    public func presenceChanged(userID: Int64, online: Bool) async throws {
+        let now = self.now
+        let position = try await database.write { db -> UInt64? in
+            if !online { try await users.recordLastSeen(id: userID, at: now, on: db) }
+            let roomIDs = try await rooms.roomIDs(userID: userID, on: db)
+            guard !roomIDs.isEmpty else { return nil }
+            let event = PresenceEvent(userId: userID, online: online, lastSeenAt: online ? nil : WireTime.string(millis: now))
+            return try await append([.presence(event, roomIDs: roomIDs)], on: db)
+        }
+        await log?.committed(through: position)
+    }
+
     /// Stores "last seen now" for a user whose last connection ended (shown as a member's
     /// `lastSeenAt`); returns that time, ms since the epoch.
     public func recordLastSeen(userID: Int64) async throws -> Int64 {
@@ -322,7 +336,7 @@ public struct RoomService: Sendable {
         let topic = rawTopic.flatMap { validator.check("topic", RoomRules.topic($0)) }
         try validator.throwIfInvalid()
         let now = self.now
-        try await database.write { db in
+        let position = try await database.write { db -> UInt64? in
             guard let room = try await rooms.find(id: roomID, on: db) else { throw ServiceError.roomNotFound }
             guard let membership = try await rooms.membership(roomID: roomID, userID: userID, on: db) else { throw ServiceError.notAMember }
             guard room.roomKind != .direct else { throw ServiceError(.directRoom, message: "Direct conversations have no name or topic.") }
@@ -331,31 +345,36 @@ public struct RoomService: Sendable {
                 throw ServiceError.roomNameTaken
             }
             try await rooms.update(id: roomID, name: name, topic: topic, now: now, on: db)
+            guard let updated = try await rooms.find(id: roomID, on: db) else { throw ServiceError.roomNotFound }
+            return try await append([.roomUpdated(RoomUpdatedEvent(roomId: roomID, name: updated.name ?? "", topic: updated.topic))], on: db)
         }
-        let view = try await roomView(userID: userID, roomID: roomID)
-        await events?.roomUpdated(RoomUpdatedEvent(roomId: roomID, name: view.name, topic: view.topic))
-        return view
+        await log?.committed(through: position)
+        return try await roomView(userID: userID, roomID: roomID)
     }
 
     /// Deletes a room with its messages and memberships (the owner only).
     public func delete(userID: Int64, roomID: Int64) async throws {
-        let memberIDs = try await database.write { db -> [Int64] in
+        let position = try await database.write { db -> UInt64? in
             guard try await rooms.find(id: roomID, on: db) != nil else { throw ServiceError.roomNotFound }
             guard let membership = try await rooms.membership(roomID: roomID, userID: userID, on: db) else { throw ServiceError.notAMember }
             guard membership.roomRole == .owner else { throw ServiceError(.notRoomOwner, message: "Only the room's owner can delete it.") }
             let ids = try await rooms.memberIDs(roomID: roomID, on: db)
             try await rooms.delete(id: roomID, on: db)
-            return ids
+            return try await append([.roomDeleted(RoomDeletedEvent(roomId: roomID), memberIDs: ids)], on: db)
         }
         logger.info("room deleted", metadata: ["room.id": "\(roomID)"])
-        await events?.roomDeleted(RoomDeletedEvent(roomId: roomID), memberIDs: memberIDs)
+        await log?.committed(through: position)
     }
 
     // MARK: Helpers
 
-    func user(_ id: Int64) async throws -> UserSummary? {
-        try await database.read { db in try await users.find(id: id, on: db) }.map {
-            UserSummary(id: $0.id, username: $0.username, displayName: $0.displayName)
-        }
+    /// Appends `deltas` to the log in the caller's transaction (its last statement).
+    func append(_ deltas: [ChatDelta], on db: any SQLDatabase) async throws -> UInt64? {
+        guard let log, !deltas.isEmpty else { return nil }
+        return try await log.append(deltas, on: db)
+    }
+
+    func summary(_ id: Int64, on db: any SQLDatabase) async throws -> UserSummary? {
+        try await users.find(id: id, on: db).map { UserSummary(id: $0.id, username: $0.username, displayName: $0.displayName) }
     }
 }

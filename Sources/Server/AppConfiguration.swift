@@ -47,6 +47,10 @@ public struct AppConfiguration: Sendable {
     /// reload should not flash "offline"; PROTOCOL.md documents 5 s). Not a configuration
     /// key: tests shorten it.
     public var presenceGracePeriod: Duration = .seconds(5)
+    /// `RECOVERY_WINDOW` (seconds, 1-3600, default 120, as Node's `maxDisconnectionDuration`):
+    /// how long a dropped Socket.IO session can be recovered with every event it missed, and how
+    /// long the event log keeps events (docs/ARCHITECTURE.md, Durable events).
+    public var recoveryWindow: Duration = .seconds(120)
     /// `CLUSTER`: `auto` (default) runs as one node of several when DATABASE_URL is PostgreSQL
     /// (docs/DEPLOYMENT.md); `off` keeps broadcasts, presence and revocation on this process.
     public var cluster: ClusterMode = .auto
@@ -176,6 +180,13 @@ extension AppConfiguration {
             }
         }
 
+        var recoveryWindow = Duration.seconds(120)
+        if let raw = string("recovery.window") {
+            if let seconds = Int(raw), seconds >= 1, seconds <= 3600 { recoveryWindow = .seconds(seconds) } else {
+                problems.append(("RECOVERY_WINDOW", "must be seconds from 1 to 3600, got '\(raw)'"))
+            }
+        }
+
         var clusterMode = ClusterMode.auto
         if let raw = string("cluster") {
             if let mode = ClusterMode(rawValue: raw.lowercased()) { clusterMode = mode } else {
@@ -201,6 +212,7 @@ extension AppConfiguration {
             requireVerifiedEmail: requireVerified
         )
         config.registrationsPerIPPerHour = registrationsPerHour
+        config.recoveryWindow = recoveryWindow
         config.cluster = clusterMode
         config.clusterNodeTimeout = nodeTimeout
         return config

@@ -42,8 +42,13 @@ func buildApplicationAndRoutes(
     let mail = try MailWiring(configuration: configuration, database: database, logger: logger)
     // Several nodes on one PostgreSQL (Sources/Server/Cluster); nil on SQLite or with CLUSTER=off.
     let cluster = Cluster.make(database: database, mode: config.cluster, nodeTimeout: config.clusterNodeTimeout, logger: logger)
-    let relay = Relay(configuration: relayConfiguration(config), logger: logger, adapter: cluster?.adapter ?? InMemoryAdapter())
+    // The durable event log and connection state recovery over it (Sources/Server/Durable).
+    let eventLog = EventLogStore(clock: config.clock)
+    let recoveryStore = DatabaseSessionRecoveryStore(database: database, log: eventLog, window: config.recoveryWindow, nodeID: cluster?.registry.nodeID)
+    let relay = Relay(configuration: relayConfiguration(config, recovery: recoveryStore), logger: logger, adapter: cluster?.adapter ?? InMemoryAdapter())
     cluster?.adapter.attach(relay)
+    let logTail = LogTail(database: database, log: eventLog, relay: relay, recoveryStore: recoveryStore, retention: config.recoveryWindow, logger: logger)
+    cluster?.setLogWake { logTail.wake() }
     let realtime = RelayChatEvents(namespace: relay.namespace("/"), logger: logger)
     authSettings.registerRule = ThrottleRule(limit: Double(config.registrationsPerIPPerHour), ratePerSecond: Double(config.registrationsPerIPPerHour) / 3600)
     let auth = AuthService(
@@ -52,7 +57,8 @@ func buildApplicationAndRoutes(
     )
     let chat = ChatServices(
         database: database, hasher: hasher, clock: config.clock,
-        verification: EmailVerificationGate(database: database, isRequired: config.requireVerifiedEmail), events: realtime, logger: logger
+        verification: EmailVerificationGate(database: database, isRequired: config.requireVerifiedEmail), events: realtime,
+        log: ChatLogWriter(log: eventLog, tail: logTail), logger: logger
     )
     let presence = PresenceTracker(gracePeriod: config.presenceGracePeriod, cluster: cluster?.presence)
     let gateway = ChatGateway(
@@ -91,7 +97,8 @@ func buildApplicationAndRoutes(
         server: .http1(relay: relay),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "switchboard"),
         // The cluster's heartbeat and LISTEN connection stop before the database closes.
-        services: ([DatabaseService(database: database)] as [any Service]) + (cluster.map { [$0.service] } ?? []) + [relay],
+        // The log tail stops before the database closes too.
+        services: ([DatabaseService(database: database)] as [any Service]) + (cluster.map { [$0.service] } ?? []) + [logTail, relay],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.port
             logger.info("switchboard listening", metadata: ["url": "http://\(config.host):\(port)"])
@@ -101,6 +108,7 @@ func buildApplicationAndRoutes(
     app.beforeServerStarts {
         try await applyMigrations(migrations, on: database, logger: logger)
         cluster?.ready.open()
+        logTail.start()
     }
     mail.install(on: &app)
     routeMethods.fill(from: router.routes)
@@ -111,7 +119,9 @@ func buildApplicationAndRoutes(
 /// origin (PUBLIC_URL; in development also the loopback spellings of this port) or
 /// ALLOWED_ORIGINS. Clients that send no Origin (native apps, python-socketio) are not
 /// browsers, which is what an Origin check protects, and pass.
-func relayConfiguration(_ config: AppConfiguration) -> RelayConfiguration {
+/// Connection state recovery is on, over `recovery` (the database), for the window
+/// RECOVERY_WINDOW; a session is owned by the access token's login session.
+func relayConfiguration(_ config: AppConfiguration, recovery: DatabaseSessionRecoveryStore) -> RelayConfiguration {
     var allowed = Set([origin(of: config.publicURL)].compactMap { $0 } + config.allowedOrigins)
     if !config.isProduction {
         allowed.formUnion(["http://localhost:\(config.port)", "http://127.0.0.1:\(config.port)"])
@@ -120,7 +130,10 @@ func relayConfiguration(_ config: AppConfiguration) -> RelayConfiguration {
         path: "/socket.io",
         maxPayload: 100_000,
         cors: nil,
-        allowedOrigins: allowed
+        allowedOrigins: allowed,
+        connectionStateRecovery: ConnectionStateRecovery(
+            window: config.recoveryWindow, store: recovery, owner: { ($0 as? SocketAuth)?.identity.sessionID }
+        )
     )
 }
 

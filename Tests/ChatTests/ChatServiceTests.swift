@@ -7,14 +7,30 @@ import Synchronization
 import Testing
 import TestSupport
 
-/// Records chat events in order.
-final class EventRecorder: ChatEventSink {
+/// Records chat events in order: new messages (the sink) and the deltas appended to the log,
+/// kept once their transaction committed (``committed(through:)`` moves them over).
+final class EventRecorder: ChatEventSink, ChatEventLog {
     let log = Mutex<[String]>([])
+    private let uncommitted = Mutex<[String]>([])
     func messageCreated(_ message: ChatMessage) async { log.withLock { $0.append("message:\(message.roomId):\(message.body)") } }
-    func memberChanged(_ event: RoomMemberEvent) async { log.withLock { $0.append("member:\(event.roomId):\(event.change.rawValue):\(event.user.username)") } }
-    func roomUpdated(_ event: RoomUpdatedEvent) async { log.withLock { $0.append("updated:\(event.roomId)") } }
-    func roomDeleted(_ event: RoomDeletedEvent, memberIDs: [Int64]) async { log.withLock { $0.append("deleted:\(event.roomId):\(memberIDs.count)") } }
-    func readMoved(userID: Int64, _ event: ReadEvent) async { log.withLock { $0.append("read:\(userID):\(event.roomId):\(event.unreadCount)") } }
+    func append(_ deltas: [ChatDelta], on db: any SQLDatabase) async throws -> UInt64? {
+        let lines = deltas.map { delta -> String in
+            switch delta {
+            case .messageCreated(let message): "message:\(message.roomId):\(message.body)"
+            case .memberChanged(let event): "member:\(event.roomId):\(event.change.rawValue):\(event.user.username)"
+            case .roomUpdated(let event): "updated:\(event.roomId)"
+            case .roomDeleted(let event, let memberIDs): "deleted:\(event.roomId):\(memberIDs.count)"
+            case .readMoved(let userID, let event): "read:\(userID):\(event.roomId):\(event.unreadCount)"
+            case .presence(let event, let roomIDs): "presence:\(event.userId):\(event.online):\(roomIDs.count)"
+            }
+        }
+        uncommitted.withLock { $0 = lines }
+        return deltas.isEmpty ? nil : 1
+    }
+    func committed(through position: UInt64?) async {
+        let lines = uncommitted.withLock { pending in defer { pending = [] }; return pending }
+        log.withLock { $0 += lines }
+    }
     var entries: [String] { log.withLock { $0 } }
 }
 
@@ -29,7 +45,7 @@ struct ChatHarness {
     static func with(_ kind: DatabaseKind, requireVerified: Bool = true, _ body: @Sendable (ChatHarness) async throws -> Void) async throws {
         try await TestDatabases.with(kind) { db in
             let events = EventRecorder()
-            let chat = ChatServices(database: db, hasher: PasswordHasher(parameters: .testing), verification: EmailVerificationGate(database: db, isRequired: requireVerified), events: events, logger: TestDatabases.logger)
+            let chat = ChatServices(database: db, hasher: PasswordHasher(parameters: .testing), verification: EmailVerificationGate(database: db, isRequired: requireVerified), events: events, log: events, logger: TestDatabases.logger)
             try await body(ChatHarness(db: db, chat: chat, events: events))
         }
     }

@@ -1,0 +1,62 @@
+import Chat
+import Models
+import Relay
+import SQLKit
+
+/// The chat's ``ChatEventLog`` over this node's ``EventLogStore`` and ``LogTail``: turns each
+/// ``ChatDelta`` into a log row addressed to Socket.IO rooms (`room:<id>`, `user:<id>`, names in
+/// ``ChatRooms``) of the default namespace, with the membership effect the delta implies, and
+/// after the commit waits until the tail delivered it on this node.
+///
+/// Addressing (docs/PROTOCOL.md lists the events):
+/// - `message:new`, `room:updated`, `presence`: the room(s).
+/// - `room:member` joined: the room, after the user's sockets joined it (join effect).
+/// - `room:member` left / removed: the room and `user:<id>` (so the user's own sockets get it even
+///   after they left, and a recovering socket, which is filtered by its current rooms, still
+///   gets its own removal), then the user's sockets leave the room (leave effect).
+/// - `room:deleted`: the room and each former member's `user:<id>`; then every socket leaves the room.
+/// - `read`: `user:<id>` (the reader's own sockets).
+struct ChatLogWriter: ChatEventLog {
+    let log: EventLogStore
+    let tail: LogTail
+
+    func append(_ deltas: [ChatDelta], on db: any SQLDatabase) async throws -> UInt64? {
+        let entries = try deltas.compactMap(Self.entry)
+        guard !entries.isEmpty else { return nil }
+        return try await log.append(entries, on: db).last
+    }
+
+    func committed(through position: UInt64?) async {
+        guard let position else { return }
+        await tail.delivered(through: position)
+    }
+
+    /// The log row of one delta (nil for a presence change of a user in no room).
+    static func entry(_ delta: ChatDelta) throws -> EventLogEntry? {
+        switch delta {
+        case .messageCreated(let message):
+            return try EventLogEntry(event: ChatEventName.messageNew, payload: message, rooms: [ChatRooms.room(message.roomId)])
+        case .memberChanged(let event):
+            let room = ChatRooms.room(event.roomId), user = ChatRooms.user(event.user.id)
+            switch event.change {
+            case .joined:
+                return try EventLogEntry(event: ChatEventName.roomMember, payload: event, rooms: [room], effect: .join(subjectRoom: user, rooms: [room]))
+            case .left, .removed:
+                return try EventLogEntry(event: ChatEventName.roomMember, payload: event, rooms: [room, user], effect: .leave(subjectRoom: user, rooms: [room]))
+            }
+        case .roomUpdated(let event):
+            return try EventLogEntry(event: ChatEventName.roomUpdated, payload: event, rooms: [ChatRooms.room(event.roomId)])
+        case .roomDeleted(let event, let memberIDs):
+            let room = ChatRooms.room(event.roomId)
+            return try EventLogEntry(
+                event: ChatEventName.roomDeleted, payload: event, rooms: [room] + memberIDs.map(ChatRooms.user),
+                effect: .leave(subjectRoom: room, rooms: [room])
+            )
+        case .readMoved(let userID, let event):
+            return try EventLogEntry(event: ChatEventName.read, payload: event, rooms: [ChatRooms.user(userID)])
+        case .presence(let event, let roomIDs):
+            guard !roomIDs.isEmpty else { return nil }
+            return try EventLogEntry(event: ChatEventName.presence, payload: event, rooms: roomIDs.map(ChatRooms.room))
+        }
+    }
+}
