@@ -9,6 +9,13 @@
 //     0 CONNECT (client sends auth object; server answers {sid})   1 DISCONNECT
 //     2 EVENT [name, ...args]   3 ACK [...args]   4 CONNECT_ERROR {message, data}
 //   5 and 6 (binary event / ack) are not used by this app and are ignored.
+//
+// Connection state recovery (socket.io 4.6+, the stock client's protocol): with recovery on,
+// the server's CONNECT answer also carries `pid` (a private session id), and every logged event
+// carries its offset, a string, as its last argument. We remember the pid and the last such
+// offset and, on a reconnect, merge {pid, offset} into the CONNECT's auth object; the server
+// then answers with the same pid (`recovered` is true) and sends the missed events first.
+// Handlers get the arguments unchanged (the offset too, after the ones they read).
 
 import { DisconnectReason, SocketEvent } from "./events.js";
 
@@ -87,7 +94,7 @@ export function backoffDelay(attempt, { min = 500, max = 10000, jitter = 0.5 } =
  *   reconnectDelay, reconnectDelayMax  backoff bounds in ms
  *   WebSocket    constructor (tests may pass another)
  *
- * Lifecycle events (listen with `on`): "connect", "disconnect" (reason),
+ * Lifecycle events (listen with `on`): "connect" ({recovered}), "disconnect" (reason),
  * "connect_error" (ConnectError), "reconnect_attempt" ({attempt, delay}), "state" (state).
  */
 export class SocketClient {
@@ -105,6 +112,10 @@ export class SocketClient {
     };
     this.state = "idle"; // idle | connecting | connected | waiting | closed
     this.id = null;
+    /** Whether the last CONNECT got the previous session back (missed events follow it). */
+    this.recovered = false;
+    this.pid = null; // private session id of connection state recovery (from the CONNECT answer)
+    this.lastOffset = null; // offset of the last logged event received (a string)
     this.handlers = new Map();
     this.pendingAcks = new Map(); // id → {resolve, reject, timer, event}
     this.nextAckId = 0;
@@ -260,6 +271,9 @@ export class SocketClient {
    */
   #close(reason) {
     this.wanted = false;
+    // the server ended the session (or we did): the next connect() starts a new one
+    this.pid = null;
+    this.lastOffset = null;
     clearTimeout(this.reconnectTimer);
     this.#teardown(reason);
     this.#failAll();
@@ -345,7 +359,15 @@ export class SocketClient {
       return;
     }
     if (this.ws !== ws || !ws) return;
-    this.#sendSocketIO({ type: SIO.CONNECT, data: auth || {} });
+    this.#sendSocketIO({ type: SIO.CONNECT, data: this.#withRecovery(auth || {}) });
+  }
+
+  /** The auth object, with {pid, offset} merged in when there is a session to recover (as the stock client does). */
+  #withRecovery(auth) {
+    if (!this.pid) return auth;
+    const recovery = { pid: this.pid };
+    if (this.lastOffset !== null) recovery.offset = this.lastOffset;
+    return { ...recovery, ...auth };
   }
 
   #sendSocketIO(packet) {
@@ -363,9 +385,14 @@ export class SocketClient {
     switch (packet.type) {
       case SIO.CONNECT: {
         this.id = packet.data?.sid ?? null;
+        const pid = typeof packet.data?.pid === "string" ? packet.data.pid : null;
+        this.recovered = pid !== null && pid === this.pid;
+        this.pid = pid;
+        // a new session: an offset of the old one means nothing to it
+        if (!this.recovered) this.lastOffset = null;
         this.attempt = 0;
         this.#setState("connected");
-        this.#dispatch(SocketEvent.CONNECT);
+        this.#dispatch(SocketEvent.CONNECT, { recovered: this.recovered });
         const queued = this.buffer;
         this.buffer = [];
         for (const p of queued) this.#sendSocketIO(p);
@@ -403,6 +430,9 @@ export class SocketClient {
           });
         }
         this.#dispatch(event, ...args);
+        // recovery: the last argument of a logged event is its offset
+        const last = packet.data[packet.data.length - 1];
+        if (this.pid && packet.data.length > 1 && typeof last === "string") this.lastOffset = last;
         break;
       }
       case SIO.ACK: {
