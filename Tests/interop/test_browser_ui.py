@@ -800,3 +800,18 @@ def test_links_are_clickable_safely_and_odd_bodies_stay_legible(server, phone):
     assert driver.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
     assert driver.execute_script("const s = document.getElementById('message-scroller'); return s.scrollWidth - s.clientWidth") <= 0
     assert_no_console_errors(driver)
+
+
+def test_a_member_is_one_click_from_a_direct_message(server, browser):
+    me, friend, room = room_of_two(server, "clicker")
+    driver = browser()
+    open_room(driver, server, me, room)
+    item = find(driver, f"#members li[data-username='{friend['user']['username']}']")
+    assert not driver.find_elements("css selector", f"#members li[data-username='{me['user']['username']}'] .message-member")
+    item.find_element("css selector", ".message-member").click()
+    text_of(driver, "#room-title", friend["user"]["displayName"])
+    send_message(driver, "hi from the members list")
+    rooms = server.api("GET", "/rooms", token=friend["accessToken"]).json()["rooms"]
+    dm = next(r for r in rooms if r["kind"] == "direct")
+    assert dm["peer"]["id"] == me["user"]["id"] and dm["lastMessage"]["body"] == "hi from the members list"
+    assert_no_console_errors(driver)

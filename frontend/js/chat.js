@@ -294,11 +294,23 @@ export class ChatApp {
       postingBlocked: () => this.unverifiedReason("post"),
       onLeave: (v) => this.leaveRoom(v),
       onDelete: (v) => this.deleteRoom(v),
+      onDirect: (user) => this.startDirect(user),
     });
     this.view = view;
     this.rooms.setOpen(roomId);
     this.setTitle(view.name);
     await view.open(this.content);
+  }
+
+  /** Opens the direct message with `user` (made on first use: POST /direct). */
+  async startDirect(user) {
+    try {
+      const room = await this.session.api("POST", "/direct", { userId: user.id });
+      this.rooms.put(room);
+      this.navigate(`#/rooms/${room.id}`);
+    } catch (error) {
+      this.notice(error.code === "email_unverified" ? "Verify your email address to start conversations." : messageFor(error), "error");
+    }
   }
 
   closeRoom() {

@@ -1,14 +1,20 @@
 // The members panel of the open room: owners first, then admins, then members, each with
-// a presence dot; kept current from `room:member` and `presence` events.
+// a presence dot and (for others) a button that opens a direct message with them; kept
+// current from `room:member` and `presence` events.
 
 import { clear, h } from "./dom.js";
 
 const ROLE_ORDER = { owner: 0, admin: 1, member: 2 };
 
 export class MembersPanel {
-  /** presence: the app's Presence (dots and who is online). */
-  constructor(presence) {
+  /**
+   * presence: the app's Presence (dots and who is online). selfId: () => my user id.
+   * onMessage: (user) => void; the "Message" button of another member.
+   */
+  constructor(presence, { selfId = () => null, onMessage = null } = {}) {
     this.presence = presence;
+    this.selfId = selfId;
+    this.onMessage = onMessage;
     this.members = []; // [{user: {id, username, displayName}, role, online}]
     this.list = h("ul", { class: "members", id: "members" });
     this.panel = h("aside", { class: "members-panel", id: "members-panel", "aria-label": "Members" }, h("h3", {}, "Members"), this.list);
@@ -84,6 +90,9 @@ export class MembersPanel {
           h("span", { class: "member-name", dir: "auto" }, member.user.displayName || member.user.username),
           h("span", { class: "member-username" }, ` @${member.user.username}`),
           member.role !== "member" ? h("span", { class: "role" }, member.role) : null,
+          this.onMessage && member.user.id !== this.selfId()
+            ? h("button", { type: "button", class: "link-button message-member", "aria-label": `Message ${member.user.displayName || member.user.username}`, onclick: () => this.onMessage(member.user) }, "Message")
+            : null,
         ),
       );
     }

@@ -28,8 +28,9 @@ export class RoomView {
    *   typists    the Typists
    *   postingBlocked  () => why this user cannot post yet (shown over a disabled composer), or null
    *   onLeave, onDelete  (view) => void; the header's Leave and Delete buttons
+   *   onDirect   (user) => void; a member's "Message" button
    */
-  constructor(room, { session, socket, rooms, presence, typists, postingBlocked = () => null, onLeave, onDelete }) {
+  constructor(room, { session, socket, rooms, presence, typists, postingBlocked = () => null, onLeave, onDelete, onDirect = null }) {
     this.postingBlocked = postingBlocked;
     this.id = room.id;
     this.room = room;
@@ -46,7 +47,7 @@ export class RoomView {
     const selfId = () => session.user?.id;
     this.header = h("header", { class: "room-header" });
     this.messages = new MessageList({ name, selfId, onNearTop: () => this.loadOlder(), onRetry: (clientMsgId, body) => this.send(body, clientMsgId) });
-    this.members = new MembersPanel(presence);
+    this.members = new MembersPanel(presence, { selfId, onMessage: onDirect });
     this.composer = new Composer({ name, onSend: (body) => this.send(body), sendTyping: (typing) => socket.typing(this.id, typing) });
     this.typingLine = h("p", { class: "typing", id: "typing", "aria-live": "polite" });
     this.liveStatus = h("p", { class: "visually-hidden", role: "status" });
