@@ -815,3 +815,28 @@ def test_a_member_is_one_click_from_a_direct_message(server, browser):
     dm = next(r for r in rooms if r["kind"] == "direct")
     assert dm["peer"]["id"] == me["user"]["id"] and dm["lastMessage"]["body"] == "hi from the members list"
     assert_no_console_errors(driver)
+
+
+def test_settings_change_the_name_and_password_and_log_out_other_sessions(server, browser):
+    me = server.new_user("settler")  # the REST login is another session
+    driver = browser()
+    driver.get(server.url + "/")
+    login(driver, me["user"]["username"], PASSWORD)
+    find(driver, "#nav-settings").click()
+    submit(driver, "display-name-form", displayName="Sunny Settler")
+    text_of(driver, "#display-name-done", "Saved")
+    text_of(driver, "#nav-settings", "Sunny Settler")
+    assert server.api("GET", "/me", token=me["accessToken"]).json()["displayName"] == "Sunny Settler"
+    submit(driver, "password-form", currentPassword="wrong password", newPassword="another good password")
+    text_of(driver, "#password-form .form-error", "current password is wrong")
+    submit(driver, "password-form", currentPassword=PASSWORD, newPassword="another good password")
+    text_of(driver, "#password-done", "password was changed")
+    # The REST session was logged out by the change; this browser was not.
+    assert server.api("POST", "/auth/refresh", json={"refreshToken": me["refreshToken"]}).status_code == 401
+    other = server.login(me["user"]["username"], "another good password")
+    find(driver, "#logout-others").click()
+    find(driver, "#dialog-confirm").click()
+    text_of(driver, "#others-done", "Logged out 1 other session")
+    assert server.api("POST", "/auth/refresh", json={"refreshToken": other["refreshToken"]}).status_code == 401
+    find(driver, "#connection[data-state=connected]")
+    assert_no_console_errors(driver, allowed=[r"/api/me/password - Failed to load resource: the server responded with a status of 403"])

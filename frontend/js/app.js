@@ -2,7 +2,7 @@
 //
 // Routes: "#/login", "#/register", "#/check-email", "#/forgot", and when logged in
 // "#/rooms", "#/rooms/<id>", "#/new-room", "#/discover", "#/join", "#/direct",
-// "#/sessions". The mailed links are real paths (/verify-email?token=…,
+// "#/sessions", "#/settings". The mailed links are real paths (/verify-email?token=…,
 // /reset-password?token=…) that the server answers with this same page.
 
 import { Session, request } from "./api.js";
@@ -81,7 +81,7 @@ function renderAccountNav() {
   clear(accountNav);
   if (!session.loggedIn) return;
   accountNav.append(
-    h("span", { class: "who", title: session.user.email, dir: "auto" }, session.user.displayName || session.user.username),
+    h("a", { href: "#/settings", class: "who nav-link", id: "nav-settings", title: `Settings (${session.user.email})`, dir: "auto" }, session.user.displayName || session.user.username),
     h("a", { href: "#/sessions", class: "nav-link", id: "nav-sessions" }, "Sessions"),
     h("button", { type: "button", class: "link-button", id: "logout-button", onclick: logout }, "Log out"),
   );
@@ -113,6 +113,8 @@ session.addEventListener("ended", (event) => {
   flash = messages[reason] || "Your session has ended. Log in again.";
   navigate("#/login");
 });
+
+session.addEventListener("user", () => renderAccountNav());
 
 session.addEventListener("token", (event) => {
   if (event.detail?.changedUser) location.reload();

@@ -5,6 +5,8 @@
 //   room-view.js   the open room (message-list.js, composer.js, members.js)
 //   room-forms.js  create, discover, join by code, direct message
 //   sessions.js    the sessions screen
+//   settings.js    display name, password, logging out the other sessions
+//   dialog.js      our confirmation dialog
 //   banner.js      the "verify your email" banner
 //   chat-socket.js the socket: authentication, refused connections, acks
 //   presence.js, typing.js  who is online, who is typing
@@ -19,6 +21,7 @@ import { RoomList, roomName } from "./room-list.js";
 import { RoomView } from "./room-view.js";
 import { showCreateRoom, showDirect, showDiscover, showJoinByCode, showRoomCreated } from "./room-forms.js";
 import { showSessions } from "./sessions.js";
+import { showSettings } from "./settings.js";
 import { Typists } from "./typing.js";
 
 const CONNECTION_TEXT = { connected: "Online", connecting: "Connecting…", waiting: "Reconnecting…", closed: "Offline", idle: "" };
@@ -215,6 +218,8 @@ export class ChatApp {
         return showDirect(this.screens);
       case "sessions":
         return showSessions(this.screens);
+      case "settings":
+        return showSettings(this.screens);
       case "room-created":
         return showRoomCreated(this.screens, Number(args[0]));
       default:

@@ -1,0 +1,85 @@
+// The settings screen: the display name (PATCH /me), the password (POST /me/password, which
+// logs out every other session), and logging out the other sessions (DELETE /sessions/{id}
+// for each one that is not this browser). Deleting the account is not offered: the server
+// has no such endpoint yet.
+
+import { confirmDialog } from "./dialog.js";
+import { h, messageFor } from "./dom.js";
+import { field, form, showError } from "./form.js";
+
+/** context: {session, setContent} (see room-forms.js). */
+export function showSettings({ session, setContent }) {
+  const user = session.user;
+  const nameDone = h("p", { class: "success", role: "status", id: "display-name-done" });
+  const nameForm = form(
+    "display-name-form",
+    [field({ label: "Display name", name: "displayName", autocomplete: "name", maxlength: 64, value: user?.displayName || "", hint: "What others see next to your messages." })],
+    "Save name",
+    async (values, el) => {
+      nameDone.textContent = "";
+      try {
+        const me = await session.api("PATCH", "/me", { displayName: values.displayName.trim() });
+        session.updateUser(me);
+        nameDone.textContent = "Saved.";
+      } catch (error) {
+        showError(el, error);
+      }
+    },
+  );
+  const passwordDone = h("p", { class: "success", role: "status", id: "password-done" });
+  const passwordForm = form(
+    "password-form",
+    [
+      field({ label: "Current password", name: "currentPassword", type: "password", autocomplete: "current-password" }),
+      field({ label: "New password", name: "newPassword", type: "password", autocomplete: "new-password", minlength: 8, maxlength: 128, hint: "At least 8 characters. Your other sessions will be logged out." }),
+    ],
+    "Change password",
+    async (values, el) => {
+      passwordDone.textContent = "";
+      try {
+        await session.api("POST", "/me/password", { currentPassword: values.currentPassword, newPassword: values.newPassword });
+        el.reset();
+        passwordDone.textContent = "Your password was changed; your other sessions were logged out.";
+      } catch (error) {
+        showError(el, error, { invalid_current_password: "The current password is wrong." });
+      }
+    },
+  );
+  const othersStatus = h("p", { role: "status", id: "others-done" });
+  const others = h(
+    "button",
+    {
+      type: "button",
+      class: "danger",
+      id: "logout-others",
+      onclick: async () => {
+        if (!(await confirmDialog({ title: "Log out your other sessions?", text: "Every other device and browser will need your password again. This one stays logged in.", confirmLabel: "Log out others", danger: true }))) return;
+        others.disabled = true;
+        try {
+          const { sessions } = await session.api("GET", "/sessions");
+          const rest = sessions.filter((s) => !s.current);
+          for (const s of rest) await session.api("DELETE", `/sessions/${encodeURIComponent(s.id)}`);
+          othersStatus.textContent = rest.length === 0 ? "No other sessions were logged in." : `Logged out ${rest.length} other session${rest.length === 1 ? "" : "s"}.`;
+        } catch (error) {
+          othersStatus.textContent = messageFor(error);
+        } finally {
+          others.disabled = false;
+        }
+      },
+    },
+    "Log out other sessions",
+  );
+  setContent(
+    "Settings",
+    h("section", { "aria-labelledby": "settings-profile" }, h("h3", { id: "settings-profile" }, "Profile"), nameForm, nameDone),
+    h("section", { "aria-labelledby": "settings-password" }, h("h3", { id: "settings-password" }, "Password"), passwordForm, passwordDone),
+    h(
+      "section",
+      { "aria-labelledby": "settings-sessions" },
+      h("h3", { id: "settings-sessions" }, "Sessions"),
+      h("p", {}, h("a", { href: "#/sessions" }, "See where you are logged in"), "."),
+      h("p", {}, others),
+      othersStatus,
+    ),
+  );
+}
