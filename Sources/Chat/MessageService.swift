@@ -7,10 +7,12 @@ import SQLKit
 /// Messages: sending (REST `POST /api/rooms/{id}/messages` and the realtime `message:send`)
 /// and history pages.
 ///
-/// A send is: ``validate(userID:roomID:body:clientMsgID:replyTo:)`` (no database), then one
-/// write transaction ``insert(_:now:on:)`` { the sender's standing (room, membership and the
-/// ``EmailVerificationGate``, one read), the `clientMsgId` dedupe, the insert }, then, after the
-/// commit, the ``ChatEventSink``.
+/// A send is: ``validate(userID:roomID:body:clientMsgID:replyTo:)`` (no database), then a place
+/// in the next group-committed batch (``GroupCommit``: concurrent sends share one transaction,
+/// each in its own savepoint) where `insertBatched` writes it in one statement that
+/// also checks membership, verification and the reply target; the batch then moves each room's
+/// last message and each author's read cursor once, commits, and the ``ChatEventSink`` hears the
+/// batch's new messages in commit order before any of their senders is answered.
 public struct MessageService: Sendable {
     let database: any Database
     let clock: AccountsClock
@@ -18,6 +20,8 @@ public struct MessageService: Sendable {
     let events: (any ChatEventSink)?
     let rooms = RoomStore()
     let messages = MessageStore()
+    /// The send path's group commit (shared by every copy of this service).
+    let batcher: GroupCommit<NewMessage, SendOutcome>
 
     /// A body's maximum length in Unicode scalars, after trimming.
     public static let maxBodyLength = 4000
@@ -26,11 +30,33 @@ public struct MessageService: Sendable {
     /// A `clientMsgId`'s maximum length in Unicode scalars.
     public static let maxClientMsgIDLength = 64
 
-    public init(database: any Database, clock: AccountsClock = .system, verification: EmailVerificationGate, events: (any ChatEventSink)?) {
+    /// - Parameter maxBatchSize: the most sends one transaction holds.
+    public init(
+        database: any Database, clock: AccountsClock = .system, verification: EmailVerificationGate, events: (any ChatEventSink)?,
+        maxBatchSize: Int = 128
+    ) {
         self.database = database
         self.clock = clock
         self.verification = verification
         self.events = events
+        let store = MessageStore(), rooms = RoomStore()
+        let requireVerified = verification.isRequired
+        batcher = GroupCommit(
+            database: database, maxBatchSize: maxBatchSize,
+            item: { new, db in
+                try await Self.insertBatched(new, now: clock.now().millis, verification: verification, requireVerified: requireVerified,
+                                             messages: store, rooms: rooms, on: db)
+            },
+            finish: { results, db in
+                try await store.moveLastMessages(results.compactMap { try? $0.get() }.filter { !$0.duplicate }.map(\.record), on: db)
+            },
+            committed: { results in
+                guard let events else { return }
+                for case .success(let outcome) in results where !outcome.duplicate {
+                    await events.messageCreated(outcome.message)
+                }
+            }
+        )
     }
 
     // MARK: History
@@ -63,6 +89,14 @@ public struct MessageService: Sendable {
         public let message: ChatMessage
         /// The same clientMsgId was stored before: nothing new was written or broadcast.
         public let duplicate: Bool
+        /// The stored row (the batch moves the room's last message and the read cursor from it).
+        let record: MessageRecord
+
+        init(record: MessageRecord, duplicate: Bool) {
+            self.record = record
+            self.message = record.wire
+            self.duplicate = duplicate
+        }
     }
 
     /// Sends a message: validates it, stores it in one transaction and, unless it is a
@@ -72,12 +106,35 @@ public struct MessageService: Sendable {
     /// `email_unverified`.
     public func send(userID: Int64, roomID: Int64, body: String, clientMsgID: String?, replyTo: Int64?) async throws -> SendOutcome {
         let message = try validate(userID: userID, roomID: roomID, body: body, clientMsgID: clientMsgID, replyTo: replyTo)
-        let now = clock.now().millis
-        let outcome = try await database.write { db in try await insert(message, now: now, on: db) }
-        if !outcome.duplicate {
-            await events?.messageCreated(outcome.message)
+        return try await batcher.submit(message)
+    }
+
+    /// One send inside its batch: one statement (``MessageStore/insertIfAllowed(roomID:authorID:body:clientMsgID:replyTo:requireVerified:now:on:)``)
+    /// when it is allowed; when it wrote nothing, the reason, in the order ``insert(_:now:on:)``
+    /// checks them: `room_not_found`, `not_a_member`, `email_unverified`, then a stored
+    /// `clientMsgId` (earlier in this batch or before: a duplicate with the stored message),
+    /// then `validation_failed` (`replyTo`).
+    static func insertBatched(
+        _ new: NewMessage, now: Int64, verification: EmailVerificationGate, requireVerified: Bool, messages: MessageStore, rooms: RoomStore,
+        on db: any SQLDatabase
+    ) async throws -> SendOutcome {
+        if let record = try await messages.insertIfAllowed(
+            roomID: new.roomID, authorID: new.authorID, body: new.body, clientMsgID: new.clientMsgID, replyTo: new.replyTo,
+            requireVerified: requireVerified, now: now, on: db
+        ) {
+            return SendOutcome(record: record, duplicate: false)
         }
-        return outcome
+        guard let standing = try await rooms.senderStanding(roomID: new.roomID, userID: new.authorID, on: db), standing.roomExists else {
+            throw ServiceError.roomNotFound
+        }
+        guard standing.role != nil else { throw ServiceError.notAMember }
+        try verification.check(emailVerifiedAt: standing.emailVerifiedAt)
+        if let clientMsgID = new.clientMsgID,
+           let existing = try await messages.find(roomID: new.roomID, authorID: new.authorID, clientMsgID: clientMsgID, on: db) {
+            return SendOutcome(record: existing, duplicate: true)
+        }
+        if new.replyTo != nil { throw ServiceError.validation(["replyTo": "must be a message in this room"]) }
+        throw StoreError.noRowReturned
     }
 
     /// The checks that need no database: the body trimmed is 1...``maxBodyLength`` scalars of
@@ -111,7 +168,7 @@ public struct MessageService: Sendable {
         try verification.check(emailVerifiedAt: standing.emailVerifiedAt)
         if let clientMsgID = new.clientMsgID,
            let existing = try await messages.find(roomID: new.roomID, authorID: new.authorID, clientMsgID: clientMsgID, on: db) {
-            return SendOutcome(message: existing.wire, duplicate: true)
+            return SendOutcome(record: existing, duplicate: true)
         }
         if let replyTo = new.replyTo {
             guard let target = try await messages.find(id: replyTo, on: db), target.roomId == new.roomID else {
@@ -126,8 +183,8 @@ public struct MessageService: Sendable {
                   let existing = try await messages.find(roomID: new.roomID, authorID: new.authorID, clientMsgID: clientMsgID, on: db) else {
                 throw StoreError.noRowReturned
             }
-            return SendOutcome(message: existing.wire, duplicate: true)
+            return SendOutcome(record: existing, duplicate: true)
         }
-        return SendOutcome(message: message.wire, duplicate: false)
+        return SendOutcome(record: message, duplicate: false)
     }
 }

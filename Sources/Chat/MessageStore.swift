@@ -70,7 +70,76 @@ public struct MessageStore: Sendable {
         return message
     }
 
-    /// A page of a room's history in ascending id order.
+    /// A send's one statement in a group-committed batch: inserts the message only when the
+    /// author is a member of the room (and, with `requireVerified`, has a verified email, and
+    /// `replyTo`, when given, is a message of this room), unless this author's `clientMsgID` is
+    /// stored in this room already (`ON CONFLICT DO NOTHING` on `messages_client_id`, which also
+    /// sees a row written earlier in the same transaction). Returns the stored message with its
+    /// author's display fields, or nil when nothing was written (the caller finds out why).
+    ///
+    /// Does not move the room's last message or the author's read cursor:
+    /// ``moveLastMessages(_:on:)`` does that once per batch.
+    public func insertIfAllowed(
+        roomID: Int64, authorID: Int64, body: String, clientMsgID: String?, replyTo: Int64?, requireVerified: Bool, now: Int64,
+        on db: any SQLDatabase
+    ) async throws -> MessageRecord? {
+        struct Row: Decodable { let id: Int64; let authorUsername: String?; let authorDisplayName: String? }
+        // CASTs: PostgreSQL types a select list's parameters as text unless told.
+        var query: SQLQueryString = """
+            INSERT INTO messages (room_id, author_id, body, client_msg_id, reply_to, created_at)
+            SELECT CAST(\(bind: roomID) AS BIGINT), CAST(\(bind: authorID) AS BIGINT), CAST(\(bind: body) AS TEXT),
+                   CAST(\(bind: clientMsgID) AS TEXT), CAST(\(bind: replyTo) AS BIGINT), CAST(\(bind: now) AS BIGINT)
+            WHERE EXISTS (SELECT 1 FROM memberships WHERE room_id = \(bind: roomID) AND user_id = \(bind: authorID))
+            """
+        if requireVerified {
+            query += " AND EXISTS (SELECT 1 FROM users WHERE id = \(bind: authorID) AND email_verified_at IS NOT NULL)"
+        }
+        if let replyTo {
+            query += " AND EXISTS (SELECT 1 FROM messages WHERE id = \(bind: replyTo) AND room_id = \(bind: roomID))"
+        }
+        query += """
+
+            ON CONFLICT DO NOTHING
+            RETURNING id, (SELECT username FROM users WHERE users.id = author_id) AS author_username,
+                      (SELECT display_name FROM users WHERE users.id = author_id) AS author_display_name
+            """
+        guard let row = try await db.raw(query).first(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns) else { return nil }
+        return MessageRecord(
+            id: row.id, roomId: roomID, authorId: authorID, body: body, clientMsgId: clientMsgID, replyTo: replyTo, createdAt: now,
+            editedAt: nil, authorUsername: row.authorUsername, authorDisplayName: row.authorDisplayName
+        )
+    }
+
+    /// After a batch of ``insertIfAllowed(roomID:authorID:body:clientMsgID:replyTo:requireVerified:now:on:)``:
+    /// each room's last message becomes its newest of the batch, each author's read cursor in the
+    /// room moves to their newest there (never back). One statement per room and per
+    /// (room, author), as ``insert(roomID:authorID:body:clientMsgID:replyTo:now:on:)`` does per message.
+    public func moveLastMessages(_ inserted: [MessageRecord], on db: any SQLDatabase) async throws {
+        var newestInRoom: [Int64: MessageRecord] = [:]
+        var newestOfAuthor: [Pair: MessageRecord] = [:]
+        for message in inserted {
+            if (newestInRoom[message.roomId]?.id ?? .min) < message.id { newestInRoom[message.roomId] = message }
+            let pair = Pair(roomID: message.roomId, authorID: message.authorId)
+            if (newestOfAuthor[pair]?.id ?? .min) < message.id { newestOfAuthor[pair] = message }
+        }
+        for message in newestInRoom.values.sorted(by: { $0.roomId < $1.roomId }) {
+            try await db.raw(
+                "UPDATE rooms SET last_message_id = \(bind: message.id), last_message_at = \(bind: message.createdAt) WHERE id = \(bind: message.roomId)"
+            ).run()
+        }
+        for (pair, message) in newestOfAuthor.sorted(by: { ($0.key.roomID, $0.key.authorID) < ($1.key.roomID, $1.key.authorID) }) {
+            try await db.raw(
+                """
+                UPDATE memberships SET last_read_message_id = \(bind: message.id), last_read_at = \(bind: message.createdAt)
+                WHERE room_id = \(bind: pair.roomID) AND user_id = \(bind: pair.authorID) AND last_read_message_id < \(bind: message.id)
+                """
+            ).run()
+        }
+    }
+
+    struct Pair: Hashable { let roomID: Int64; let authorID: Int64 }
+
+
     /// `before`: the newest `limit` messages older than it; `after`: the oldest `limit` newer than it;
     /// neither: the newest `limit`. `hasMore` says whether the walk in that direction continues.
     public func page(roomID: Int64, before: Int64?, after: Int64?, limit: Int, on db: any SQLDatabase) async throws -> (messages: [MessageRecord], hasMore: Bool) {
