@@ -7,6 +7,7 @@
 //   sessions.js    the sessions screen
 //   settings.js    display name, password, logging out the other sessions
 //   dialog.js      our confirmation dialog
+//   notifications.js  desktop notifications for direct messages, per-room mute
 //   banner.js      the "verify your email" banner
 //   chat-socket.js the socket: authentication, refused connections, acks
 //   presence.js, typing.js  who is online, who is typing
@@ -22,6 +23,7 @@ import { RoomView } from "./room-view.js";
 import { showCreateRoom, showDirect, showDiscover, showJoinByCode, showRoomCreated } from "./room-forms.js";
 import { showSessions } from "./sessions.js";
 import { showSettings } from "./settings.js";
+import { Notifier } from "./notifications.js";
 import { Typists } from "./typing.js";
 
 const CONNECTION_TEXT = { connected: "Online", connecting: "Connecting…", waiting: "Reconnecting…", closed: "Offline", idle: "" };
@@ -53,6 +55,7 @@ export class ChatApp {
       if (this.view?.id === roomId) this.view.renderTyping();
     });
     this.banner = new VerifyBanner(session);
+    this.notifier = new Notifier();
     this.view = null; // the open room's RoomView
     this.connectedOnce = false;
     this.stopped = false;
@@ -163,6 +166,7 @@ export class ChatApp {
         h("li", {}, h("a", { href: "#/join", id: "join-link" }, "Join by code")),
         h("li", {}, h("a", { href: "#/direct", id: "direct-link" }, "Message someone")),
       ),
+      this.notificationOffer(),
       this.rooms.list,
     );
     this.content = h("section", { class: "content", id: "content", "aria-live": "off" });
@@ -179,6 +183,30 @@ export class ChatApp {
     if (!icon || icon.dataset.total === String(total)) return;
     icon.dataset.total = String(total);
     icon.href = total > 0 ? badgeIcon(formatBadge(total)) : "/favicon.svg";
+  }
+
+  /** "Turn on notifications", while the browser has not been asked; asks on click only. */
+  notificationOffer() {
+    if (this.notifier.permission !== "default") return null;
+    const offer = h(
+      "p",
+      { class: "notify-offer", id: "notify-offer" },
+      h(
+        "button",
+        {
+          type: "button",
+          class: "link-button",
+          id: "notify-on",
+          onclick: async () => {
+            const answer = await this.notifier.ask();
+            offer.textContent = answer === "granted" ? "Notifications are on for direct messages." : "Notifications stay off (the browser's setting).";
+          },
+        },
+        "Turn on notifications",
+      ),
+      " for direct messages",
+    );
+    return offer;
   }
 
   showConnection(state) {
@@ -300,6 +328,7 @@ export class ChatApp {
       onLeave: (v) => this.leaveRoom(v),
       onDelete: (v) => this.deleteRoom(v),
       onDirect: (user) => this.startDirect(user),
+      notifier: this.notifier,
     });
     this.view = view;
     this.rooms.setOpen(roomId);
@@ -365,6 +394,11 @@ export class ChatApp {
     if (!this.rooms.noteMessage(room, message) && !open) return;
     if (open) open.onMessage(message);
     if (message.authorId !== this.session.user?.id) {
+      this.notifier.message(room, message, {
+        openRoomId: this.view?.id ?? null,
+        title: `${message.author?.displayName || message.author?.username || roomName(room)}`,
+        onClick: () => this.navigate(`#/rooms/${room.id}`),
+      });
       if (open && document.visibilityState === "visible") open.markRead();
       else room.unreadCount = (room.unreadCount || 0) + 1;
     }

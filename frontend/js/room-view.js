@@ -29,8 +29,10 @@ export class RoomView {
    *   postingBlocked  () => why this user cannot post yet (shown over a disabled composer), or null
    *   onLeave, onDelete  (view) => void; the header's Leave and Delete buttons
    *   onDirect   (user) => void; a member's "Message" button
+   *   notifier   the Notifier (the Mute button), or null
    */
-  constructor(room, { session, socket, rooms, presence, typists, postingBlocked = () => null, onLeave, onDelete, onDirect = null }) {
+  constructor(room, { session, socket, rooms, presence, typists, notifier = null, postingBlocked = () => null, onLeave, onDelete, onDirect = null }) {
+    this.notifier = notifier;
     this.postingBlocked = postingBlocked;
     this.id = room.id;
     this.room = room;
@@ -175,13 +177,21 @@ export class RoomView {
       "Members",
     );
     actions.append(membersToggle);
+    if (this.notifier) {
+      const mute = h("button", { type: "button", class: "secondary", id: "mute-room", "aria-pressed": String(this.notifier.isMuted(this.id)) }, this.notifier.isMuted(this.id) ? "Unmute" : "Mute");
+      mute.addEventListener("click", () => {
+        this.notifier.setMuted(this.id, !this.notifier.isMuted(this.id));
+        this.renderHeader();
+      });
+      actions.append(mute);
+    }
     if (room.kind !== "direct") actions.append(h("button", { type: "button", class: "secondary", id: "leave-room", onclick: () => this.onLeave(this) }, "Leave"));
     if (room.role === "owner" && room.kind !== "direct") actions.append(h("button", { type: "button", class: "danger", id: "delete-room", onclick: () => this.onDelete(this) }, "Delete"));
     this.header.append(info, menu, actions);
   }
 
   renderTyping() {
-    this.typingLine.textContent = typingText(this.typists.of(this.id).map((id) => this.members.nameOf(id)));
+    clear(this.typingLine).append(...typingText(this.typists.of(this.id).map((id) => this.members.nameOf(id))));
   }
 
   // ---- history ----

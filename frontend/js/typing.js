@@ -3,6 +3,8 @@
 // forgotten on `typing: false`, on their message, or TYPING_SHOW_FOR ms after their last
 // `typing: true` (the notice is volatile: a lost `false` must not leave them typing).
 
+import { h } from "./dom.js";
+
 const TYPING_SHOW_FOR = 6000; // ms
 
 export class Typists {
@@ -42,12 +44,14 @@ export class Typists {
   }
 }
 
-/** "Ann is typing…", "Ann and Bo are typing…", "Several people are typing…", or "" (names bidi-isolated). */
+/**
+ * "Ann is typing…", "Ann and Bo are typing…", "Several people are typing…", or nothing, as
+ * nodes for `append`: each name in a <bdi>, so a right-to-left name does not reorder the sentence.
+ */
 export function typingText(names) {
-  // Each name isolated (FSI … PDI), so a right-to-left name does not reorder the sentence.
-  names = names.map((name) => `\u2068${name}\u2069`);
-  if (names.length === 0) return "";
-  if (names.length === 1) return `${names[0]} is typing…`;
-  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
-  return "Several people are typing…";
+  const name = (text) => h("bdi", {}, text);
+  if (names.length === 0) return [];
+  if (names.length === 1) return [name(names[0]), " is typing…"];
+  if (names.length === 2) return [name(names[0]), " and ", name(names[1]), " are typing…"];
+  return ["Several people are typing…"];
 }
