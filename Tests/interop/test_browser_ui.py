@@ -885,3 +885,26 @@ def test_desktop_notifications_for_direct_messages_asked_on_a_click_and_muted_pe
     wait(driver).until(lambda d: badge_of(d, dm["id"]) is not None, "the muted room's message did not arrive")
     assert len(shown(driver)) == 1
     assert_no_console_errors(driver)
+
+
+def test_a_direct_message_closes_from_the_sidebar_until_news_arrives(server, browser):
+    me, friend = server.new_user("closer"), server.new_user("chatty")
+    r = server.api("POST", "/direct", token=friend["accessToken"], json={"userId": me["user"]["id"]})
+    dm = r.json()
+    post(server, friend["accessToken"], dm["id"], "hello")
+    driver = browser()
+    driver.get(server.url + "/")
+    login(driver, me["user"]["username"], PASSWORD)
+    item = f"#room-list li[data-room-id='{dm['id']}']"
+    find(driver, item)
+    driver.find_element("css selector", f"{item} .close-dm").click()
+    gone(driver, item)
+    # Still closed after a reload.
+    driver.refresh()
+    find(driver, "#connection[data-state=connected]")
+    assert not driver.find_elements("css selector", item)
+    # A new message brings it back, with its badge.
+    post(server, friend["accessToken"], dm["id"], "are you there?")
+    find(driver, item)
+    wait(driver).until(lambda d: badge_of(d, dm["id"]) is not None, "no badge")
+    assert_no_console_errors(driver)

@@ -2,6 +2,9 @@
 // the sidebar list `<ul id="room-list">`, newest activity first, with unread badges. A
 // change to one room replaces that room's item and moves it to its place; the list is
 // built whole only when the rooms are (re)loaded.
+//
+// A direct message can be closed from the list: it is hidden here (this browser, this user)
+// until a newer message arrives in it or it is opened again, as chat apps do.
 
 import { clear, formatBadge, h } from "./dom.js";
 
@@ -21,6 +24,33 @@ export class RoomList {
     this.openId = null;
     this.list = h("ul", { class: "room-list", id: "room-list", "aria-label": "Your rooms" });
     this.onChange = () => {}; // after any change shown (the app updates the tab title)
+    this.closedKey = `switchboard.closed-dms.${session.user?.id}`;
+    this.closed = new Map(Object.entries(JSON.parse(localStorage.getItem(this.closedKey) || "{}")).map(([id, last]) => [Number(id), last]));
+  }
+
+  /** Hides a direct message from the list until a message newer than its last one arrives. */
+  close(roomId) {
+    const room = this.rooms.get(roomId);
+    if (!room || room.kind !== "direct") return;
+    this.closed.set(roomId, room.lastMessage?.id ?? 0);
+    this.#saveClosed();
+    this.update(roomId);
+    if (this.openId === roomId) location.hash = "#/rooms";
+  }
+
+  /** Shows a closed direct message again. */
+  reopen(roomId) {
+    if (!this.closed.delete(roomId)) return;
+    this.#saveClosed();
+    this.update(roomId);
+  }
+
+  #hidden(room) {
+    return this.closed.has(room.id) && (room.lastMessage?.id ?? 0) <= this.closed.get(room.id);
+  }
+
+  #saveClosed() {
+    localStorage.setItem(this.closedKey, JSON.stringify(Object.fromEntries(this.closed)));
   }
 
   /** Unread messages over all rooms. */
@@ -53,6 +83,7 @@ export class RoomList {
   /** Adds or replaces a room (created, joined) and shows it. */
   put(room) {
     this.rooms.set(room.id, room);
+    this.closed.delete(room.id) && this.#saveClosed();
     this.update(room.id);
   }
 
@@ -66,6 +97,7 @@ export class RoomList {
   setOpen(id) {
     const previous = this.openId;
     this.openId = id;
+    if (id !== null && this.closed.delete(id)) this.#saveClosed(); // opened again: listed again
     if (previous !== null && previous !== id && this.rooms.has(previous)) this.update(previous);
     if (id !== null && this.rooms.has(id)) this.update(id);
   }
@@ -74,13 +106,17 @@ export class RoomList {
   noteMessage(room, message) {
     if (room.lastMessage && room.lastMessage.id >= message.id) return false;
     room.lastMessage = { id: message.id, authorId: message.authorId, body: message.body, createdAt: message.createdAt };
+    if (this.closed.has(room.id) && message.id > this.closed.get(room.id)) {
+      this.closed.delete(room.id); // a closed direct message comes back with news
+      this.#saveClosed();
+    }
     return true;
   }
 
   render() {
     clear(this.list);
     if (this.rooms.size === 0) this.list.append(h("li", { class: "muted" }, "No rooms yet."));
-    else for (const room of this.#sorted()) this.list.append(this.#item(room));
+    else for (const room of this.#sorted()) if (!this.#hidden(room)) this.list.append(this.#item(room));
     this.onChange();
   }
 
@@ -88,7 +124,7 @@ export class RoomList {
   update(roomId) {
     const old = this.list.querySelector(`li[data-room-id="${roomId}"]`);
     const room = this.rooms.get(roomId);
-    if (!room) {
+    if (!room || this.#hidden(room)) {
       old?.remove();
       if (this.rooms.size === 0) this.render();
       this.onChange();
@@ -97,7 +133,7 @@ export class RoomList {
     this.list.querySelector(":scope > li.muted")?.remove();
     old?.remove();
     const sorted = this.#sorted();
-    const next = sorted[sorted.indexOf(room) + 1];
+    const next = sorted.slice(sorted.indexOf(room) + 1).find((r) => !this.#hidden(r));
     const nextItem = next ? this.list.querySelector(`li[data-room-id="${next.id}"]`) : null;
     this.list.insertBefore(this.#item(room), nextItem);
     this.onChange();
@@ -117,6 +153,9 @@ export class RoomList {
     const preview = room.lastMessage ? room.lastMessage.body.slice(0, 80) : room.topic || "";
     const badge = unread > 0 ? h("span", { class: "badge", "aria-hidden": "true" }, formatBadge(unread)) : null;
     const label = unread > 0 ? `${name}, ${formatBadge(unread)} unread` : name;
+    const close = room.kind === "direct"
+      ? h("button", { type: "button", class: "close-dm", "aria-label": `Close the conversation with ${name}`, title: "Close", onclick: () => this.close(room.id) }, "×")
+      : null;
     return h(
       "li",
       { "data-room-id": room.id, class: isOpen ? "active" : null },
@@ -127,6 +166,7 @@ export class RoomList {
         h("span", { class: "room-text" }, h("span", { class: "room-name", dir: "auto" }, name, dot), h("span", { class: "preview", dir: "auto" }, preview)),
         badge,
       ),
+      close,
     );
   }
 }
