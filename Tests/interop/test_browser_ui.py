@@ -90,11 +90,11 @@ def test_register_errors_show_on_the_form(server, browser):
     assert_no_console_errors(driver, allowed=[r"/api/auth/register - Failed to load resource: the server responded with a status of (409|422)"])
 
 
-def test_failed_send_shows_retry_and_retry_succeeds(server, browser):
-    me, friend, room = room_of_two(server, "retry")
-    driver = browser(PHONE)
-    socket_hooks(driver)
-    open_room(driver, server, me, room)
+def test_failed_send_shows_retry_and_retry_succeeds(server, phone):
+    driver, me = phone
+    friend, room = room_with(server, me, "retry")
+    go(driver, server, f"#/rooms/{room['id']}")
+    find(driver, "#composer-input")
     for i in range(1, 30):  # a full list, so a clipped error line would be below the fold
         post(server, friend["accessToken"], room["id"], f"filler {i}")
     wait_message(driver, "filler 29")
@@ -258,7 +258,9 @@ def test_sessions_list_and_log_out_everywhere(server, browser):
     login(driver, me["user"]["username"], PASSWORD)
     find(driver, "#nav-sessions").click()
     wait(driver).until(lambda d: len(d.find_elements("css selector", "#sessions-list li")) == 2)
-    find(driver, "#sessions-list li.current")
+    # This browser is in use now (its stored last use moves only with a token refresh).
+    text_of(driver, "#sessions-list li.current", "Active now")
+    assert "last active" in find(driver, "#sessions-list li:not(.current)").text
     screenshot(driver, "desktop-13-sessions")
     find(driver, "#logout-everywhere").click()
     # Our own dialog (not the browser's confirm()): Escape cancels, the button confirms.
@@ -340,6 +342,7 @@ def phone(server):
     r = server.api("PATCH", "/me", token=me["accessToken"], json={"displayName": "Maximiliane Wolkenstein-Hartmann"})
     assert r.status_code == 200, r.text
     driver = make_driver(PHONE)
+    socket_hooks(driver)
     driver.get(server.url + "/")
     login(driver, me["user"]["username"], PASSWORD)
     yield driver, me
@@ -529,18 +532,6 @@ def test_a_new_error_replaces_the_stale_notice(server, browser):
     assert not any(el.is_displayed() and "session" in el.text for el in driver.find_elements("css selector", "#notice"))
 
 
-def test_sessions_show_this_browser_as_active_now(server, browser):
-    me = server.new_user("fresh")
-    driver = browser()
-    driver.get(server.url + "/")
-    login(driver, me["user"]["username"], PASSWORD)
-    find(driver, "#nav-sessions").click()
-    current = text_of(driver, "#sessions-list li.current", "Active now")
-    other = find(driver, "#sessions-list li:not(.current)")
-    assert "Active now" not in other.text and "last active" in other.text.lower()
-    assert current
-
-
 def socket_hooks(driver):
     """Before the page loads, two faults the test can cause in the page's WebSockets:
     `window.cutOff(true)` closes them and makes new ones fail (as a lost network would;
@@ -576,20 +567,44 @@ def socket_hooks(driver):
     """})
 
 
-def test_presence_dots_follow_the_members_fetch_and_my_connection(server, browser):
+@pytest.fixture(scope="module")
+def desktop(server):
+    """(driver, user): one desktop browser (with the socket hooks) logged in as a new user,
+    shared by the checks that need nothing else of a browser: a driver and a login each would
+    cost more than the checks (CI budget)."""
+    require_browser()
+    me = server.new_user("desk")
+    driver = make_driver(DESKTOP)
+    socket_hooks(driver)
+    driver.get(server.url + "/")
+    login(driver, me["user"]["username"], PASSWORD)
+    yield driver, me
+    try:
+        for entry in driver.get_log("browser"):
+            print(f"console {entry['level']}: {entry['message']}")
+    finally:
+        driver.quit()
+
+
+def room_with(server, me, prefix):
+    """A new public room of a new user, which `me` has joined: (friend, room)."""
+    friend = server.new_user(prefix)
+    room = make_room(server, friend["accessToken"])
+    assert server.api("POST", f"/rooms/{room['id']}/join", token=me["accessToken"]).status_code == 200
+    return friend, room
+
+
+def test_presence_dots_follow_the_members_fetch_and_my_connection(server, desktop):
     import socketio
-    me, friend = server.new_user("dots"), server.new_user("buddy")
+    driver, me = desktop
+    friend = server.new_user("buddy")
     r = server.api("POST", "/direct", token=me["accessToken"], json={"username": friend["user"]["username"]})
     assert r.status_code in (200, 201), r.text
     dm = r.json()
     buddy = socketio.Client(reconnection=False)  # the friend is online
     buddy.connect(server.url, auth={"token": friend["accessToken"]}, transports=["websocket"], wait_timeout=10)
     try:
-        driver = browser()
-        socket_hooks(driver)
-        driver.get(server.url + "/")
-        login(driver, me["user"]["username"], PASSWORD)
-        find(driver, f"#room-list li[data-room-id='{dm['id']}'] a").click()
+        go(driver, server, f"#/rooms/{dm['id']}")
         find(driver, "#room-title .dot.online")
         find(driver, f"#members li[data-username='{friend['user']['username']}'] .dot.online")
         # The sidebar's dot of the same person says the same.
@@ -722,12 +737,11 @@ def test_unread_total_in_the_title_new_messages_divider_and_jump_to_latest(serve
     assert_no_console_errors(driver)
 
 
-def test_joins_leaves_and_renames_are_lines_in_the_timeline_not_messages(server, browser):
-    me = server.new_user("host")
+def test_joins_leaves_and_renames_are_lines_in_the_timeline_not_messages(server, desktop):
+    driver, me = desktop
     room = make_room(server, me["accessToken"], name=f"plaza-{uuid.uuid4().hex[:6]}")
     post(server, me["accessToken"], room["id"], "first")
-    driver = browser()
-    open_room(driver, server, me, room)
+    go(driver, server, f"#/rooms/{room['id']}")
     wait_message(driver, "first")
     visitor = server.new_user("visitor")
     assert server.api("POST", f"/rooms/{room['id']}/join", token=visitor["accessToken"]).status_code == 200
@@ -747,15 +761,15 @@ def test_joins_leaves_and_renames_are_lines_in_the_timeline_not_messages(server,
     assert_no_console_errors(driver)
 
 
-def test_one_authors_messages_are_grouped_under_a_day_separator_with_relative_times(server, browser):
-    me, friend, room = room_of_two(server, "grouper")
+def test_one_authors_messages_are_grouped_under_a_day_separator_with_relative_times(server, desktop):
+    driver, me = desktop
+    friend, room = room_with(server, me, "grouper")
     for text in ("one", "two", "three"):
         post(server, friend["accessToken"], room["id"], text)
     post(server, me["accessToken"], room["id"], "mine")
-    driver = browser()
-    open_room(driver, server, me, room)
+    go(driver, server, f"#/rooms/{room['id']}")
     wait_message(driver, "mine")
-    items = driver.find_elements("css selector", "#messages > li")
+    items = driver.find_elements("css selector", "#messages > li.message, #messages > li.day-separator")
     kinds = [("separator" if "day-separator" in i.get_attribute("class") else "message") for i in items]
     assert kinds == ["separator", "message", "message", "message", "message"], kinds
     assert items[0].text == "TODAY" or items[0].text.lower() == "today", items[0].text
@@ -801,10 +815,10 @@ def test_links_are_clickable_safely_and_odd_bodies_stay_legible(server, phone):
     assert_no_console_errors(driver)
 
 
-def test_a_member_is_one_click_from_a_direct_message(server, browser):
-    me, friend, room = room_of_two(server, "clicker")
-    driver = browser()
-    open_room(driver, server, me, room)
+def test_a_member_is_one_click_from_a_direct_message(server, desktop):
+    driver, me = desktop
+    friend, room = room_with(server, me, "clicker")
+    go(driver, server, f"#/rooms/{room['id']}")
     item = find(driver, f"#members li[data-username='{friend['user']['username']}']")
     assert not driver.find_elements("css selector", f"#members li[data-username='{me['user']['username']}'] .message-member")
     item.find_element("css selector", ".message-member").click()
@@ -887,14 +901,13 @@ def test_desktop_notifications_for_direct_messages_asked_on_a_click_and_muted_pe
     assert_no_console_errors(driver)
 
 
-def test_a_direct_message_closes_from_the_sidebar_until_news_arrives(server, browser):
-    me, friend = server.new_user("closer"), server.new_user("chatty")
+def test_a_direct_message_closes_from_the_sidebar_until_news_arrives(server, desktop):
+    driver, me = desktop
+    friend = server.new_user("chatty")
     r = server.api("POST", "/direct", token=friend["accessToken"], json={"userId": me["user"]["id"]})
     dm = r.json()
     post(server, friend["accessToken"], dm["id"], "hello")
-    driver = browser()
-    driver.get(server.url + "/")
-    login(driver, me["user"]["username"], PASSWORD)
+    go(driver, server, "#/rooms")
     item = f"#room-list li[data-room-id='{dm['id']}']"
     find(driver, item)
     driver.find_element("css selector", f"{item} .close-dm").click()
