@@ -11,7 +11,7 @@ public struct ChatServices: Sendable {
     public init(database: any Database, hasher: PasswordHasher, clock: AccountsClock = .system, verification: EmailVerificationGate,
                 events: (any ChatEventSink)?, log: (any ChatEventLog)? = nil, logger: Logger) {
         rooms = RoomService(database: database, hasher: hasher, clock: clock, verification: verification, events: events, log: log, logger: logger)
-        messages = MessageService(database: database, clock: clock, verification: verification, events: events)
+        messages = MessageService(database: database, clock: clock, verification: verification, events: events, log: log)
         readCursors = ReadCursorService(database: database, clock: clock, log: log)
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Models
 import SQLKit
+import Synchronization
 
 /// Messages: sending (REST `POST /api/rooms/{id}/messages` and the realtime `message:send`)
 /// and history pages.
@@ -11,8 +12,10 @@ import SQLKit
 /// in the next group-committed batch (``GroupCommit``: concurrent sends share one transaction,
 /// each in its own savepoint) where `insertBatched` writes it in one statement that
 /// also checks membership, verification and the reply target; the batch then moves each room's
-/// last message and each author's read cursor once, commits, and the ``ChatEventSink`` hears the
-/// batch's new messages in commit order before any of their senders is answered.
+/// last message and each author's read cursor once, appends the batch's `message:new` deltas to the
+/// ``ChatEventLog`` (one append, the last statement before COMMIT), commits, and waits until this
+/// node delivered them before any of their senders is answered. Without a log (tests, tools) the
+/// ``ChatEventSink`` hears the batch's new messages after the commit, in commit order.
 public struct MessageService: Sendable {
     let database: any Database
     let clock: AccountsClock
@@ -33,7 +36,7 @@ public struct MessageService: Sendable {
     /// - Parameter maxBatchSize: the most sends one transaction holds.
     public init(
         database: any Database, clock: AccountsClock = .system, verification: EmailVerificationGate, events: (any ChatEventSink)?,
-        maxBatchSize: Int = 128
+        log: (any ChatEventLog)? = nil, maxBatchSize: Int = 128
     ) {
         self.database = database
         self.clock = clock
@@ -41,6 +44,9 @@ public struct MessageService: Sendable {
         self.events = events
         let store = MessageStore(), rooms = RoomStore()
         let requireVerified = verification.isRequired
+        // Batches are written one at a time, and `committed` runs after the batch's `finish` and
+        // before the next batch: the log position goes from one to the other through this box.
+        let appended = LogPosition()
         batcher = GroupCommit(
             database: database, maxBatchSize: maxBatchSize,
             item: { new, db in
@@ -48,12 +54,19 @@ public struct MessageService: Sendable {
                                              messages: store, rooms: rooms, on: db)
             },
             finish: { results, db in
-                try await store.moveLastMessages(results.compactMap { try? $0.get() }.filter { !$0.duplicate }.map(\.record), on: db)
+                let inserted = results.compactMap { try? $0.get() }.filter { !$0.duplicate }
+                try await store.moveLastMessages(inserted.map(\.record), on: db)
+                if let log {
+                    appended.set(try await log.append(inserted.map { .messageCreated($0.message) }, on: db))
+                }
             },
             committed: { results in
-                guard let events else { return }
-                for case .success(let outcome) in results where !outcome.duplicate {
-                    await events.messageCreated(outcome.message)
+                if let log {
+                    await log.committed(through: appended.take())
+                } else if let events {
+                    for case .success(let outcome) in results where !outcome.duplicate {
+                        await events.messageCreated(outcome.message)
+                    }
                 }
             }
         )
@@ -187,4 +200,11 @@ public struct MessageService: Sendable {
         }
         return SendOutcome(record: message, duplicate: false)
     }
+}
+
+/// The log position a batch's `finish` appended through, for its `committed`.
+final class LogPosition: Sendable {
+    private let value = Mutex<UInt64?>(nil)
+    func set(_ position: UInt64?) { value.withLock { $0 = position } }
+    func take() -> UInt64? { value.withLock { value in defer { value = nil }; return value } }
 }
