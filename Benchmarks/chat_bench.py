@@ -7,10 +7,20 @@ to a file (`roomId token` per line) that relay-bench reads.
 
     python3 Benchmarks/chat_bench.py --binary .build-release/release/switchboard \
         --relay-bench .build-release/release/relay-bench [--database-url postgres://…] -- --rate 0 --in-flight 1
+
+`--setup direct` (the default) writes the same users, sessions, rooms and memberships straight
+into the database and signs the access tokens with the development secret in DATA_DIR: seconds
+instead of minutes of scrypt, and what is measured (the sends) is the same. `--setup rest` goes
+through the API as a user would (registration, mailbox verification, login, join).
 """
 import argparse
+import base64
 import concurrent.futures
+import hashlib
+import hmac
+import json
 import os
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -65,6 +75,70 @@ def setup(server: Server, rooms: int, per_room: int, workers: int) -> list[tuple
     return assignments
 
 
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def access_token(secret: str, user_id: int, session_id: str, now: int) -> str:
+    """An HS256 access token as AccessTokenService issues it (kid = "hs-" + 6 bytes of SHA-256(secret))."""
+    kid = "hs-" + hashlib.sha256(secret.encode()).digest()[:6].hex()
+    header = {"alg": "HS256", "typ": "JWT", "kid": kid}
+    claims = {"sub": str(user_id), "sid": session_id, "iat": now, "exp": now + 3600, "iss": "switchboard",
+              "aud": ["switchboard-api"], "typ": "access"}
+    signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
+    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + b64url(signature)
+
+
+def setup_direct(server: Server, rooms: int, per_room: int) -> list[tuple[int, str]]:
+    """Users (verified), one live session each, public rooms of `per_room` members, written in one
+    transaction; tokens signed with the development secret (valid 1 h)."""
+    started = time.perf_counter()
+    now_ms = int(time.time() * 1000)
+    tag = unique("b")
+    statements = []
+    for r in range(rooms):
+        for m in range(per_room):
+            name = f"{tag}r{r}m{m}"
+            statements.append(
+                "INSERT INTO users (email, email_key, username, display_name, password_hash, email_verified_at, created_at, updated_at) "
+                f"VALUES ('{name}@example.com', '{name}@example.com', '{name}', '{name}', 'x', {now_ms}, {now_ms}, {now_ms})")
+        statements.append(
+            "INSERT INTO rooms (kind, name, name_key, created_by, created_at, updated_at) "
+            f"SELECT 'public', '{tag}room{r}', '{tag}room{r}', id, {now_ms}, {now_ms} FROM users WHERE username = '{tag}r{r}m0'")
+    statements.append(
+        "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at) "
+        f"SELECT 'bench-' || username, id, {now_ms}, {now_ms}, {now_ms + 86_400_000} FROM users WHERE username LIKE '{tag}r%'")
+    for r in range(rooms):
+        statements.append(
+            "INSERT INTO memberships (room_id, user_id, role, joined_at) "
+            f"SELECT r.id, u.id, CASE WHEN u.id = r.created_by THEN 'owner' ELSE 'member' END, {now_ms} "
+            f"FROM rooms r, users u WHERE r.name = '{tag}room{r}' AND u.username LIKE '{tag}r{r}m%'")
+    query = ("SELECT u.username, u.id, m.room_id FROM users u JOIN memberships m ON m.user_id = u.id "
+             f"WHERE u.username LIKE '{tag}r%'")
+    if server.database_url:
+        script = "BEGIN;\n" + ";\n".join(statements) + ";\nCOMMIT;\n"
+        subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", server.database_url], input=script, text=True, check=True)
+        out = subprocess.run(["psql", "-At", "-F", " ", "-c", query, server.database_url], text=True, check=True,
+                             capture_output=True).stdout
+        rows = [line.split(" ") for line in out.split("\n") if line]
+    else:
+        with sqlite3.connect(server.sqlite_path, timeout=30) as db:
+            for statement in statements:
+                db.execute(statement)
+            rows = db.execute(query).fetchall()
+    secret = open(os.path.join(server.data_dir, "jwt-secret")).read().strip()
+    now = int(time.time())
+    by_user = {name: (int(user_id), int(room_id)) for name, user_id, room_id in rows}
+    assignments = []
+    for r in range(rooms):
+        for m in range(per_room):
+            user_id, room_id = by_user[f"{tag}r{r}m{m}"]
+            assignments.append((room_id, access_token(secret, user_id, f"bench-{tag}r{r}m{m}", now)))
+    print(f"{rooms} rooms x {per_room} members written to the database in {time.perf_counter() - started:.1f} s", flush=True)
+    return assignments
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", required=True, help="switchboard executable")
@@ -73,13 +147,18 @@ def main():
     parser.add_argument("--rooms", type=int, default=100)
     parser.add_argument("--per-room", type=int, default=10)
     parser.add_argument("--setup-workers", type=int, default=8)
+    parser.add_argument("--setup", choices=["direct", "rest"], default="direct",
+                        help="direct: rows written into the database, tokens signed here (seconds); rest: through the API (minutes of scrypt)")
     parser.add_argument("bench_args", nargs="*", help="extra relay-bench chat arguments (after --); "
                         "';' separates runs that share one setup, e.g. -- --in-flight 1 ';' --rate 500")
     args = parser.parse_args()
 
     server = Server(args.binary, args.database_url)
     try:
-        assignments = setup(server, args.rooms, args.per_room, args.setup_workers)
+        if args.setup == "direct":
+            assignments = setup_direct(server, args.rooms, args.per_room)
+        else:
+            assignments = setup(server, args.rooms, args.per_room, args.setup_workers)
         with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as f:
             f.write("".join(f"{room} {token}\n" for room, token in assignments))
             tokens = f.name
