@@ -116,6 +116,11 @@ extension Namespace {
         await adapter.serverSideEmit(event, arguments: arguments, namespace: self)
     }
 
+    /// Every socket of the namespace on every node (``BroadcastOperator/fetchSockets(timeout:)``).
+    public func fetchSockets(timeout: Duration = .seconds(5)) async throws -> [SocketSummary] {
+        try await BroadcastOperator(namespace: self).fetchSockets(timeout: timeout)
+    }
+
     /// Called by an adapter when another node's ``serverSideEmit(_:arguments:)`` arrives.
     public func receiveServerSideEmit(_ event: String, arguments: [JSONValue]) async {
         for handler in serverSideHandlers.handlers(for: event) { await handler(arguments) }

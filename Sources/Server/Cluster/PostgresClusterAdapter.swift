@@ -53,7 +53,9 @@ final class PostgresClusterAdapter: BroadcastAdapter {
 
     func broadcast(_ packet: EncodedPacket, options: BroadcastOptions, namespace: Namespace) async {
         namespace.deliverLocally(packet, options: options)
-        guard !options.local else { return }
+        // A packet with an offset was logged by a recovery store: every node delivers it from
+        // the log, so forwarding it would deliver it twice (the server's store logs nothing itself).
+        guard !options.local, packet.offset == nil else { return }
         publish(.broadcast(namespace: namespace.name, options: options, frames: packet.frames))
     }
 
