@@ -677,10 +677,12 @@ def test_a_dead_reset_link_is_said_when_the_page_opens(server, browser):
     assert_no_console_errors(driver, allowed=[r"/api/auth/reset-password/check - Failed to load resource: the server responded with a status of 400"])
 
 
-def test_an_owner_who_leaves_is_told_who_gets_the_room_and_the_heir_sees_it(server, browser):
-    me, friend, room = room_of_two(server, "founder")
-    heir_page = browser()
-    open_room(heir_page, server, friend, room)
+def test_an_owner_who_leaves_is_told_who_gets_the_room_and_the_heir_sees_it(server, browser, desktop):
+    heir_page, friend = desktop  # the heir
+    me = server.new_user("founder")
+    room = make_room(server, me["accessToken"])
+    assert server.api("POST", f"/rooms/{room['id']}/join", token=friend["accessToken"]).status_code == 200
+    go(heir_page, server, f"#/rooms/{room['id']}")
     find(heir_page, f"#members li[data-username='{me['user']['username']}']")
     assert not heir_page.find_elements("css selector", "#delete-room")
     owner_page = browser()
