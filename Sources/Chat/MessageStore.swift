@@ -112,8 +112,9 @@ public struct MessageStore: Sendable {
 
     /// After a batch of ``insertIfAllowed(roomID:authorID:body:clientMsgID:replyTo:requireVerified:now:on:)``:
     /// each room's last message becomes its newest of the batch, each author's read cursor in the
-    /// room moves to their newest there (never back). One statement per room and per
-    /// (room, author), as ``insert(roomID:authorID:body:clientMsgID:replyTo:now:on:)`` does per message.
+    /// room moves to their newest there (never back), as ``insert(roomID:authorID:body:clientMsgID:replyTo:now:on:)``
+    /// does per message: two statements for the whole batch (`WITH v(…) AS (VALUES …) UPDATE … FROM v`,
+    /// which SQLite ≥ 3.33 and PostgreSQL both take).
     public func moveLastMessages(_ inserted: [MessageRecord], on db: any SQLDatabase) async throws {
         var newestInRoom: [Int64: MessageRecord] = [:]
         var newestOfAuthor: [Pair: MessageRecord] = [:]
@@ -122,19 +123,22 @@ public struct MessageStore: Sendable {
             let pair = Pair(roomID: message.roomId, authorID: message.authorId)
             if (newestOfAuthor[pair]?.id ?? .min) < message.id { newestOfAuthor[pair] = message }
         }
-        for message in newestInRoom.values.sorted(by: { $0.roomId < $1.roomId }) {
-            try await db.raw(
-                "UPDATE rooms SET last_message_id = \(bind: message.id), last_message_at = \(bind: message.createdAt) WHERE id = \(bind: message.roomId)"
-            ).run()
+        guard !newestInRoom.isEmpty else { return }
+        var rooms: SQLQueryString = "WITH v(room_id, message_id, at) AS (VALUES "
+        for (index, message) in newestInRoom.values.sorted(by: { $0.roomId < $1.roomId }).enumerated() {
+            rooms += "\(unsafeRaw: index == 0 ? "" : ", ")(\(bind: message.roomId), \(bind: message.id), \(bind: message.createdAt))"
         }
-        for (pair, message) in newestOfAuthor.sorted(by: { ($0.key.roomID, $0.key.authorID) < ($1.key.roomID, $1.key.authorID) }) {
-            try await db.raw(
-                """
-                UPDATE memberships SET last_read_message_id = \(bind: message.id), last_read_at = \(bind: message.createdAt)
-                WHERE room_id = \(bind: pair.roomID) AND user_id = \(bind: pair.authorID) AND last_read_message_id < \(bind: message.id)
-                """
-            ).run()
+        rooms += ") UPDATE rooms SET last_message_id = v.message_id, last_message_at = v.at FROM v WHERE rooms.id = v.room_id"
+        try await db.raw(rooms).run()
+        var cursors: SQLQueryString = "WITH v(room_id, user_id, message_id, at) AS (VALUES "
+        for (index, (pair, message)) in newestOfAuthor.sorted(by: { ($0.key.roomID, $0.key.authorID) < ($1.key.roomID, $1.key.authorID) }).enumerated() {
+            cursors += "\(unsafeRaw: index == 0 ? "" : ", ")(\(bind: pair.roomID), \(bind: pair.authorID), \(bind: message.id), \(bind: message.createdAt))"
         }
+        cursors += """
+            ) UPDATE memberships SET last_read_message_id = v.message_id, last_read_at = v.at FROM v
+            WHERE memberships.room_id = v.room_id AND memberships.user_id = v.user_id AND memberships.last_read_message_id < v.message_id
+            """
+        try await db.raw(cursors).run()
     }
 
     struct Pair: Hashable { let roomID: Int64; let authorID: Int64 }

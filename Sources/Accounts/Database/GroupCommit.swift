@@ -8,13 +8,16 @@ import Synchronization
 /// ``maxBatchSize`` items each), so under load one `BEGIN … COMMIT` (and, on PostgreSQL,
 /// one WAL flush) serves many writes, and an idle system still writes each one at once.
 ///
-/// In a batch of several items each item runs inside its own `SAVEPOINT`: an item that
-/// throws is rolled back to its savepoint (its own writes undone, everything before it
-/// kept) and its submitter gets its own error, while the others commit. PostgreSQL needs
-/// this (an error aborts the whole transaction otherwise); SQLite gets the same semantics.
-/// A batch of one item runs without savepoint (the transaction is the unit). When the
-/// transaction itself fails (a constraint at COMMIT, the database overloaded or gone),
-/// nothing of the batch is stored and every submitter of it gets that error.
+/// A failing item fails alone: a batch is first written with its items one after another
+/// and no savepoints (one statement per item when the item is one statement); when an item
+/// throws, that attempt is rolled back and the batch is written again with each item inside
+/// its own `SAVEPOINT`, where a throwing item is rolled back to its savepoint (its own writes
+/// undone, everything before it kept) and its submitter gets its own error, while the others
+/// commit. PostgreSQL needs the savepoint (an error aborts the whole transaction otherwise);
+/// SQLite gets the same semantics. So a batch costs one savepoint-free transaction, and a
+/// batch with a failing item two. A batch of one item is never retried (the transaction is
+/// the unit). When the transaction itself fails (a constraint at COMMIT, the database
+/// overloaded or gone), nothing of the batch is stored and every submitter of it gets that error.
 ///
 /// Order: batches are written one at a time, items in submission order, and `committed`
 /// runs for each batch after its COMMIT and before the next batch starts, so whatever it
@@ -110,31 +113,20 @@ public final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
         }
     }
 
+    /// An item threw during a savepoint-free attempt.
+    private struct ItemFailed: Error {
+        let error: any Error
+    }
+
     private func write(_ batch: [Waiter]) async {
         let items = batch.map(\.item)
         let results: [Result<Output, any Error>]
         do {
-            results = try await database.write { [item, finish] db in
-                var results: [Result<Output, any Error>] = []
-                results.reserveCapacity(items.count)
-                if items.count == 1 {
-                    results.append(.success(try await item(items[0], db)))
-                } else {
-                    for element in items {
-                        try await db.raw("SAVEPOINT group_commit_item").run()
-                        do {
-                            let output = try await item(element, db)
-                            try await db.raw("RELEASE SAVEPOINT group_commit_item").run()
-                            results.append(.success(output))
-                        } catch {
-                            try await db.raw("ROLLBACK TO SAVEPOINT group_commit_item").run()
-                            try await db.raw("RELEASE SAVEPOINT group_commit_item").run()
-                            results.append(.failure(error))
-                        }
-                    }
-                }
-                try await finish(results, db)
-                return results
+            do {
+                results = try await attempt(items, savepoints: false)
+            } catch let failed as ItemFailed {
+                guard items.count > 1 else { throw failed.error }
+                results = try await attempt(items, savepoints: true)
             }
         } catch {
             for waiter in batch { waiter.continuation.resume(throwing: error) }
@@ -142,5 +134,36 @@ public final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
         }
         await committed(results)
         for (waiter, result) in zip(batch, results) { waiter.continuation.resume(with: result) }
+    }
+
+    /// One transaction over `items`: without savepoints an item's error ends the attempt
+    /// (``ItemFailed``); with them it is that item's result.
+    private func attempt(_ items: [Item], savepoints: Bool) async throws -> [Result<Output, any Error>] {
+        try await database.write { [item, finish] db in
+            var results: [Result<Output, any Error>] = []
+            results.reserveCapacity(items.count)
+            for element in items {
+                guard savepoints else {
+                    do {
+                        results.append(.success(try await item(element, db)))
+                    } catch {
+                        throw ItemFailed(error: error)
+                    }
+                    continue
+                }
+                try await db.raw("SAVEPOINT group_commit_item").run()
+                do {
+                    let output = try await item(element, db)
+                    try await db.raw("RELEASE SAVEPOINT group_commit_item").run()
+                    results.append(.success(output))
+                } catch {
+                    try await db.raw("ROLLBACK TO SAVEPOINT group_commit_item").run()
+                    try await db.raw("RELEASE SAVEPOINT group_commit_item").run()
+                    results.append(.failure(error))
+                }
+            }
+            try await finish(results, db)
+            return results
+        }
     }
 }
