@@ -141,6 +141,9 @@ class Client:
         self.client.on("disconnect", lambda *args: self.disconnected.set())
         self.client.on("connect", self._connected)
         self.client.connect(url, auth={"token": token}, transports=list(transports), wait_timeout=10)
+        # The CONNECT reply comes before the server's connection handler has joined the socket's
+        # rooms; an acked event is handled only after it, so this ack means "in its rooms now".
+        assert self.call("auth:refresh", {"token": token})["ok"] is True
 
     def _connected(self):
         with self.cond:

@@ -14,6 +14,13 @@ def cluster():
     c.stop()
 
 
+@pytest.fixture(scope="module")
+def people(cluster):
+    """Three users shared by the tests that only need members (each makes its own room):
+    registering and logging in costs two scrypt hashes each."""
+    return [cluster.new_user(p) for p in ("ann", "bob", "cat")]
+
+
 @pytest.fixture
 def clients():
     opened = []
@@ -28,9 +35,9 @@ def clients():
         client.close()
 
 
-def test_a_message_sent_on_a_reaches_members_on_b_and_c(cluster, clients):
+def test_a_message_sent_on_a_reaches_members_on_b_and_c(cluster, people, clients):
     a_node, b_node, c_node = cluster.nodes
-    ann, bob, cat = cluster.new_user("ann"), cluster.new_user("bob"), cluster.new_user("cat")
+    ann, bob, cat = people
     room = cluster.room_of(ann, bob, cat)
     ann_a = clients(a_node, ann)
     bob_b = clients(b_node, bob)
@@ -49,9 +56,9 @@ def test_a_message_sent_on_a_reaches_members_on_b_and_c(cluster, clients):
     cat_c.wait_for("message:new", lambda m: m["body"] == "hi from b")
 
 
-def test_typing_and_read_cross_nodes(cluster, clients):
+def test_typing_and_read_cross_nodes(cluster, people, clients):
     a_node, b_node, c_node = cluster.nodes
-    ann, bob = cluster.new_user("ann"), cluster.new_user("bob")
+    ann, bob, _ = people
     room = cluster.room_of(ann, bob)
     ann_a = clients(a_node, ann)
     bob_b = clients(b_node, bob)
@@ -72,9 +79,9 @@ def test_typing_and_read_cross_nodes(cluster, clients):
     assert got["lastReadMessageId"] == ack["message"]["id"]
 
 
-def test_joining_a_room_on_one_node_subscribes_sockets_on_others(cluster, clients):
+def test_joining_a_room_on_one_node_subscribes_sockets_on_others(cluster, people, clients):
     a_node, b_node, _ = cluster.nodes
-    ann, bob = cluster.new_user("ann"), cluster.new_user("bob")
+    ann, bob, _ = people
     room = cluster.room_of(ann)
     bob_b = clients(b_node, bob)
     ann_a = clients(a_node, ann)
