@@ -103,9 +103,7 @@ public final class EngineConnection: Sendable {
 
     /// Arms the heartbeat; called once the open packet is on its way.
     func start() {
-        var deferred = Deferred()
-        state.withLock { s in apply(s.machine.opened(), to: &s, deferred: &deferred) }
-        perform(deferred)
+        state.withLock { s in apply(s.machine.opened(), to: &s) }
     }
 
     // MARK: - Sending
@@ -397,27 +395,21 @@ public final class EngineConnection: Sendable {
     /// A packet on the probing WebSocket; on `5` the session moves to `webSocket`.
     func receiveOnProbe(_ packet: EnginePacket, webSocket: WebSocketTransport) -> ProbeStep {
         state.withLock { s in
-            let actions = s.machine.receivedOnProbe(packet)
-            var replies: [EnginePacket] = []
-            var upgraded = false
-            for action in actions {
-                switch action {
-                case .sendOnProbe(let p): replies.append(p)
-                case .releasePoll: releasePoll(&s)
-                case .switchToWebSocket: upgraded = true
-                default: break
-                }
-            }
-            if upgraded {
+            switch s.machine.receivedOnProbe(packet) {
+            case .reply(let reply, let releasesPoll):
+                if releasesPoll { releasePoll(&s) }
+                return .reply([reply])
+            case .upgrade:
+                releasePoll(&s)
                 s.upgradeTimer?.cancel()
                 s.upgradeTimer = nil
                 s.probe = nil
                 s.webSocket = webSocket
                 if case .open(let t, let u, _) = s.machine.state { flush(&s, transport: t, upgrade: u) }
                 return .upgraded
+            case .abort:
+                return .aborted
             }
-            if actions.isEmpty, s.machine.upgrade == .none { return .aborted }
-            return .reply(replies)
         }
     }
 
@@ -452,64 +444,77 @@ public final class EngineConnection: Sendable {
         var probe: WebSocketTransport?
     }
 
-    /// Applies state-machine actions that touch only state (timers, waiters); collects the ones
-    /// that call out (delivery, close notification) to run after the lock is released.
-    private func apply(_ actions: [EngineSessionStateMachine.Action], to s: inout State, deferred: inout Deferred) {
-        for action in actions {
-            switch action {
-            case .send(let packet):
-                let frame = OutboundFrame(packet)
-                s.queue.append(frame)
-                s.queuedBytes += frame.byteCount
-                if case .open(let t, let u, _) = s.machine.state { flush(&s, transport: t, upgrade: u) }
-            case .schedulePing:
-                let due = NIODeadline.now() + .nanoseconds(configuration.pingInterval.nanosecondsClamped)
-                s.pingDue = due
-                s.pongDeadline = nil
-                arm(&s, at: due, .ping)
-            case .schedulePingTimeout:
-                // A ping handed to a transport gets the full pingTimeout from now (as in Node). A ping
-                // still queued (polling client not polling) cannot be answered: its deadline runs from
-                // when it was due, so a late timer does not extend a dead session.
-                let pingStillQueued = !s.queue.isEmpty
-                let base = pingStillQueued ? (s.pingDue ?? .now()) : .now()
-                let deadline = base + .nanoseconds(configuration.pingTimeout.nanosecondsClamped)
-                s.pongDeadline = deadline
-                arm(&s, at: deadline, .pongTimeout)
-            case .deliver(let data):
-                deferred.deliveries.append(data)
-            case .sendOnProbe, .switchToWebSocket:
-                break  // handled by receiveOnProbe
-            case .releasePoll:
-                releasePoll(&s)
-            case .close(let reason):
-                s.timer?.cancel()
-                s.timer = nil
-                s.upgradeTimer?.cancel()
-                s.upgradeTimer = nil
-                deferred.probe = s.probe
-                s.probe = nil
-                // A forced close lets queued packets (e.g. a Socket.IO disconnect) go out first.
-                let flushQueue = reason == .forcedClose || reason == .serverShutdown
-                if s.pollWaiter == nil, reason == .transportClose, !s.pollInProgress, s.webSocket == nil {
-                    s.owesPollNoop = true
-                }
-                if let waiter = s.pollWaiter {
-                    s.pollWaiter = nil
-                    var frames = flushQueue ? s.queue : []
-                    // a client-sent close ends the pending GET with a noop, a server close with a close packet
-                    frames.append(OutboundFrame(reason == .transportClose ? .noop : .close))
-                    waiter.resume(returning: .payload(OutboundFrame.payload(frames)))
-                }
-                if !flushQueue || s.webSocket == nil {
-                    s.queue.removeAll()
-                    s.queuedBytes = 0
-                }
-                // the transport writes what is left, then a close frame, then closes
-                if let write = claimWebSocketWrite(&s, closing: true) { write.loop.scheduleWrite(write) }
-                deferred.closeReason = reason
-            }
+    /// Performs a heartbeat action (timers, the ping's frame) under the lock.
+    private func apply(_ action: EngineSessionStateMachine.TimerAction, to s: inout State) {
+        switch action {
+        case .none:
+            break
+        case .schedulePing:
+            schedulePing(&s)
+        case .sendPing:
+            let frame = OutboundFrame(.ping)
+            s.queue.append(frame)
+            s.queuedBytes += frame.byteCount
+            if case .open(let t, let u, _) = s.machine.state { flush(&s, transport: t, upgrade: u) }
+            // A ping handed to a transport gets the full pingTimeout from now (as in Node). A ping
+            // still queued (polling client not polling) cannot be answered: its deadline runs from
+            // when it was due, so a late timer does not extend a dead session.
+            let pingStillQueued = !s.queue.isEmpty
+            let base = pingStillQueued ? (s.pingDue ?? .now()) : .now()
+            let deadline = base + .nanoseconds(configuration.pingTimeout.nanosecondsClamped)
+            s.pongDeadline = deadline
+            arm(&s, at: deadline, .pongTimeout)
         }
+    }
+
+    private func schedulePing(_ s: inout State) {
+        let due = NIODeadline.now() + .nanoseconds(configuration.pingInterval.nanosecondsClamped)
+        s.pingDue = due
+        s.pongDeadline = nil
+        arm(&s, at: due, .ping)
+    }
+
+    /// Performs what a packet on the active transport calls for; deliveries and the close
+    /// notification are collected in `deferred`, to run after the lock is released.
+    private func apply(_ action: EngineSessionStateMachine.ReceiveAction, to s: inout State, deferred: inout Deferred) {
+        switch action {
+        case .none:
+            break
+        case .schedulePing:
+            schedulePing(&s)
+        case .deliver(let data):
+            deferred.deliveries.append(data)
+        case .close(let close):
+            apply(close, to: &s, deferred: &deferred)
+        }
+    }
+
+    /// Ends the session as the machine's ``EngineSessionStateMachine/CloseAction`` says (nil: it
+    /// was closed already); the probe's close and the close notification run after the lock.
+    private func apply(_ close: EngineSessionStateMachine.CloseAction?, to s: inout State, deferred: inout Deferred) {
+        guard let close else { return }
+        s.timer?.cancel()
+        s.timer = nil
+        s.upgradeTimer?.cancel()
+        s.upgradeTimer = nil
+        deferred.probe = s.probe
+        s.probe = nil
+        if close.owesLatePollNoop, s.pollWaiter == nil, !s.pollInProgress, s.webSocket == nil {
+            s.owesPollNoop = true
+        }
+        if let waiter = s.pollWaiter {
+            s.pollWaiter = nil
+            var frames = close.flushesQueue ? s.queue : []
+            frames.append(OutboundFrame(close.heldPollAnswer))
+            waiter.resume(returning: .payload(OutboundFrame.payload(frames)))
+        }
+        if !close.flushesQueue || s.webSocket == nil {
+            s.queue.removeAll()
+            s.queuedBytes = 0
+        }
+        // the transport writes what is left, then a close frame, then closes
+        if let write = claimWebSocketWrite(&s, closing: true) { write.loop.scheduleWrite(write) }
+        deferred.closeReason = close.reason
     }
 
     /// Closes the session now if its pong deadline has passed (the timer may not have fired yet).
@@ -533,8 +538,10 @@ public final class EngineConnection: Sendable {
         state.withLock { s in
             guard s.timerGeneration == generation else { return }
             s.timer = nil
-            let actions = purpose == .ping ? s.machine.pingTimerFired() : s.machine.pingTimeoutFired()
-            apply(actions, to: &s, deferred: &deferred)
+            switch purpose {
+            case .ping: apply(s.machine.pingTimerFired(), to: &s)
+            case .pongTimeout: apply(s.machine.pingTimeoutFired(), to: &s, deferred: &deferred)
+            }
         }
         perform(deferred)
     }

@@ -18,7 +18,10 @@ public enum EngineCloseReason: String, Sendable, Hashable {
 
 /// The pure Engine.IO session state machine: heartbeat, the polling→WebSocket upgrade and close.
 ///
-/// It holds no sockets and no timers: every input returns the actions the session must perform.
+/// It holds no sockets and no timers: every input returns what the session must do, each input
+/// its own action type holding only what can follow it (as postgres-nio's `ListenStateMachine`),
+/// so no caller receives an action it must ignore. How a session closes (what happens to queued
+/// packets and to a held polling GET) is decided here too, in ``CloseAction``.
 public struct EngineSessionStateMachine: Sendable, Hashable {
     public enum Transport: String, Sendable, Hashable { case polling, websocket }
 
@@ -42,23 +45,60 @@ public struct EngineSessionStateMachine: Sendable, Hashable {
         case closed(EngineCloseReason)
     }
 
-    public enum Action: Sendable, Hashable {
-        /// Queue a packet on the active transport.
-        case send(EnginePacket)
+    /// After ``opened()`` and ``pingTimerFired()``.
+    public enum TimerAction: Sendable, Hashable {
+        case none
         /// Arm the ping timer (pingInterval), replacing any timer.
         case schedulePing
-        /// Arm the pong deadline (pingTimeout), replacing any timer.
-        case schedulePingTimeout
+        /// Queue a ping on the active transport, then arm the pong deadline (pingTimeout),
+        /// replacing any timer.
+        case sendPing
+    }
+
+    /// After ``received(_:)``: a packet on the active transport.
+    public enum ReceiveAction: Sendable, Hashable {
+        case none
+        /// The pong came: arm the ping timer (pingInterval), replacing the pong deadline.
+        case schedulePing
         /// Hand a message to the layer above.
         case deliver(EngineData)
-        /// Write a packet directly on the probing WebSocket.
-        case sendOnProbe(EnginePacket)
-        /// Answer the pending (or next) polling GET with a noop so the client stops polling.
-        case releasePoll
-        /// The upgrade completed: drain the queue over the WebSocket from now on.
-        case switchToWebSocket
-        /// Close the session: cancel timers, release waiters, notify the layer above.
-        case close(EngineCloseReason)
+        case close(CloseAction)
+    }
+
+    /// After ``receivedOnProbe(_:)``: a packet on the probing WebSocket.
+    public enum ProbeAction: Sendable, Hashable {
+        /// Write `packet` on the probe. `releasesPoll`: also answer the held (or next) polling GET
+        /// with a noop, so the client pauses polling and can send `5`.
+        case reply(EnginePacket, releasesPoll: Bool)
+        /// `5`: the upgrade is complete. Answer the held polling GET with a noop and carry the
+        /// session (its queue first) over the probe's WebSocket from now on.
+        case upgrade
+        /// Anything else: the upgrade is abandoned (the session carries on over polling); the
+        /// probe is closed.
+        case abort
+    }
+
+    /// How the session ends (after ``close(_:)``, ``receivedInvalid()``, ``pingTimeoutFired()`` or a
+    /// close packet): cancel the timers, close an upgrade's probe, then what this says, then
+    /// tell the layer above `reason`.
+    public struct CloseAction: Sendable, Hashable {
+        public var reason: EngineCloseReason
+        /// Packets still queued go out before the end (a server's own close: a Socket.IO
+        /// disconnect queued just before it must reach the client); otherwise they are dropped.
+        public var flushesQueue: Bool
+        /// What ends a polling GET held at the close (after the queue, when it is flushed): `noop`
+        /// when the client closed (it asked; Node's engine.io answers so), `close` otherwise.
+        public var heldPollAnswer: EnginePacket
+        /// A client that closed over POST may have a GET on its way: if no GET is held and no
+        /// WebSocket carries the session, that GET is owed a `noop` instead of "unknown sid".
+        public var owesLatePollNoop: Bool
+
+        init(_ reason: EngineCloseReason) {
+            self.reason = reason
+            flushesQueue = reason == .forcedClose || reason == .serverShutdown
+            heldPollAnswer = reason == .transportClose ? .noop : .close
+            owesLatePollNoop = reason == .transportClose
+        }
     }
 
     public private(set) var state: State
@@ -80,51 +120,50 @@ public struct EngineSessionStateMachine: Sendable, Hashable {
     }
 
     /// The session was just created (its open packet is being sent).
-    public func opened() -> [Action] { [.schedulePing] }
+    public func opened() -> TimerAction { .schedulePing }
 
-    public mutating func pingTimerFired() -> [Action] {
-        guard case .open(let t, let u, .waitingToPing) = state else { return [] }
+    public mutating func pingTimerFired() -> TimerAction {
+        guard case .open(let t, let u, .waitingToPing) = state else { return .none }
         state = .open(transport: t, upgrade: u, heartbeat: .awaitingPong)
-        return [.send(.ping), .schedulePingTimeout]
+        return .sendPing
     }
 
-    public mutating func pingTimeoutFired() -> [Action] {
-        guard case .open(_, _, .awaitingPong) = state else { return [] }
-        state = .closed(.pingTimeout)
-        return [.close(.pingTimeout)]
+    /// The pong deadline passed (its timer fired, or a request found it past). nil: a pong came
+    /// meanwhile, or the session is closed.
+    public mutating func pingTimeoutFired() -> CloseAction? {
+        guard case .open(_, _, .awaitingPong) = state else { return nil }
+        return close(.pingTimeout)
     }
 
     /// A packet arrived on the active transport.
-    public mutating func received(_ packet: EnginePacket) -> [Action] {
-        guard case .open(let t, let u, let h) = state else { return [] }
+    public mutating func received(_ packet: EnginePacket) -> ReceiveAction {
+        guard case .open(let t, let u, let h) = state else { return .none }
         switch packet.type {
         case .pong:
-            guard h == .awaitingPong else { return [] }
+            guard h == .awaitingPong else { return .none }
             state = .open(transport: t, upgrade: u, heartbeat: .waitingToPing)
-            return [.schedulePing]
+            return .schedulePing
         case .message:
-            return [.deliver(packet.data ?? .text(""))]
+            return .deliver(packet.data ?? .text(""))
         case .close:
-            state = .closed(.transportClose)
-            return [.close(.transportClose)]
+            return close(.transportClose).map(ReceiveAction.close) ?? .none
         case .noop, .ping:
-            return []
+            return .none
         case .open, .upgrade:
-            state = .closed(.parseError)
-            return [.close(.parseError)]
+            return close(.parseError).map(ReceiveAction.close) ?? .none
         }
     }
 
     /// Input that could not be decoded arrived.
-    public mutating func receivedInvalid() -> [Action] {
+    public mutating func receivedInvalid() -> CloseAction? {
         close(.parseError)
     }
 
-    /// Server-side close (or a transport failure detected by the session).
-    public mutating func close(_ reason: EngineCloseReason) -> [Action] {
-        guard !isClosed else { return [] }
+    /// Server-side close (or a transport failure detected by the session). nil when already closed.
+    public mutating func close(_ reason: EngineCloseReason) -> CloseAction? {
+        guard !isClosed else { return nil }
         state = .closed(reason)
-        return [.close(reason)]
+        return CloseAction(reason)
     }
 
     /// A WebSocket with this session's sid connected. Returns false if it must be refused
@@ -136,25 +175,25 @@ public struct EngineSessionStateMachine: Sendable, Hashable {
     }
 
     /// A packet arrived on the probing WebSocket.
-    public mutating func receivedOnProbe(_ packet: EnginePacket) -> [Action] {
-        guard case .open(.polling, let u, let h) = state else { return [] }
+    public mutating func receivedOnProbe(_ packet: EnginePacket) -> ProbeAction {
+        guard case .open(.polling, let u, let h) = state else { return .abort }
         switch (u, packet.type) {
         case (.awaitingProbe, .ping) where packet.data == .text("probe"):
             state = .open(transport: .polling, upgrade: .probed, heartbeat: h)
-            return [.sendOnProbe(.probePong), .releasePoll]
+            return .reply(.probePong, releasesPoll: true)
         case (.probed, .upgrade):
             state = .open(transport: .websocket, upgrade: .none, heartbeat: h)
-            return [.releasePoll, .switchToWebSocket]
+            return .upgrade
         case (.probed, .ping) where packet.data == .text("probe"):
-            return [.sendOnProbe(.probePong)]
+            return .reply(.probePong, releasesPoll: false)
         default:
             // anything else aborts the upgrade; the session continues over polling
             state = .open(transport: .polling, upgrade: .none, heartbeat: h)
-            return []
+            return .abort
         }
     }
 
-    /// The probing WebSocket closed before the upgrade completed.
+    /// The probing WebSocket closed before the upgrade completed (or the upgrade timed out).
     public mutating func probeClosed() {
         guard case .open(.polling, let u, let h) = state, u != .none else { return }
         state = .open(transport: .polling, upgrade: .none, heartbeat: h)
