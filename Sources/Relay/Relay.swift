@@ -109,7 +109,15 @@ public final class Relay: Sendable, Service {
 
     public func run() async throws {
         try? await gracefulShutdown()
+        await shutdown()
+    }
+
+    /// Closes every connection; with connection state recovery, then waits (at most 5 s) until
+    /// every socket's session has been saved as disconnected (a server shutdown is recoverable,
+    /// so a persistent store can restore the sessions after a restart).
+    public func shutdown() async {
         close()
+        await configuration.connectionStateRecovery?.writes.drain(timeout: .seconds(5))
     }
 }
 

@@ -418,3 +418,43 @@ final class HookedStore: SessionRecoveryStore {
         await inner.log(namespace: namespace, event: event, arguments: arguments, options: options)
     }
 }
+
+/// A server shutdown is recoverable: `Relay.shutdown()` returns once every socket's session has
+/// been saved as disconnected, so a persistent store can restore it after a restart.
+@Suite struct RecoveryShutdownTests {
+    /// Saves of disconnected sessions take a while.
+    final class SlowStore: SessionRecoveryStore {
+        let inner = InMemorySessionRecoveryStore()
+        func save(_ session: RecoverableSession) async throws {
+            if !session.connected { try await Task.sleep(for: .milliseconds(300)) }
+            try await inner.save(session)
+        }
+        func discard(pid: String) async throws { try await inner.discard(pid: pid) }
+        func restore(pid: String, namespace: String, owner: String?, after offset: UInt64) async throws -> RecoverableSession? {
+            try await inner.restore(pid: pid, namespace: namespace, owner: owner, after: offset)
+        }
+        func events(namespace: String, after offset: UInt64) async throws -> [LoggedEvent]? {
+            try await inner.events(namespace: namespace, after: offset)
+        }
+        func log(namespace: String, event: String, arguments: [JSONValue], options: BroadcastOptions) async -> UInt64? {
+            await inner.log(namespace: namespace, event: event, arguments: arguments, options: options)
+        }
+    }
+
+    @Test func shutdownWaitsForTheSessionsToBeSavedAsDisconnected() async throws {
+        let store = SlowStore()
+        try await withLiveRelay(LiveRecoveryTests.configuration(ConnectionStateRecovery(store: store)), setUp: { relay in
+            LiveRecoveryTests.install(relay.namespace("/"))
+        }) { relay, client in
+            let port = try #require(client.port)
+            let a = try await LiveRecoveryTests.connect(port: port)
+            let b = try await LiveRecoveryTests.connect(port: port)
+            #expect(await a.ws.nextText() == #"42["recovered",false]"#)
+            #expect(await b.ws.nextText() == #"42["recovered",false]"#)
+            await relay.shutdown()
+            for pid in [a.pid, b.pid] {
+                #expect(store.inner.storedSession(pid: try #require(pid))?.connected == false)
+            }
+        }
+    }
+}

@@ -117,6 +117,8 @@ public struct ConnectionStateRecovery: Sendable {
     /// Serialises the relay's logged emits (log, then deliver) so that every socket receives
     /// them in offset order.
     let emitOrder = AsyncSerialLock()
+    /// The relay's sessions and store calls, for a shutdown to wait for.
+    let writes = SessionWriteTracker()
 
     public init(
         window: Duration = .seconds(120),

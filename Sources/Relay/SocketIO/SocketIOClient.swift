@@ -159,7 +159,7 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
                 restored = await restoreSession(pid: request.pid, namespace: name, owner: owner, after: request.offset, store: recovery.store)
                 clientOffset = request.offset
             }
-            session = SocketSession(pid: restored?.pid ?? ConnectionStateRecovery.generatePID(), owner: owner, store: recovery.store)
+            session = SocketSession(pid: restored?.pid ?? ConnectionStateRecovery.generatePID(), owner: owner, store: recovery.store, tracker: recovery.writes)
         }
         var socketID = EngineServer.generateSid()
         if let restored {
@@ -184,7 +184,10 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
             namespace.add(socket)
             return (true, s.leaveRequested.remove(key) != nil)
         }
-        guard accepted else { return }
+        guard accepted else {
+            session?.abandon()
+            return
+        }
         if let restored { namespace.join(socket.id, rooms: restored.rooms) }
         var reply: [String: JSONValue] = ["sid": .string(socket.id)]
         if let session { reply["pid"] = .string(session.pid) }

@@ -17,10 +17,14 @@ final class SocketSession: Sendable {
         var ended = false
     }
 
-    init(pid: String, owner: String?, store: any SessionRecoveryStore) {
+    let tracker: SessionWriteTracker?
+
+    init(pid: String, owner: String?, store: any SessionRecoveryStore, tracker: SessionWriteTracker? = nil) {
         self.pid = pid
         self.owner = owner
         self.store = store
+        self.tracker = tracker
+        tracker?.sessionOpened()
     }
 
     /// Saves the session (after the calls queued before).
@@ -57,6 +61,16 @@ final class SocketSession: Sendable {
         } else {
             discard(logger: logger)
         }
+        tracker?.sessionEnded()
+    }
+
+    /// The socket was never added (its connection closed during the CONNECT): nothing to store.
+    func abandon() {
+        let first = state.withLock { s in
+            defer { s.ended = true; s.detached = true }
+            return !s.ended
+        }
+        if first { tracker?.sessionEnded() }
     }
 
     /// No more store calls from this socket (it was superseded by the same client's new
@@ -72,14 +86,39 @@ final class SocketSession: Sendable {
     }
 
     private func enqueue(final: Bool = false, _ body: @escaping @Sendable () async -> Void) {
+        let tracker = self.tracker
         state.withLock { s in
             guard !s.detached else { return }
             if final { s.detached = true }
             let previous = s.lastWrite
+            tracker?.writeStarted()
             s.lastWrite = Task {
                 await previous?.value
                 await body()
+                tracker?.writeFinished()
             }
+        }
+    }
+}
+
+/// Counts a relay's sessions whose socket has not ended yet and its store calls in flight, so
+/// that a shutdown can wait for the sessions to be saved as disconnected (recoverable after a
+/// restart with a persistent store).
+final class SessionWriteTracker: Sendable {
+    private let counts = Mutex<(open: Int, inFlight: Int)>((0, 0))
+
+    func sessionOpened() { counts.withLock { $0.open += 1 } }
+    func sessionEnded() { counts.withLock { $0.open -= 1 } }
+    func writeStarted() { counts.withLock { $0.inFlight += 1 } }
+    func writeFinished() { counts.withLock { $0.inFlight -= 1 } }
+
+    var isIdle: Bool { counts.withLock { $0.open <= 0 && $0.inFlight <= 0 } }
+
+    /// Waits until every session's socket ended and every store call finished, or `timeout`.
+    func drain(timeout: Duration) async {
+        let deadline = ContinuousClock.now + timeout
+        while !isIdle, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
         }
     }
 }
