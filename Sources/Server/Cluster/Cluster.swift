@@ -76,7 +76,9 @@ final class Cluster: Sendable {
             await presence.republish(tracker.usersHere)
         }
         namespace.onServerSideEmit(Self.sessionsEndedEvent) { arguments in
-            await sessionLiveness.ended(arguments.compactMap(\.stringValue))
+            let sessionIDs = arguments.compactMap(\.stringValue)
+            await sessionLiveness.ended(sessionIDs)
+            gateway.verifiedTokens.forget(sessionIDs: sessionIDs)   // as the revoking node's observer does
         }
     }
 
