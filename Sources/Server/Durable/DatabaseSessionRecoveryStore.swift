@@ -16,8 +16,7 @@ import SQLKit
 ///   relay's emit API goes out without an offset and is not recoverable.
 /// - An offset is valid when: it is not in the future (≤ the log's highest seq); its row still
 ///   exists, is of the session's namespace and was written less than the window ago (Node's
-///   in-memory adapter likewise refuses an offset it no longer holds); it is not below the log's
-///   end when the session was first saved. The session must be of that namespace and owner and
+///   in-memory adapter likewise refuses an offset it no longer holds). The session must be of that namespace and owner and
 ///   have disconnected less than the window ago (a session whose node died mid-connection has no
 ///   disconnect time and stays restorable until pruned). Anything else: nil, a new session.
 struct DatabaseSessionRecoveryStore: SessionRecoveryStore {
@@ -83,7 +82,11 @@ struct DatabaseSessionRecoveryStore: SessionRecoveryStore {
             ).first(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns) else { return nil }
             guard row.namespace == namespace, row.owner == owner else { return nil }
             if let at = row.disconnectedAt, at < cutoff { return nil }
-            guard offset >= UInt64(max(0, row.logFloor)), try await isValid(offset: offset, namespace: namespace, cutoff: cutoff, on: db) else { return nil }
+            // `log_floor` (the log's end at the first save) is kept but not enforced: the relay saves
+            // asynchronously, so under load the first save can land after events this socket
+            // already received, and a valid offset would be refused. Replay is filtered by the
+            // socket's current rooms (its memberships), so an older offset yields nothing it may not see.
+            guard try await isValid(offset: offset, namespace: namespace, cutoff: cutoff, on: db) else { return nil }
             let rooms = (try? JSONDecoder().decode([String].self, from: Data(row.rooms.utf8))) ?? []
             return RecoverableSession(pid: pid, socketID: row.socketId, namespace: namespace, owner: row.owner, rooms: Set(rooms), connected: false)
         }
