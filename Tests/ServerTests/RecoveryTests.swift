@@ -145,6 +145,33 @@ struct RecoveryTests {
         }
     }
 
+    @Test("missed messages are recovered once, in order, before a live one", arguments: TestApp.databaseKinds)
+    func recoversMissedMessages(kind: DatabaseKind) async throws {
+        try await Self.withApp(try Self.configuration(kind)) { client, port in
+            let (ann, bob, room) = try await ChatREST.roomOfTwo(client)
+            func post(_ body: String) async throws {
+                let response = try await client.execute(
+                    uri: "/api/rooms/\(room)/messages", method: .post, headers: SessionRevocationHTTPTests.bearer(ann.token), body: .json(["body": body])
+                )
+                #expect(response.status == .created || response.status == .ok)
+            }
+            let first = try await Client.connect(port: port, token: bob.token)
+            try await post("seen")
+            _ = try await first.events(through: "message:new")
+            let pid = try #require(first.pid), offset = try #require(first.lastOffset)
+            first.close()
+            for i in 1...5 { try await post("missed \(i)") }
+
+            let again = try await Client.connect(port: port, token: bob.token, pid: pid, offset: offset)
+            defer { again.close() }
+            #expect(again.sid == first.sid)
+            try await post("live")
+            let events = try await again.events(through: "message:new") { $0["body"] == "live" }
+            let bodies = events.filter { $0.name == "message:new" }.compactMap { $0.args.first?["body"]?.stringValue }
+            #expect(bodies == ["missed 1", "missed 2", "missed 3", "missed 4", "missed 5", "live"])
+        }
+    }
+
     @Test("a member who left a room while away recovers its own room:member left and nothing of that room after it", arguments: TestApp.databaseKinds)
     func leftWhileAway(kind: DatabaseKind) async throws {
         try await Self.withApp(try Self.configuration(kind)) { client, port in
