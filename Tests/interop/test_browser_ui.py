@@ -4,6 +4,7 @@ tabs, public rooms, direct messages, deleting a room, sessions and logging out e
 
 Users are made over REST (`Switchboard.new_user`, password "correct horse battery") so
 each test starts where it needs to."""
+import re
 import uuid
 
 import pytest
@@ -120,6 +121,7 @@ def test_failed_send_shows_retry_and_retry_succeeds(server, phone):
 def test_an_unverified_user_is_told_up_front(server, browser):
     owner = server.new_user("owner")
     room = make_room(server, owner["accessToken"], name=f"lobby-{uuid.uuid4().hex[:6]}")
+    doomed = make_room(server, owner["accessToken"], name=f"doomed-{uuid.uuid4().hex[:6]}")
     name = f"newbie{uuid.uuid4().hex[:6]}"
     email = f"{name}@example.com"
     r = server.api("POST", "/auth/register", json={"email": email, "username": name, "password": PASSWORD})
@@ -130,8 +132,17 @@ def test_an_unverified_user_is_told_up_front(server, browser):
     find(driver, "#verify-banner")
     # Joining a public room works; posting in it is off, and the page says why before anyone types.
     find(driver, "#discover-link").click()
+    # A Join that fails (the room went meanwhile) says so here, and only here.
+    find(driver, f"button[data-join-room='{doomed['id']}']")
+    assert server.api("DELETE", f"/rooms/{doomed['id']}", token=owner["accessToken"]).status_code in (200, 204)
+    find(driver, f"button[data-join-room='{doomed['id']}']").click()
+    find(driver, "#notice.error")
     find(driver, f"button[data-join-room='{room['id']}']").click()
     note = text_of(driver, "#composer-note", "Verify your email address")
+    gone(driver, "#notice")
+    # The members' "Message" buttons are off up front, saying why.
+    message_owner = find(driver, f"#members li[data-username='{owner['user']['username']}'] .message-member")
+    assert not message_owner.is_enabled() and "Verify your email address" in message_owner.get_attribute("title")
     assert email in note.text
     assert not find(driver, "#composer-input").is_enabled()
     assert not find(driver, "#send-button").is_enabled()
@@ -152,7 +163,7 @@ def test_an_unverified_user_is_told_up_front(server, browser):
     gone(driver, "#verify-banner")
     find(driver, f"#room-list li[data-room-id='{room['id']}'] a").click()
     send_message(driver, "Hello, anyone here?")
-    assert_no_console_errors(driver)
+    assert_no_console_errors(driver, allowed=[r"/api/rooms/\d+/join - Failed to load resource: the server responded with a status of 404"])
 
 
 def test_history_loads_upward_as_you_scroll(server, browser):
@@ -923,3 +934,151 @@ def test_a_direct_message_closes_from_the_sidebar_until_news_arrives(server, des
     find(driver, item)
     wait(driver).until(lambda d: badge_of(d, dm["id"]) is not None, "no badge")
     assert_no_console_errors(driver)
+
+
+# ---- issue 18: the reviewer's second pass ----
+
+def test_scrolling_a_room_with_grouped_messages_moves_only_the_message_list(server, phone):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
+    driver, me = phone
+    room = make_room(server, me["accessToken"])
+    for i in range(1, 41):  # one author: every message after the first is grouped, its name and time hidden
+        post(server, me["accessToken"], room["id"], f"grouped line {i}")
+    try:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 500, "height": 640, "deviceScaleFactor": 1, "mobile": True})
+        wait(driver).until(lambda d: d.execute_script("return innerWidth") == 500)
+        go(driver, server, f"#/rooms/{room['id']}")
+        wait_message(driver, "grouped line 40")
+        assert len(driver.find_elements("css selector", "#messages li.message.grouped")) >= 39
+        scroller = find(driver, "#message-scroller")
+        for _ in range(3):  # at the bottom of the list, the wheel keeps going down
+            ActionChains(driver).scroll_from_origin(ScrollOrigin.from_element(scroller), 0, 600).perform()
+        size = driver.execute_script("const c = document.getElementById('content'); return [c.scrollTop, c.scrollHeight, c.clientHeight]")
+        assert size[0] == 0 and size[1] <= size[2] + 1, f"#content scrolls: scrollTop, scrollHeight, clientHeight = {size}"
+        composer = rect(driver, "#composer")
+        assert composer["top"] >= 0 and composer["bottom"] <= driver.execute_script("return innerHeight") + 1, composer
+        assert driver.execute_script("return document.scrollingElement.scrollTop") == 0
+    finally:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True})
+    assert_no_console_errors(driver)
+
+
+def test_sidebar_dots_of_direct_messages_are_right_before_opening_and_survive_long_names(server, desktop):
+    import socketio
+    driver, me = desktop
+    long_name = "Bartholomew Maximilian Featherstonehaugh-Wolkenstein of Hartmann"  # 64 characters
+    friend, late = server.new_user("dotty"), server.new_user("latecomer")
+    assert server.api("PATCH", "/me", token=friend["accessToken"], json={"displayName": long_name}).status_code == 200
+    dm = server.api("POST", "/direct", token=friend["accessToken"], json={"userId": me["user"]["id"]}).json()
+    clients = []
+    try:
+        for user in (friend, late):  # both online
+            client = socketio.Client(reconnection=False)
+            client.connect(server.url, auth={"token": user["accessToken"]}, transports=["websocket"], wait_timeout=10)
+            clients.append(client)
+        driver.refresh()  # a fresh page: nothing known of anyone's presence
+        find(driver, "#connection[data-state=connected]")
+        item = f"#room-list li[data-room-id='{dm['id']}']"
+        find(driver, f"{item} .dot.online")  # without opening the conversation
+        # The dot stays in view after the cut name, inside the sidebar, which does not scroll sideways.
+        dot, name, li = rect(driver, f"{item} .dot"), rect(driver, f"{item} .room-name"), rect(driver, item)
+        assert dot["width"] > 0 and dot["left"] >= name["right"] - 1 and dot["right"] <= li["right"], (dot, name, li)
+        assert driver.execute_script("const s = document.querySelector('.sidebar'); return s.scrollWidth - s.clientWidth") <= 0
+        # A direct message the other side starts later shows their dot right too.
+        dm2 = server.api("POST", "/direct", token=late["accessToken"], json={"userId": me["user"]["id"]}).json()
+        post(server, late["accessToken"], dm2["id"], "hi, I am new here")
+        find(driver, f"#room-list li[data-room-id='{dm2['id']}'] .dot.online")
+    finally:
+        for client in clients:
+            client.disconnect()
+    assert_no_console_errors(driver)
+
+
+def test_a_renamed_room_is_called_by_its_new_name_everywhere(server, desktop):
+    driver, me = desktop
+    room = make_room(server, me["accessToken"], name=f"before-{uuid.uuid4().hex[:6]}")
+    go(driver, server, f"#/rooms/{room['id']}")
+    text_of(driver, "#room-title", room["name"])
+    wait(driver).until(lambda d: room["name"] in d.title)
+    new_name = f"after-{uuid.uuid4().hex[:6]}"
+    r = server.api("PATCH", f"/rooms/{room['id']}", token=me["accessToken"], json={"name": new_name})
+    assert r.status_code == 200, r.text
+    text_of(driver, "#room-title", new_name)
+    wait(driver).until(lambda d: new_name in d.title, "the tab title kept the old name")
+    state = driver.execute_script("""return [document.title, document.getElementById('composer-input').placeholder,
+        document.querySelector('label[for=composer-input]').textContent, document.getElementById('messages').getAttribute('aria-label')]""")
+    assert all(new_name in text and room["name"] not in text for text in state), state
+    assert_no_console_errors(driver)
+
+
+def test_closing_an_unread_direct_message_clears_the_tab_title_and_icon(server, desktop):
+    driver, me = desktop
+    friend = server.new_user("nudger")
+    dm = server.api("POST", "/direct", token=friend["accessToken"], json={"userId": me["user"]["id"]}).json()
+    go(driver, server, "#/rooms")
+    find(driver, "#content .empty")
+    icon = "return document.querySelector('link[rel=icon]').getAttribute('href')"
+    total = lambda d: int(re.match(r"(?:\((\d+)\) )?", d.title).group(1) or 0)  # "(3) Rooms · Switchboard"
+    before, icon_before = total(driver), driver.execute_script(icon)  # other checks may have left rooms unread
+    post(server, friend["accessToken"], dm["id"], "unread and then closed")
+    wait(driver).until(lambda d: badge_of(d, dm["id"]) == "1", "no badge")
+    assert total(driver) == before + 1 and driver.execute_script(icon).startswith("data:")
+    driver.find_element("css selector", f"#room-list li[data-room-id='{dm['id']}'] .close-dm").click()
+    gone(driver, f"#room-list li[data-room-id='{dm['id']}']")
+    wait(driver).until(lambda d: total(d) == before, "the tab title kept the closed room's unread count")
+    assert driver.execute_script(icon) == icon_before
+    # Read on the server too: another tab or a reload shows nothing unread.
+    wait(driver).until(lambda d: next(r for r in server.api("GET", "/rooms", token=me["accessToken"]).json()["rooms"] if r["id"] == dm["id"])["unreadCount"] == 0)
+    assert_no_console_errors(driver)
+
+
+def test_leaving_a_room_as_its_only_member_warns_that_it_will_be_deleted(server, desktop):
+    driver, me = desktop
+    alone = open_new_room(driver, server, me)
+    find(driver, f"#members li[data-username='{me['user']['username']}']")
+    find(driver, "#leave-room").click()
+    text = find(driver, "#dialog-text").text
+    assert "deleted" in text and "join it again" not in text, text
+    find(driver, "#dialog-cancel").click()
+    gone(driver, "#confirm-dialog")
+    # With someone else in it, leaving is only leaving.
+    friend, shared = room_with(server, me, "stayer")
+    go(driver, server, f"#/rooms/{shared['id']}")
+    find(driver, f"#members li[data-username='{friend['user']['username']}']")
+    find(driver, "#leave-room").click()
+    text = find(driver, "#dialog-text").text
+    assert "join it again" in text and "deleted" not in text, text
+    find(driver, "#dialog-cancel").click()
+    gone(driver, "#confirm-dialog")
+    assert server.api("GET", f"/rooms/{alone['id']}/messages", token=me["accessToken"]).status_code == 200
+    assert_no_console_errors(driver)
+
+
+def test_session_buttons_and_times_stay_on_one_line_at_500_px(server, phone):
+    driver, me = phone
+    server.login(me["user"]["username"], PASSWORD)  # another session, with its own Log out button
+    go(driver, server, "#/sessions")
+    try:
+        for width in (500, PHONE[0]):
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True})
+            wait(driver).until(lambda d: d.execute_script("return innerWidth") == width)
+            find(driver, "#content .sessions li button")
+            for button in driver.find_elements("css selector", "#content .sessions li button"):
+                # The lines its text takes: one box per line.
+                lines = driver.execute_script("const r = document.createRange(); r.selectNodeContents(arguments[0]); return r.getClientRects().length", button)
+                assert lines == 1, f"'Log out' wraps over {lines} lines at {width} px"
+            # Each time is whole on one line: one box per time, none split over two lines.
+            lines = driver.execute_script("""return [...document.querySelectorAll('#content .sessions li .muted')].filter((e) => /\\d/.test(e.textContent))
+                .flatMap((e) => [...e.querySelectorAll('.when')].map((t) => t.getClientRects().length))""")
+            assert lines and all(n == 1 for n in lines), (width, lines)
+    finally:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True})
+
+
+def test_an_empty_composer_is_one_line_under_a_long_placeholder(server, phone):
+    driver, me = phone
+    open_new_room(driver, server, me, name=LONG_NAME[:58] + uuid.uuid4().hex[:6])
+    box = rect(driver, "#composer-input")
+    assert find(driver, "#composer-input").get_attribute("placeholder").startswith("Message The quarterly")
+    assert box["height"] < 2 * line_height(driver, "#composer-input"), f"the empty box is {box['height']} px high"

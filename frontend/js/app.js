@@ -34,6 +34,7 @@ function currentRoute() {
 
 /** Goes to an in-app route; from a mailed-link page this also drops the path and token. */
 export function navigate(hash) {
+  if (noticeHold && noticeFresh) noticeCarry = true;
   if (location.pathname !== "/" || location.search) {
     history.replaceState(null, "", "/" + hash);
     render();
@@ -65,13 +66,21 @@ function show(title, ...children) {
   return card;
 }
 
-// A notice is meant for the next screen (it is often set just before navigating): it
-// survives the next change of route and goes away on the one after.
-let noticeHold = false;
+// A notice belongs to the screen it was raised on, unless the app navigates right after
+// raising it ("You left the room." on the room list): then it is for that next screen. So
+// a notice is carried over a change of route made by navigate() in the same task that
+// raised it, and goes away on any other change (the user leaving the screen it was about,
+// even through a later navigate()).
+let noticeHold = false; // a notice was raised on this screen
+let noticeFresh = false; // ...in the task running now
+let noticeCarry = false; // ...and navigate() was called in that task: keep it on the next screen
 let renderedRoute = null;
 
 function notice(text, kind = "info") {
   noticeHold = !!text;
+  noticeCarry = false;
+  noticeFresh = !!text;
+  if (text) setTimeout(() => { noticeFresh = false; }, 0);
   noticeBox.textContent = text;
   noticeBox.className = `notice ${kind}`;
   noticeBox.hidden = !text;
@@ -125,7 +134,7 @@ function render() {
   const key = location.pathname + location.hash;
   if (key !== renderedRoute) {
     renderedRoute = key;
-    if (noticeHold) noticeHold = false;
+    if (noticeHold && noticeCarry) noticeHold = noticeCarry = false;
     else notice("");
   }
   const route = currentRoute();

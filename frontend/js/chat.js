@@ -325,6 +325,7 @@ export class ChatApp {
       presence: this.presence,
       typists: this.typists,
       postingBlocked: () => this.unverifiedReason("post"),
+      directBlocked: () => this.unverifiedReason("start conversations"),
       onLeave: (v) => this.leaveRoom(v),
       onDelete: (v) => this.deleteRoom(v),
       onDirect: (user) => this.startDirect(user),
@@ -358,7 +359,11 @@ export class ChatApp {
     const name = view.name;
     const heir = view.room.role === "owner" ? view.members.heirOf(this.session.user?.id) : null;
     const handover = heir ? ` You own it: ${heir.user.displayName || heir.user.username} (@${heir.user.username}) will be its owner.` : "";
-    const ok = await confirmDialog({ title: `Leave “${name}”?`, text: `You can join it again later${view.room.kind === "private" ? " with its code" : ""}.${handover}`, confirmLabel: "Leave" });
+    // The server deletes a room its last member leaves (RoomService.leave): say so.
+    const last = view.members.members.length > 0 ? view.members.members.every((m) => m.user.id === this.session.user?.id) : view.room.memberCount === 1;
+    const ok = last
+      ? await confirmDialog({ title: `Leave “${name}”?`, text: "You are its only member: the room and all its messages will be deleted. This cannot be undone.", confirmLabel: "Leave and delete", danger: true })
+      : await confirmDialog({ title: `Leave “${name}”?`, text: `You can join it again later${view.room.kind === "private" ? " with its code" : ""}.${handover}`, confirmLabel: "Leave" });
     if (!ok) return;
     await this.#endMembership(view, "POST", `/rooms/${view.id}/leave`, `You left “${name}”.`);
   }
@@ -446,7 +451,10 @@ export class ChatApp {
     if (event.name !== undefined && event.name !== null && event.name !== room.name) changes.name = room.name = event.name;
     if (event.topic !== undefined && (event.topic || null) !== (room.topic || null)) changes.topic = room.topic = event.topic;
     this.rooms.update(room.id);
-    if (this.view?.id === room.id) this.view.onUpdated(changes);
+    if (this.view?.id === room.id) {
+      this.view.onUpdated(changes);
+      if ("name" in changes) this.setTitle(this.view.name);
+    }
   }
 
   onRoomDeleted(event) {

@@ -40,7 +40,7 @@ export class Composer {
       { class: "composer", id: "composer", novalidate: true },
       h("p", { class: "form-error", role: "alert", hidden: true }),
       this.note,
-      h("label", { for: "composer-input", class: "visually-hidden" }, `Message ${name}`),
+      (this.label = h("label", { for: "composer-input", class: "visually-hidden" }, `Message ${name}`)),
       this.input,
       this.button,
       this.count,
@@ -67,6 +67,12 @@ export class Composer {
     });
   }
 
+  /** The room's new name (renamed): the label and the placeholder follow. */
+  rename(name) {
+    this.label.textContent = `Message ${name}`;
+    this.input.placeholder = `Message ${name}`;
+  }
+
   /**
    * Turns the composer off with `reason` shown above it (e.g. an unverified address), or
    * back on with null. What was typed stays.
@@ -83,7 +89,8 @@ export class Composer {
   #refresh() {
     const box = this.input;
     box.style.height = "auto";
-    box.style.height = `${box.scrollHeight + box.offsetHeight - box.clientHeight}px`;
+    // Empty, the box is one line: Chromium's scrollHeight counts a wrapped placeholder.
+    box.style.height = box.value ? `${box.scrollHeight + box.offsetHeight - box.clientHeight}px` : "";
     const length = scalarLength(box.value);
     const over = length > MAX_BODY;
     this.count.hidden = length < COUNT_FROM;

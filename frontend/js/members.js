@@ -10,9 +10,11 @@ export class MembersPanel {
   /**
    * presence: the app's Presence (dots and who is online). selfId: () => my user id.
    * onMessage: (user) => void; the "Message" button of another member.
+   * blocked: () => why that button cannot work yet (it is disabled, saying so), or null.
    */
-  constructor(presence, { selfId = () => null, onMessage = null } = {}) {
+  constructor(presence, { selfId = () => null, onMessage = null, blocked = () => null } = {}) {
     this.presence = presence;
+    this.blocked = blocked;
     this.selfId = selfId;
     this.onMessage = onMessage;
     this.members = []; // [{user: {id, username, displayName}, role, online}]
@@ -80,6 +82,7 @@ export class MembersPanel {
 
   render() {
     clear(this.list);
+    const blocked = this.blocked();
     const members = [...this.members].sort((a, b) => (ROLE_ORDER[a.role] ?? 3) - (ROLE_ORDER[b.role] ?? 3) || (a.user.displayName || "").localeCompare(b.user.displayName || ""));
     for (const member of members) {
       this.list.append(
@@ -91,7 +94,7 @@ export class MembersPanel {
           h("span", { class: "member-username" }, ` @${member.user.username}`),
           member.role !== "member" ? h("span", { class: "role" }, member.role) : null,
           this.onMessage && member.user.id !== this.selfId()
-            ? h("button", { type: "button", class: "link-button message-member", "aria-label": `Message ${member.user.displayName || member.user.username}`, onclick: () => this.onMessage(member.user) }, "Message")
+            ? h("button", { type: "button", class: "link-button message-member", "aria-label": `Message ${member.user.displayName || member.user.username}`, disabled: !!blocked, title: blocked, onclick: () => this.onMessage(member.user) }, "Message")
             : null,
         ),
       );

@@ -55,6 +55,11 @@ export class MessageList {
     });
   }
 
+  /** The room's new name (renamed): the list's label follows. */
+  rename(name) {
+    this.list.setAttribute("aria-label", `Messages in ${name}`);
+  }
+
   /** The list is gone: stops redrawing times. */
   stop() {
     clearInterval(this.timeRefresher);

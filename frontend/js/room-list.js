@@ -28,11 +28,21 @@ export class RoomList {
     this.closed = new Map(Object.entries(JSON.parse(localStorage.getItem(this.closedKey) || "{}")).map(([id, last]) => [Number(id), last]));
   }
 
-  /** Hides a direct message from the list until a message newer than its last one arrives. */
+  /**
+   * Hides a direct message from the list until a message newer than its last one arrives.
+   * Closing it reads it (POST /rooms/{id}/read up to its last message): a hidden room's
+   * unread messages would otherwise stay in the tab title with nothing left to clear them.
+   */
   close(roomId) {
     const room = this.rooms.get(roomId);
     if (!room || room.kind !== "direct") return;
-    this.closed.set(roomId, room.lastMessage?.id ?? 0);
+    const lastId = room.lastMessage?.id ?? 0;
+    if (room.unreadCount && lastId) {
+      room.unreadCount = 0;
+      room.lastReadMessageId = Math.max(room.lastReadMessageId || 0, lastId);
+      this.session.api("POST", `/rooms/${roomId}/read`, { messageId: lastId }).catch(() => {});
+    }
+    this.closed.set(roomId, lastId);
     this.#saveClosed();
     this.update(roomId);
     if (this.openId === roomId) location.hash = "#/rooms";
@@ -53,10 +63,10 @@ export class RoomList {
     localStorage.setItem(this.closedKey, JSON.stringify(Object.fromEntries(this.closed)));
   }
 
-  /** Unread messages over all rooms. */
+  /** Unread messages over the rooms listed (a closed direct message is not). */
   get unreadTotal() {
     let total = 0;
-    for (const room of this.rooms.values()) total += room.unreadCount || 0;
+    for (const room of this.rooms.values()) if (!this.#hidden(room)) total += room.unreadCount || 0;
     return total;
   }
 
@@ -78,6 +88,25 @@ export class RoomList {
     this.rooms = new Map(answer.rooms.map((room) => [room.id, room]));
     this.loaded = true;
     this.render();
+    this.#loadPeerPresence();
+  }
+
+  /**
+   * GET /rooms says nothing of presence: the online flag of each direct-message peer comes
+   * from that room's GET /rooms/{id}/members (as the members panel's does), so the
+   * sidebar's dots are right before a conversation is opened. Later changes come as
+   * `presence` events. Failures leave the dot as it was.
+   */
+  #loadPeerPresence() {
+    for (const room of this.rooms.values()) this.#loadPeerOf(room);
+  }
+
+  #loadPeerOf(room) {
+    if (room.kind !== "direct" || !room.peer) return;
+    this.session.api("GET", `/rooms/${room.id}/members`).then(({ members }) => {
+      const peer = members.find((m) => m.user.id === room.peer.id);
+      if (peer) this.presence.set(peer.user.id, peer.online);
+    }).catch(() => {});
   }
 
   /** Adds or replaces a room (created, joined) and shows it. */
@@ -85,6 +114,7 @@ export class RoomList {
     this.rooms.set(room.id, room);
     this.closed.delete(room.id) && this.#saveClosed();
     this.update(room.id);
+    this.#loadPeerOf(room);
   }
 
   /** Forgets a room (left, deleted, removed from it). */
@@ -163,7 +193,8 @@ export class RoomList {
         "a",
         { href: `#/rooms/${room.id}`, "aria-label": label, "aria-current": isOpen ? "page" : null, "data-unread": unread },
         h("span", { class: `kind kind-${room.kind}`, "aria-hidden": "true" }, kindLabel),
-        h("span", { class: "room-text" }, h("span", { class: "room-name", dir: "auto" }, name, dot), h("span", { class: "preview", dir: "auto" }, preview)),
+        // The dot follows the name, outside its ellipsis: a long name cuts itself, not the dot.
+        h("span", { class: "room-text" }, h("span", { class: "room-line" }, h("span", { class: "room-name", dir: "auto" }, name), dot), h("span", { class: "preview", dir: "auto" }, preview)),
         badge,
       ),
       close,

@@ -27,11 +27,13 @@ export class RoomView {
    *   presence   the Presence
    *   typists    the Typists
    *   postingBlocked  () => why this user cannot post yet (shown over a disabled composer), or null
+   *   directBlocked   () => why this user cannot start a direct message yet (the members'
+   *                   "Message" buttons are off, with it as their title), or null
    *   onLeave, onDelete  (view) => void; the header's Leave and Delete buttons
    *   onDirect   (user) => void; a member's "Message" button
    *   notifier   the Notifier (the Mute button), or null
    */
-  constructor(room, { session, socket, rooms, presence, typists, notifier = null, postingBlocked = () => null, onLeave, onDelete, onDirect = null }) {
+  constructor(room, { session, socket, rooms, presence, typists, notifier = null, postingBlocked = () => null, directBlocked = () => null, onLeave, onDelete, onDirect = null }) {
     this.notifier = notifier;
     this.postingBlocked = postingBlocked;
     this.id = room.id;
@@ -49,7 +51,7 @@ export class RoomView {
     const selfId = () => session.user?.id;
     this.header = h("header", { class: "room-header" });
     this.messages = new MessageList({ name, selfId, onNearTop: () => this.loadOlder(), onRetry: (clientMsgId, body) => this.send(body, clientMsgId) });
-    this.members = new MembersPanel(presence, { selfId, onMessage: onDirect });
+    this.members = new MembersPanel(presence, { selfId, onMessage: onDirect, blocked: directBlocked });
     this.composer = new Composer({ name, onSend: (body) => this.send(body), sendTyping: (typing) => socket.typing(this.id, typing) });
     this.typingLine = h("p", { class: "typing", id: "typing", "aria-live": "polite" });
     this.liveStatus = h("p", { class: "visually-hidden", role: "status" });
@@ -74,6 +76,7 @@ export class RoomView {
   /** Turns the composer off, saying why, while the user may not post (or on again). */
   applyVerification() {
     this.composer.setDisabled(this.postingBlocked());
+    this.members.render();
   }
 
   /** The room is no longer shown: stops typing notices; late answers are dropped. */
@@ -120,6 +123,10 @@ export class RoomView {
    */
   onUpdated(changes) {
     this.renderHeader();
+    if ("name" in changes) {
+      this.composer.rename(this.name);
+      this.messages.rename(this.name);
+    }
     if ("name" in changes) this.messages.addEvent(`The room was renamed “${changes.name}”`);
     if ("topic" in changes) this.messages.addEvent(changes.topic ? `The topic is now “${changes.topic}”` : "The topic was cleared");
   }

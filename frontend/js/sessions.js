@@ -65,7 +65,8 @@ function sessionItem(s, revoke) {
       h("span", { class: "muted" }, ` · ${s.ip || "unknown address"}`),
       h("br"),
       // This browser is in use right now; its stored lastUsedAt moves only when it refreshes its token.
-      h("span", { class: "muted" }, `Signed in ${formatTime(s.createdAt)} · `, s.current ? "Active now" : `last active ${formatTime(s.lastUsedAt)}`),
+      // Each time stays whole on its line (class "when": no wrapping inside it).
+      h("span", { class: "muted" }, "Signed in ", h("span", { class: "when" }, formatTime(s.createdAt)), " · ", s.current ? "Active now" : ["last active ", h("span", { class: "when" }, formatTime(s.lastUsedAt))]),
     ),
     action,
   );
