@@ -34,8 +34,7 @@ public final class Socket: Sendable {
         var anyHandler: (@Sendable (String, [JSONValue]) async -> Void)?
         var middlewares: [PacketMiddleware] = []
         var disconnectHandlers: [@Sendable (DisconnectReason) async -> Void] = []
-        var nextAckID = 0
-        var pendingAcks: [Int: PendingAck] = [:]
+        var acks = AckBook<PendingAck>()
         /// Inbound events (and a client's disconnect) wait here; a task drains them in order,
         /// spawned only while there is something to do.
         var inbox: [Inbound] = []
@@ -58,7 +57,7 @@ public final class Socket: Sendable {
 
     struct PendingAck {
         let continuation: CheckedContinuation<[JSONValue], any Error>
-        let timer: Scheduled<Void>?
+        var timer: Scheduled<Void>?
     }
 
     init(id: String, namespace: Namespace, handshake: Handshake, client: SocketIOClient, data: (any Sendable)?,
@@ -184,14 +183,11 @@ public final class Socket: Sendable {
         let eventLoop = client.connection.eventLoop
         return try await withCheckedThrowingContinuation { continuation in
             let ackID: Int? = state.withLock { s in
-                guard s.connected else { return nil }
-                let ackID = s.nextAckID
-                s.nextAckID &+= 1
-                let timer = eventLoop.scheduleTask(in: .nanoseconds(timeout.nanosecondsClamped)) { () -> Void in
-                    // strong: cancelled when the ack arrives or the socket disconnects
+                guard s.connected, let ackID = s.acks.register(PendingAck(continuation: continuation)) else { return nil }
+                // strong: cancelled when the ack arrives or the socket disconnects
+                s.acks.setTimer(for: ackID, eventLoop.scheduleTask(in: .nanoseconds(timeout.nanosecondsClamped)) { () -> Void in
                     self.failAck(ackID, with: AckError.timeout)
-                }
-                s.pendingAcks[ackID] = PendingAck(continuation: continuation, timer: timer)
+                })
                 return ackID
             }
             guard let ackID else {
@@ -343,15 +339,13 @@ public final class Socket: Sendable {
 
     func receiveAck(_ packet: SocketPacket) {
         guard let id = packet.id, case .array(let args)? = packet.data else { return }
-        let pending = state.withLock { $0.pendingAcks.removeValue(forKey: id) }
-        guard let pending else { return }
+        guard let pending = state.withLock({ $0.acks.settle(id) }) else { return }
         pending.timer?.cancel()
         pending.continuation.resume(returning: args)
     }
 
     private func failAck(_ id: Int, with error: any Error) {
-        let pending = state.withLock { $0.pendingAcks.removeValue(forKey: id) }
-        pending?.continuation.resume(throwing: error)
+        state.withLock { $0.acks.settle(id) }?.continuation.resume(throwing: error)
     }
 
     /// Returns true the first time only.
@@ -370,8 +364,7 @@ public final class Socket: Sendable {
         session?.socketEnded(reason, socketID: id, namespace: namespace.name, rooms: joinedRooms, logger: logger)
         namespace.remove(self)
         let (handlers, acks, dropped) = state.withLock { s in
-            let acks = s.pendingAcks
-            s.pendingAcks = [:]
+            let acks = s.acks.close()
             s.handlers = []
             // events still queued when the server disconnects the socket (or the transport
             // closed) are not handled: nobody can be answered any more
@@ -385,7 +378,7 @@ public final class Socket: Sendable {
             return (takeDisconnectHandlers(&s, reason), acks, dropped)
         }
         client.eventsDone(dropped)
-        for (_, pending) in acks {
+        for pending in acks {
             pending.timer?.cancel()
             pending.continuation.resume(throwing: AckError.disconnected)
         }
