@@ -853,6 +853,17 @@ def test_settings_change_the_name_and_password_and_log_out_other_sessions(server
     text_of(driver, "#display-name-done", "Saved")
     text_of(driver, "#nav-settings", "Sunny Settler")
     assert server.api("GET", "/me", token=me["accessToken"]).json()["displayName"] == "Sunny Settler"
+    # Optional, as at sign-up: emptied, the name is the username again; the old "Saved." goes as the field changes.
+    name_box = find(driver, "#display-name-form input[name=displayName]")
+    name_box.send_keys(Keys.CONTROL, "a")
+    name_box.send_keys(Keys.DELETE)
+    wait(driver).until(lambda d: d.find_element("id", "display-name-done").text == "", "the old 'Saved.' stayed")
+    find(driver, "#display-name-form button[type=submit]").click()
+    text_of(driver, "#display-name-done", "Saved")
+    assert not [e for e in driver.find_elements("css selector", "#display-name-form .field-error, #display-name-form .form-error") if e.is_displayed()]
+    assert not driver.find_elements("css selector", "#display-name-form [aria-invalid=true]")
+    text_of(driver, "#nav-settings", me["user"]["username"])
+    assert server.api("GET", "/me", token=me["accessToken"]).json()["displayName"] == me["user"]["username"]
     submit(driver, "password-form", currentPassword="wrong password", newPassword="another good password")
     text_of(driver, "#password-form .form-error", "current password is wrong")
     submit(driver, "password-form", currentPassword=PASSWORD, newPassword="another good password")

@@ -13,12 +13,14 @@ export function showSettings({ session, setContent }) {
   const nameDone = h("p", { class: "success", role: "status", id: "display-name-done" });
   const nameForm = form(
     "display-name-form",
-    [field({ label: "Display name", name: "displayName", autocomplete: "name", maxlength: 64, value: user?.displayName || "", hint: "What others see next to your messages." })],
+    [field({ label: "Display name", name: "displayName", autocomplete: "name", maxlength: 64, required: false, value: user?.displayName || "", hint: "What others see next to your messages. Left empty, your username." })],
     "Save name",
     async (values, el) => {
       nameDone.textContent = "";
       try {
-        const me = await session.api("PATCH", "/me", { displayName: values.displayName.trim() });
+        // Optional, as at sign-up: an empty name is the username (what the server stores
+        // for a registration without one, POST /auth/register in docs/openapi.yaml).
+        const me = await session.api("PATCH", "/me", { displayName: values.displayName.trim() || user.username });
         session.updateUser(me);
         nameDone.textContent = "Saved.";
       } catch (error) {
@@ -26,6 +28,8 @@ export function showSettings({ session, setContent }) {
       }
     },
   );
+  // A "Saved." from before goes as soon as the field changes: it must not sit beside a new error.
+  nameForm.addEventListener("input", () => { nameDone.textContent = ""; });
   const passwordDone = h("p", { class: "success", role: "status", id: "password-done" });
   const passwordForm = form(
     "password-form",
@@ -45,6 +49,7 @@ export function showSettings({ session, setContent }) {
       }
     },
   );
+  passwordForm.addEventListener("input", () => { passwordDone.textContent = ""; });
   const othersStatus = h("p", { role: "status", id: "others-done" });
   const others = h(
     "button",
