@@ -9,8 +9,9 @@ import Synchronization
 /// and history pages.
 ///
 /// A send is: ``validate(userID:roomID:body:clientMsgID:replyTo:)`` (no database), then a place
-/// in the next group-committed batch (``GroupCommit``: concurrent sends share one transaction,
-/// each in its own savepoint) where `insertBatched` writes it in one statement that
+/// in the next group-committed batch (``GroupCommit``: concurrent sends share one transaction;
+/// only when one of them fails is the batch written again with a savepoint each, so the failing
+/// send alone gets its error) where `insertBatched` writes it in one statement that
 /// also checks membership, verification and the reply target; the batch then moves each room's
 /// last message and each author's read cursor once, appends the batch's `message:new` deltas to the
 /// ``ChatEventLog`` (one append, the last statement before COMMIT), commits, and waits until this
@@ -123,8 +124,8 @@ public struct MessageService: Sendable {
     }
 
     /// One send inside its batch: one statement (``MessageStore/insertIfAllowed(roomID:authorID:body:clientMsgID:replyTo:requireVerified:now:on:)``)
-    /// when it is allowed; when it wrote nothing, the reason, in the order ``insert(_:now:on:)``
-    /// checks them: `room_not_found`, `not_a_member`, `email_unverified`, then a stored
+    /// when it is allowed; when it wrote nothing, the reason, in this order: `room_not_found`
+    /// (also for an unknown author), `not_a_member`, `email_unverified`, then a stored
     /// `clientMsgId` (earlier in this batch or before: a duplicate with the stored message),
     /// then `validation_failed` (`replyTo`).
     static func insertBatched(
@@ -163,42 +164,6 @@ public struct MessageService: Sendable {
             throw ServiceError.validation(["clientMsgId": "must be 1 to \(Self.maxClientMsgIDLength) characters"])
         }
         return NewMessage(authorID: userID, roomID: roomID, body: body, clientMsgID: clientMsgID, replyTo: replyTo)
-    }
-
-    /// The body of the send transaction, run on the caller's transaction `db`: the sender's
-    /// standing (``RoomStore/senderStanding(roomID:userID:on:)`` and the ``EmailVerificationGate``),
-    /// the `clientMsgId` dedupe, the reply target, the insert (which moves the room's last message
-    /// and the author's read cursor). `now` is ms since the epoch. Reports nothing: the caller
-    /// reports a non-duplicate after its commit.
-    ///
-    /// Throws `room_not_found` (also for an unknown author), `not_a_member`, `email_unverified`,
-    /// `validation_failed` (`replyTo` not in this room).
-    public func insert(_ new: NewMessage, now: Int64, on db: any SQLDatabase) async throws -> SendOutcome {
-        guard let standing = try await rooms.senderStanding(roomID: new.roomID, userID: new.authorID, on: db), standing.roomExists else {
-            throw ServiceError.roomNotFound
-        }
-        guard standing.role != nil else { throw ServiceError.notAMember }
-        try verification.check(emailVerifiedAt: standing.emailVerifiedAt)
-        if let clientMsgID = new.clientMsgID,
-           let existing = try await messages.find(roomID: new.roomID, authorID: new.authorID, clientMsgID: clientMsgID, on: db) {
-            return SendOutcome(record: existing, duplicate: true)
-        }
-        if let replyTo = new.replyTo {
-            guard let target = try await messages.find(id: replyTo, on: db), target.roomId == new.roomID else {
-                throw ServiceError.validation(["replyTo": "must be a message in this room"])
-            }
-        }
-        guard let message = try await messages.insert(
-            roomID: new.roomID, authorID: new.authorID, body: new.body, clientMsgID: new.clientMsgID, replyTo: new.replyTo, now: now, on: db
-        ) else {
-            // a concurrent send with the same clientMsgId committed first: this one is its retry
-            guard let clientMsgID = new.clientMsgID,
-                  let existing = try await messages.find(roomID: new.roomID, authorID: new.authorID, clientMsgID: clientMsgID, on: db) else {
-                throw StoreError.noRowReturned
-            }
-            return SendOutcome(record: existing, duplicate: true)
-        }
-        return SendOutcome(record: message, duplicate: false)
     }
 }
 
