@@ -201,6 +201,36 @@ struct RecoveryTests {
         }
     }
 
+    @Test("a member who left a room while away recovers that room's events sent before it left, then its room:member left, nothing after", arguments: TestApp.databaseKinds)
+    func leftWhileAwayKeepsEarlierEvents(kind: DatabaseKind) async throws {
+        try await Self.withApp(try Self.configuration(kind)) { client, port in
+            let (ann, bob, room) = try await ChatREST.roomOfTwo(client)
+            let other = try await ChatREST.room(client, ann.token)
+            try await ChatREST.join(client, bob.token, room: other)
+            let first = try await Client.connect(port: port, token: bob.token)
+            try await Self.topic(client, ann.token, room: room, "seen")
+            _ = try await first.events(through: "room:updated")
+            let pid = try #require(first.pid), offset = try #require(first.lastOffset)
+            first.close()
+
+            // the connection handler leaves `room` before the replay: the replay must not filter by it
+            try await Self.topic(client, ann.token, room: room, "before bob left")
+            let left = try await client.execute(uri: "/api/rooms/\(room)/leave", method: .post, headers: SessionRevocationHTTPTests.bearer(bob.token))
+            #expect(left.status == .noContent || left.status == .ok)
+            try await Self.topic(client, ann.token, room: room, "after bob left")
+
+            let again = try await Client.connect(port: port, token: bob.token, pid: pid, offset: offset)
+            defer { again.close() }
+            #expect(again.sid == first.sid && again.pid == pid)
+            try await Self.topic(client, ann.token, room: other, "in the other room")
+            let events = try await again.events(through: "room:updated") { $0["roomId"] == RealtimeGatewayTests.id(other) }
+            #expect(events.map(\.name).filter { $0 != "presence" } == ["room:updated", "room:member", "room:updated"])
+            #expect(Self.topics(events) == ["before bob left", "in the other room"])
+            let member = events.first { $0.name == "room:member" }?.args.first
+            #expect(member?["change"] == "left" && member?["roomId"] == RealtimeGatewayTests.id(room))
+        }
+    }
+
     @Test("a session recovers across a restart of the app on the same SQLite file")
     func recoversAcrossRestart() async throws {
         let configuration = try Self.configuration(.sqlite)

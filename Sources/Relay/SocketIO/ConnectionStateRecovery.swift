@@ -37,6 +37,10 @@ public struct LoggedEvent: Sendable, Hashable {
     /// `rooms` (or `rooms` is empty) and in none of `except` (socket.io-adapter's
     /// `shouldIncludePacket`).
     public func isAddressed(to socketRooms: Set<String>) -> Bool {
+        Self.isAddressed(rooms: rooms, except: except, to: socketRooms)
+    }
+
+    static func isAddressed(rooms: Set<String>, except: Set<String>, to socketRooms: Set<String>) -> Bool {
         (rooms.isEmpty || !rooms.isDisjoint(with: socketRooms)) && except.isDisjoint(with: socketRooms)
     }
 
@@ -97,6 +101,41 @@ public protocol SessionRecoveryStore: Sendable {
     /// a store whose application logs in its own transactions returns nil (sent without offset,
     /// not recoverable).
     func log(namespace: String, event: String, arguments: [JSONValue], options: BroadcastOptions) async -> UInt64?
+    /// Phase 2, exact form (the relay calls this one): the missed events of `namespace` after
+    /// `offset` that a socket which was in `sessionRooms` (the restored session's rooms plus its
+    /// own id) would have received, in offset order, and the last offset read (`through`).
+    /// A store that knows how its events change room membership walks them from `sessionRooms`,
+    /// applying each one's joins (before delivering it) and leaves (after), so an event sent to a
+    /// room before the socket's user left it is replayed and one sent after is not. `socketRooms`
+    /// are the socket's rooms now (after the connection handler). nil as for ``events(namespace:after:)``.
+    /// Default: ``events(namespace:after:)`` filtered by `socketRooms`.
+    func missedEvents(namespace: String, after offset: UInt64, sessionRooms: Set<String>, socketRooms: Set<String>) async throws -> MissedEvents?
+}
+
+/// What a replay sends (``SessionRecoveryStore/missedEvents(namespace:after:sessionRooms:socketRooms:)``).
+public struct MissedEvents: Sendable, Hashable {
+    /// The events to send, in offset order.
+    public var events: [LoggedEvent]
+    /// The highest offset read (sent or not): live events at or below it are not sent again.
+    public var through: UInt64
+
+    public init(events: [LoggedEvent], through: UInt64) {
+        self.events = events
+        self.through = through
+    }
+}
+
+extension SessionRecoveryStore {
+    public func missedEvents(namespace: String, after offset: UInt64, sessionRooms: Set<String>, socketRooms: Set<String>) async throws -> MissedEvents? {
+        guard let all = try await events(namespace: namespace, after: offset) else { return nil }
+        var through = offset
+        var send: [LoggedEvent] = []
+        for event in all.sorted(by: { $0.offset < $1.offset }) where event.offset > offset && event.namespace == namespace {
+            through = max(through, event.offset)
+            if event.isAddressed(to: socketRooms) { send.append(event) }
+        }
+        return MissedEvents(events: send, through: through)
+    }
 }
 
 /// Turns on connection state recovery (``RelayConfiguration/connectionStateRecovery``).

@@ -197,7 +197,7 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
         if socket.connected, let handler = namespace.connectionHandler { await handler(socket) }
         // phase 2: the missed events, then the live ones held meanwhile
         if let gate = socket.replayGate, let session {
-            await replay(socket, gate: gate, session: session, after: clientOffset)
+            await replay(socket, gate: gate, session: session, after: clientOffset, sessionRooms: (restored?.rooms ?? []).union([socket.id]))
         }
         if socket.connected { session?.save(socketID: socket.id, namespace: name, rooms: socket.joinedRooms, connected: true, logger: connection.logger) }
         // events that arrived while the handler registered its event handlers run now
@@ -221,33 +221,30 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
     /// connection handler may have joined more), in offset order, then releases the live ones
     /// held meanwhile above the last offset replayed. If the store can no longer replay, the
     /// session is discarded and the connection closed: the client comes back with a new one.
-    private func replay(_ socket: Socket, gate: ReplayGate, session: SocketSession, after offset: UInt64) async {
+    private func replay(_ socket: Socket, gate: ReplayGate, session: SocketSession, after offset: UInt64, sessionRooms: Set<String>) async {
         guard socket.connected else {
-            gate.finish(through: .max, connection: connection)
+            gate.finish(through: .max, socket: socket)
             return
         }
         let store = session.store
-        var events: [LoggedEvent]?
+        var missed: MissedEvents?
         do {
-            events = try await store.events(namespace: socket.namespace.name, after: offset)
+            missed = try await store.missedEvents(namespace: socket.namespace.name, after: offset, sessionRooms: sessionRooms, socketRooms: socket.rooms)
         } catch {
             connection.logger.info("recovery replay failed", metadata: ["socket.id": .string(socket.id), "error": "\(error)"])
         }
-        guard let events else {
+        guard let missed else {
             session.discard(logger: connection.logger)
-            gate.finish(through: .max, connection: connection)
+            gate.finish(through: .max, socket: socket)
             connection.close(reason: .forcedClose)
             return
         }
-        let rooms = socket.rooms
-        var mark = offset
-        for event in events.sorted(by: { $0.offset < $1.offset }) where event.offset > offset && ProtocolName.equal(event.namespace, socket.namespace.name) {
+        var mark = max(offset, missed.through)
+        for event in missed.events.sorted(by: { $0.offset < $1.offset }) where event.offset > offset && ProtocolName.equal(event.namespace, socket.namespace.name) {
             mark = max(mark, event.offset)
-            if event.isAddressed(to: rooms) {
-                _ = connection.enqueue(event.encoded.frames, volatile: false)
-            }
+            _ = connection.enqueue(event.encoded.frames, volatile: false)
         }
-        gate.finish(through: mark, connection: connection)
+        gate.finish(through: mark, socket: socket)
     }
 
     // MARK: - Backpressure

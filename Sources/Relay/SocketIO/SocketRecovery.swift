@@ -124,41 +124,48 @@ final class SessionWriteTracker: Sendable {
 }
 
 /// Holds a recovered socket's live logged events while its missed ones are replayed, then
-/// releases those above the replayed-through mark, once, in offset order; afterwards drops any
-/// logged event at or below the mark (the replay sent it).
+/// releases those above the replayed-through mark, once, in offset order, each only if it is
+/// still addressed to the socket's rooms at release (the connection handler may have left rooms
+/// the user lost while away after the event was held); afterwards drops any logged event at or
+/// below the mark (the replay sent it).
 final class ReplayGate: Sendable {
     private let state = Mutex<State>(State())
 
     struct State {
         var replaying = true
-        var held: [EncodedPacket] = []
+        var held: [(packet: EncodedPacket, options: BroadcastOptions)] = []
         var replayedThrough: UInt64 = 0
     }
 
     /// A live logged packet for this socket: sent, held, or dropped. Sent under the gate's lock,
     /// so a release in progress and a live packet cannot swap places.
-    func admit(_ packet: EncodedPacket, offset: UInt64, volatile: Bool, connection: EngineConnection) {
+    func admit(_ packet: EncodedPacket, offset: UInt64, options: BroadcastOptions, connection: EngineConnection) {
         state.withLock { s in
             if s.replaying {
-                s.held.append(packet)
+                s.held.append((packet, options))
             } else if offset > s.replayedThrough {
-                _ = connection.enqueue(packet.frames, volatile: volatile)
+                _ = connection.enqueue(packet.frames, volatile: options.volatile)
             }
         }
     }
 
-    /// The replay sent everything up to `mark`: release the held packets above it, in offset
-    /// order, each offset once, and let live packets through from now on.
-    func finish(through mark: UInt64, connection: EngineConnection) {
+    /// The replay sent everything up to `mark`: release the held packets above it that are
+    /// addressed to `socket`'s rooms now, in offset order, each offset once, and let live
+    /// packets through from now on.
+    func finish(through mark: UInt64, socket: Socket) {
+        let connection = socket.client.connection
         state.withLock { s in
             s.replayedThrough = mark
             s.replaying = false
-            let held = s.held.sorted { ($0.offset ?? 0) < ($1.offset ?? 0) }
+            let held = s.held.sorted { ($0.packet.offset ?? 0) < ($1.packet.offset ?? 0) }
             s.held = []
+            guard !held.isEmpty else { return }
+            let rooms = socket.rooms
             var last = mark
-            for packet in held {
+            for (packet, options) in held {
                 guard let offset = packet.offset, offset > last else { continue }
                 last = offset
+                guard LoggedEvent.isAddressed(rooms: options.rooms, except: options.except, to: rooms) else { continue }
                 _ = connection.enqueue(packet.frames, volatile: false)
             }
         }

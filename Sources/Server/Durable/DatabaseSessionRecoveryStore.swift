@@ -109,6 +109,35 @@ struct DatabaseSessionRecoveryStore: SessionRecoveryStore {
         }
     }
 
+    /// The exact replay: walks the missed rows in seq order from `sessionRooms` (the restored
+    /// rooms and the socket's id), applying each row's ``LogEffect`` to those simulated rooms as
+    /// ``LogTail`` applies it live (a join before delivering, a leave after), and keeps a row iff
+    /// it is addressed to the simulated rooms at that point. So a room's event sent before the
+    /// user left it while away is replayed, and one sent after is not, whatever rooms the
+    /// connection handler has already left or joined (`socketRooms` is not used).
+    func missedEvents(namespace: String, after offset: UInt64, sessionRooms: Set<String>, socketRooms: Set<String>) async throws -> MissedEvents? {
+        let cutoff = log.clock.now().millis - windowMillis
+        return try await database.read { db -> MissedEvents? in
+            guard try await isValid(offset: offset, namespace: namespace, cutoff: cutoff, on: db) else { return nil }
+            var rooms = sessionRooms
+            var send: [LoggedEvent] = []
+            var through = offset
+            var after = offset
+            while true {
+                let page = try await log.entries(namespace: namespace, after: after, limit: pageSize, on: db)
+                for record in page {
+                    through = max(through, record.seq)
+                    if case .join(let subject, let joined)? = record.effect, rooms.contains(subject) { rooms.formUnion(joined) }
+                    if record.loggedEvent.isAddressed(to: rooms) { send.append(record.loggedEvent) }
+                    if case .leave(let subject, let left)? = record.effect, rooms.contains(subject) { rooms.subtract(left) }
+                }
+                guard page.count == pageSize, let last = page.last else { break }
+                after = last.seq
+            }
+            return MissedEvents(events: send, through: through)
+        }
+    }
+
     /// The chat appends in its own transactions: nothing emitted through the relay is logged here.
     func log(namespace: String, event: String, arguments: [JSONValue], options: BroadcastOptions) async -> UInt64? {
         nil
