@@ -23,7 +23,7 @@ class Tab:
         self.client.connect(server.url, auth={"token": token}, transports=list(transports), wait_timeout=10)
 
     def _recorder(self, name):
-        def record(data):
+        def record(data, *offset):   # logged events carry their recovery offset as a last argument
             with self.cond:
                 self.events.setdefault(name, []).append(data)
                 self.cond.notify_all()
