@@ -171,6 +171,41 @@ import Testing
         }
     }
 
+    /// A live logged event held during the replay is released only if the socket is still in
+    /// one of its rooms: here it left the room after the event was held (as the chat's handler
+    /// leaves the rooms lost while away), so it never gets it.
+    @Test func heldEventIsReleasedOnlyIfStillAddressedToTheSocket() async throws {
+        let store = HookedStore(InMemorySessionRecoveryStore())
+        try await withLiveRelay(Self.configuration(ConnectionStateRecovery(store: store)), setUp: { relay in
+            Self.install(relay.namespace("/"))
+        }) { relay, client in
+            let port = try #require(client.port)
+            let chat = relay.namespace("/")
+            let a = try await Self.connect(port: port)
+            #expect(await a.ws.nextText() == #"42["recovered",false]"#)
+            a.ws.send(#"421["join","r"]"#)
+            #expect(await a.ws.nextText() == "431[true]")
+            await chat.to("r").emit("e", .number(1))
+            #expect(await a.ws.nextText() == #"42["e",1,"1"]"#)
+            a.ws.close()
+            #expect(await Self.eventually { chat.sockets.isEmpty })
+            let sid = a.sid
+            store.afterEvents.withLock {
+                $0 = {
+                    await chat.to("r").emit("gone", .number(2))   // held (offset 2, above the replay)
+                    await chat.socket(id: sid)?.leave("r")
+                }
+            }
+            let b = try await Self.connect(port: port, auth: Self.recoveryAuth(pid: a.pid, offset: "1"))
+            #expect(b.sid == a.sid)
+            #expect(await b.ws.nextText() == #"42["recovered",true]"#)
+            #expect(await Self.eventually { chat.rooms(ofSocket: sid) == [sid] })
+            store.afterEvents.withLock { $0 = nil }
+            await chat.emit("end")
+            #expect(await b.ws.nextText() == #"42["end","3"]"#)
+        }
+    }
+
     /// A CONNECT with the pid of a socket this node still has (its transport not yet timed out)
     /// supersedes it: the stale socket is disconnected, the new one takes its id.
     @Test func staleSocketOfTheSameClientIsSuperseded() async throws {
