@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 
+import pytest
 import requests
 import socketio
 
@@ -179,3 +180,21 @@ class Client:
     def close(self):
         if self.client.connected:
             self.client.disconnect()
+
+
+@pytest.fixture
+def clients():
+    """`clients(node_or_url, user, **kwargs)` opens a ``Client`` with the user's access token on a
+    node (or any URL, e.g. nginx in front of the nodes); every one is closed after the test.
+    Test modules import it (`from cluster_fixture import clients`) to use it as a fixture."""
+    opened = []
+
+    def open_client(target, user, **kwargs):
+        url = target if isinstance(target, str) else target.url
+        client = Client(url, user["accessToken"], **kwargs)
+        opened.append(client)
+        return client
+
+    yield open_client
+    for client in opened:
+        client.close()

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from cluster_fixture import NODE_TIMEOUT_S, Client, Cluster
+from cluster_fixture import NODE_TIMEOUT_S, Cluster, clients  # noqa: F401 (clients is a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -14,19 +14,6 @@ def cluster():
     yield c
     c.stop()
 
-
-@pytest.fixture
-def clients():
-    opened = []
-
-    def open_client(node, user, **kwargs):
-        client = Client(node.url, user["accessToken"], **kwargs)
-        opened.append(client)
-        return client
-
-    yield open_client
-    for client in opened:
-        client.close()
 
 
 def send_until_acked(client, room_id, body, timeout=20.0):

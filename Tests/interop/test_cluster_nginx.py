@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from cluster_fixture import Client, Cluster
+from cluster_fixture import Cluster, clients  # noqa: F401 (clients is a fixture)
 from relay_fixture import REPO_ROOT, free_port
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -81,19 +81,6 @@ def cluster():
     yield c
     c.stop()
 
-
-@pytest.fixture
-def clients():
-    opened = []
-
-    def open_client(url, user, **kwargs):
-        client = Client(url, user["accessToken"], **kwargs)
-        opened.append(client)
-        return client
-
-    yield open_client
-    for client in opened:
-        client.close()
 
 
 @pytest.mark.parametrize("transports,ends_on", [

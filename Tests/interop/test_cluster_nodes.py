@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from cluster_fixture import Client, Cluster
+from cluster_fixture import Cluster, clients  # noqa: F401 (clients is a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -20,19 +20,6 @@ def people(cluster):
     registering and logging in costs two scrypt hashes each."""
     return [cluster.new_user(p) for p in ("ann", "bob", "cat")]
 
-
-@pytest.fixture
-def clients():
-    opened = []
-
-    def open_client(node, user, **kwargs):
-        client = Client(node.url, user["accessToken"], **kwargs)
-        opened.append(client)
-        return client
-
-    yield open_client
-    for client in opened:
-        client.close()
 
 
 def test_a_message_sent_on_a_reaches_members_on_b_and_c(cluster, people, clients):
