@@ -231,6 +231,36 @@ struct RecoveryTests {
         }
     }
 
+    @Test("a pid reused on another node: the old node's later disconnected save or discard leaves the live session alone", arguments: TestApp.databaseKinds)
+    func oldNodeCannotEndTheMovedSession(kind: DatabaseKind) async throws {
+        try await TestDatabases.with(kind) { db in
+            let log = EventLogStore()
+            _ = try await db.write { sql in try await log.append([EventLogEntry(event: "e", arguments: [], rooms: ["r"])], on: sql) }
+            let offset = try await db.read { sql in try await log.maxSeq(on: sql) }
+            let a = DatabaseSessionRecoveryStore(database: db, log: log, window: .seconds(120), nodeID: "node-a")
+            let b = DatabaseSessionRecoveryStore(database: db, log: log, window: .seconds(120), nodeID: "node-b")
+            let live = RecoverableSession(pid: "PPPPPPPPPPPPPPPPPPPPPP", socketID: "s1", namespace: "/", owner: "o", rooms: ["r"])
+            try await a.save(live)
+            // the client reconnects on node b with the pid while a's socket is still up
+            #expect(try await b.restore(pid: live.pid, namespace: "/", owner: "o", after: offset) != nil)
+            try await b.save(live)
+            // a's old socket ends later: a recoverable save as disconnected, or a discard
+            var stale = live
+            stale.connected = false
+            try await a.save(stale)
+            try await a.discard(pid: live.pid)
+            struct Row: Decodable { let nodeId: String?; let disconnectedAt: Int64? }
+            let row = try await db.read { sql in
+                try await sql.raw("SELECT node_id, disconnected_at FROM recovery_sessions WHERE pid_hash = \(bind: DatabaseSessionRecoveryStore.hash(pid: live.pid))")
+                    .first(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns)
+            }
+            #expect(row?.nodeId == "node-b" && row?.disconnectedAt == nil)
+            // b's own end still works
+            try await b.discard(pid: live.pid)
+            #expect(try await b.restore(pid: live.pid, namespace: "/", owner: "o", after: offset) == nil)
+        }
+    }
+
     @Test("a session recovers across a restart of the app on the same SQLite file")
     func recoversAcrossRestart() async throws {
         let configuration = try Self.configuration(.sqlite)

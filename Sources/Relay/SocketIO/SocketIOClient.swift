@@ -169,7 +169,13 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
                 stale.session?.detach()
                 stale.disconnect()
             }
-            if namespace.socket(id: restored.socketID) == nil { socketID = restored.socketID }
+            if namespace.socket(id: restored.socketID) == nil {
+                // another node may still have it (the client moved before that transport timed
+                // out): end it cluster-wide through the adapter before the new socket exists, so
+                // two live sockets never share the id
+                await namespace.in(restored.socketID).disconnectSockets()
+                if namespace.socket(id: restored.socketID) == nil { socketID = restored.socketID }
+            }
         }
         let socket = Socket(id: socketID, namespace: namespace, handshake: handshake, client: self, data: data,
                             session: session, recovered: restored != nil)

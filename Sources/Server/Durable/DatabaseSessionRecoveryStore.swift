@@ -51,14 +51,27 @@ struct DatabaseSessionRecoveryStore: SessionRecoveryStore {
                 ON CONFLICT (pid_hash) DO UPDATE SET
                     socket_id = excluded.socket_id, namespace = excluded.namespace, owner = excluded.owner, rooms = excluded.rooms,
                     node_id = excluded.node_id, updated_at = excluded.updated_at, disconnected_at = excluded.disconnected_at
+                WHERE excluded.disconnected_at IS NULL OR recovery_sessions.node_id IS NULL OR excluded.node_id IS NULL
+                    OR recovery_sessions.node_id = excluded.node_id
                 """
             ).run()
         }
     }
 
+    /// In a cluster, a disconnected save or a discard from a node that no longer holds the
+    /// session (its row's `node_id` is another node's: the client reconnected there with this pid
+    /// and the old socket here was ended after) changes nothing, so the old socket's end never
+    /// marks the live session disconnected or deletes it (socket.io issue #4880). A connected
+    /// save always claims the session for its node.
     func discard(pid: String) async throws {
         try await database.write { db in
-            try await db.raw("DELETE FROM recovery_sessions WHERE pid_hash = \(bind: Self.hash(pid: pid))").run()
+            if let nodeID {
+                try await db.raw(
+                    "DELETE FROM recovery_sessions WHERE pid_hash = \(bind: Self.hash(pid: pid)) AND (node_id IS NULL OR node_id = \(bind: nodeID))"
+                ).run()
+            } else {
+                try await db.raw("DELETE FROM recovery_sessions WHERE pid_hash = \(bind: Self.hash(pid: pid))").run()
+            }
         }
     }
 
