@@ -15,6 +15,7 @@ import pytest
 import requests
 import socketio
 
+from event_recorder import EventRecorder
 from relay_fixture import free_port
 from switchboard_fixture import Switchboard
 
@@ -126,14 +127,13 @@ def node_is_listening(node: Switchboard) -> bool:
         return False
 
 
-class Client:
+class Client(EventRecorder):
     """One python-socketio client, collecting the events it receives."""
 
     EVENTS = ("message:new", "room:member", "read", "typing", "presence", "auth:token", "room:deleted")
 
     def __init__(self, url: str, token: str, transports=("websocket",), reconnection=False, urls=None):
-        self.events: dict[str, list] = {}
-        self.cond = threading.Condition()
+        super().__init__()
         self.client = socketio.Client(reconnection=reconnection, reconnection_delay=0.2, reconnection_delay_max=0.5)
         self.disconnected = threading.Event()
         self.connects = 0
@@ -150,25 +150,6 @@ class Client:
         with self.cond:
             self.connects += 1
             self.cond.notify_all()
-
-    def _recorder(self, name):
-        def record(data, *offset):   # logged events carry their offset as a last argument
-            with self.cond:
-                self.events.setdefault(name, []).append(data)
-                self.cond.notify_all()
-        return record
-
-    def wait_for(self, name, predicate=lambda d: True, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for item in self.events.get(name, []):
-                    if predicate(item):
-                        return item
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"no {name} event matching within {timeout}s; got {self.events.get(name)}")
-                self.cond.wait(remaining)
 
     def call(self, event, data, timeout=10):
         return self.client.call(event, data, timeout=timeout)

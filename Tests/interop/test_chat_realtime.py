@@ -6,40 +6,21 @@ import uuid
 import pytest
 import socketio
 
+from event_recorder import EventRecorder
 from switchboard_fixture import Switchboard
 
 
-class Tab:
+class Tab(EventRecorder):
     """One connected client, collecting the events it receives."""
 
     def __init__(self, server, token: str, transports=("websocket",)):
-        self.events: dict[str, list] = {}
-        self.cond = threading.Condition()
+        super().__init__()
         self.client = socketio.Client(reconnection=False)
         self.disconnected = threading.Event()
         for name in ("message:new", "room:member", "read", "typing", "presence", "auth:token", "room:deleted"):
             self.client.on(name, self._recorder(name))
         self.client.on("disconnect", lambda *args: self.disconnected.set())
         self.client.connect(server.url, auth={"token": token}, transports=list(transports), wait_timeout=10)
-
-    def _recorder(self, name):
-        def record(data, *offset):   # logged events carry their recovery offset as a last argument
-            with self.cond:
-                self.events.setdefault(name, []).append(data)
-                self.cond.notify_all()
-        return record
-
-    def wait_for(self, name, predicate=lambda d: True, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for item in self.events.get(name, []):
-                    if predicate(item):
-                        return item
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"no {name} event matching within {timeout}s; got {self.events.get(name)}")
-                self.cond.wait(remaining)
 
     def call(self, event, data):
         return self.client.call(event, data, timeout=10)
