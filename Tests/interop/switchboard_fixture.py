@@ -14,6 +14,20 @@ import requests
 from relay_fixture import REPO_ROOT, bin_dir, free_port
 
 
+def wait_healthy(url: str, timeout: float, alive=lambda: None) -> bool:
+    """Polls `url`/health until it answers 200 (True) or `timeout` seconds pass (False);
+    `alive()` runs before each try and may raise to give up early."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive()
+        try:
+            if requests.get(url + "/health", timeout=1).status_code == 200:
+                return True
+        except requests.RequestException:
+            time.sleep(0.1)
+    return False
+
+
 class Switchboard:
     def __init__(self, **env: str):
         binary = bin_dir() / "switchboard"
@@ -44,17 +58,12 @@ class Switchboard:
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def alive():
             if self.process.poll() is not None:
                 raise RuntimeError(f"switchboard exited: {self.log_path.read_text(errors='replace')}")
-            try:
-                if requests.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("switchboard did not become healthy")
+        if not wait_healthy(self.url, timeout, alive):
+            self.stop()
+            raise RuntimeError("switchboard did not become healthy")
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -352,7 +352,13 @@ def phone(server):
     # A long display name, as people have: the top bar must still fit.
     r = server.api("PATCH", "/me", token=me["accessToken"], json={"displayName": "Maximiliane Wolkenstein-Hartmann"})
     assert r.status_code == 200, r.text
-    driver = make_driver(PHONE)
+    yield from shared_browser(server, me, PHONE)
+
+
+def shared_browser(server, me, size):
+    """Yields (driver, me): a browser of `size` with the socket hooks, logged in as `me`; prints
+    its console when the module is done and quits it."""
+    driver = make_driver(size)
     socket_hooks(driver)
     driver.get(server.url + "/")
     login(driver, me["user"]["username"], PASSWORD)
@@ -585,16 +591,7 @@ def desktop(server):
     cost more than the checks (CI budget)."""
     require_browser()
     me = server.new_user("desk")
-    driver = make_driver(DESKTOP)
-    socket_hooks(driver)
-    driver.get(server.url + "/")
-    login(driver, me["user"]["username"], PASSWORD)
-    yield driver, me
-    try:
-        for entry in driver.get_log("browser"):
-            print(f"console {entry['level']}: {entry['message']}")
-    finally:
-        driver.quit()
+    yield from shared_browser(server, me, DESKTOP)
 
 
 def room_with(server, me, prefix):

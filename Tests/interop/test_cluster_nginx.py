@@ -13,6 +13,7 @@ import requests
 
 from cluster_fixture import Cluster, clients  # noqa: F401 (clients is a fixture)
 from relay_fixture import REPO_ROOT, free_port
+from switchboard_fixture import wait_healthy
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
@@ -52,13 +53,8 @@ class Nginx:
         conf.write_text(nginx_conf(self.dir, self.port, upstreams, sticky))
         self.process = subprocess.Popen([NGINX, "-p", self.dir, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
+        if wait_healthy(self.url, 10):
+            return
         self.stop()
         raise RuntimeError("nginx did not start: " + (pathlib.Path(self.dir) / "error.log").read_text(errors="replace"))
 
