@@ -172,8 +172,9 @@ final class SocketIOClient: EngineConnectionDelegate, Sendable {
             if namespace.socket(id: restored.socketID) == nil {
                 // another node may still have it (the client moved before that transport timed
                 // out): end it cluster-wide through the adapter before the new socket exists, so
-                // two live sockets never share the id
-                await namespace.in(restored.socketID).disconnectSockets()
+                // two live sockets never share the id. Not on a single node: there it could only
+                // reach a concurrent CONNECT with the same pid just added here, and end its session.
+                if !(namespace.adapter is InMemoryAdapter) { await namespace.in(restored.socketID).disconnectSockets() }
                 if namespace.socket(id: restored.socketID) == nil { socketID = restored.socketID }
             }
         }
