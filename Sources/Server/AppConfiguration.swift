@@ -62,10 +62,6 @@ public struct AppConfiguration: Sendable {
 
     public var isProduction: Bool { environment == .production }
 
-    /// Defaults suitable for a test: a fresh data dir, SQLite, a random port.
-    public static func forTesting(dataDirectory: String, database: DatabaseLocation? = nil) -> AppConfiguration {
-        AppConfiguration(
-            host: "127.0.0.1", port: 0, dataDirectory: dataDirectory,
     /// The secret access tokens are signed with: ``jwtSecret``, or else the one generated once in
     /// ``dataDirectory`` (`jwt-secret`, mode 0600), created on first use. Throws when that file
     /// can be neither read nor created.
@@ -74,6 +70,10 @@ public struct AppConfiguration: Sendable {
         return try SecretFile.loadOrCreate(in: dataDirectory)
     }
 
+    /// Defaults suitable for a test: a fresh data dir, SQLite, a random port.
+    public static func forTesting(dataDirectory: String, database: DatabaseLocation? = nil) -> AppConfiguration {
+        AppConfiguration(
+            host: "127.0.0.1", port: 0, dataDirectory: dataDirectory,
             database: database ?? .sqlite(path: (dataDirectory as NSString).appendingPathComponent("switchboard.sqlite")),
             publicURL: "http://localhost:8080", jwtSecret: "test-secret-" + UUID().uuidString, jwtPreviousSecrets: [],
             logLevel: .warning, environment: .development,
