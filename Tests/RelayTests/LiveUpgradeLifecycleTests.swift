@@ -95,7 +95,7 @@ import Testing
             let ws = TestWebSocket(url: "ws://127.0.0.1:\(port)/engine.io/?EIO=4&transport=websocket", autoPong: true)
             guard case .text(let open)? = await ws.next() else { Issue.record("no open packet"); return }
             let sid = try #require(try JSONValue(parsing: String(open.dropFirst()))["sid"]?.stringValue)
-            weak var session = engine.connection(sid: sid)
+            weak let session = engine.connection(sid: sid)
             #expect(session != nil)
             ws.close()
             for _ in 0..<100 where session != nil { try await Task.sleep(for: .milliseconds(20)) }
@@ -111,7 +111,7 @@ import Testing
         configuration.upgradeTimeout = .milliseconds(200)
         try await withLiveEngine(configuration) { engine, client in
             let (sid, ws) = try await Self.probe(client)
-            weak var session = engine.connection(sid: sid)
+            weak let session = engine.connection(sid: sid)
             #expect(await ws.waitForClose(timeout: .seconds(5)))
             engine.connection(sid: sid)?.close()
             for _ in 0..<100 where session != nil { try await Task.sleep(for: .milliseconds(20)) }

@@ -75,7 +75,7 @@ import Testing
         #"2["connect"]"#, "0[]", "0\"x\"", "5-[\"a\"]", "5x-[\"a\"]", "5999-[\"a\"]", "4", "2[\"a\"", "2/ns,abc",
     ])
     func rejectsMalformedPackets(text: String) {
-        var d = SocketPacketDecoder()
+        let d = SocketPacketDecoder()
         #expect(throws: SocketDecodingError.self) { var d = d; _ = try d.decode(text: text) }
     }
 

@@ -131,7 +131,7 @@ public struct OutboxWorker: Service {
             let claimedAt = clock.now().millis
             if row.attempts > policy.maxAttempts || Duration.milliseconds(claimedAt - row.createdAt) > policy.maxAge {
                 let reason = "gave up: \(row.attempts - 1) attempts over \((claimedAt - row.createdAt) / 1000) s (a worker stopped mid-send)"
-                try await database.write { db in try await store.markDead(id: row.id, claimToken: claimToken, error: reason, on: db) }
+                _ = try await database.write { db in try await store.markDead(id: row.id, claimToken: claimToken, error: reason, on: db) }
                 logger.warning("mail dead: attempt or age limit reached")
                 return
             }
@@ -165,7 +165,7 @@ public struct OutboxWorker: Service {
                 case .retry(let delay):
                     // At least 1 ms, so a failed row is never due again within the same instant.
                     let delayMs = max(1, delay.millis)
-                    try await database.write { db in
+                    _ = try await database.write { db in
                         try await store.reschedule(
                             id: row.id, claimToken: claimToken, nextAttemptAt: now + delayMs, delayMs: delayMs, error: description, on: db
                         )
@@ -173,7 +173,7 @@ public struct OutboxWorker: Service {
                     metadata["mail.retry_in_ms"] = "\(delayMs)"
                     logger.info("mail attempt failed; will retry", metadata: metadata)
                 case .giveUp:
-                    try await database.write { db in try await store.markDead(id: row.id, claimToken: claimToken, error: description, on: db) }
+                    _ = try await database.write { db in try await store.markDead(id: row.id, claimToken: claimToken, error: description, on: db) }
                     logger.warning("mail dead", metadata: metadata)
                 }
             }
