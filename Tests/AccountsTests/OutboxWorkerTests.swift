@@ -233,7 +233,7 @@ struct OutboxWorkerTests {
                 // Enqueued by "now": the system clock the service uses.
                 let mail = OutgoingMail(from: "a@example.test", to: ["b@example.test"], subject: "Hello", html: "<p>hi</p>", text: "hi")
                 let outbox = h.outbox
-                try await h.db.write { db in try await outbox.enqueue(mail, kind: "test", now: Date().millis, on: db) }
+                _ = try await h.db.write { db in try await outbox.enqueue(mail, kind: "test", now: Date().millis, on: db) }
                 h.outbox.wake()
                 let deadline = ContinuousClock.now + .seconds(10)
                 while h.fake.requests.isEmpty && ContinuousClock.now < deadline {

@@ -272,7 +272,7 @@ struct RealtimeGatewayTests {
     @Test("presence: online at the first connection, offline with lastSeenAt after the last one and the grace period", arguments: TestApp.databaseKinds)
     func presenceOnlineOffline(kind: DatabaseKind) async throws {
         try await Self.withChat(kind, grace: .milliseconds(200)) { client, port in
-            let (ann, bob, room) = try await ChatREST.roomOfTwo(client)
+            let (ann, bob, _) = try await ChatREST.roomOfTwo(client)
             let a = try await ChatSocket.connect(port: port, token: ann.token)
             defer { a.close() }
             let isBob: (JSONValue) -> Bool = { $0["userId"] == Self.id(bob.id) }
