@@ -142,7 +142,7 @@ public final class Namespace: Sendable {
         var batch = WriteBatch()
         for socket in localSockets(options) {
             if let offset = packet.offset, let gate = socket.replayGate {
-                gate.admit(packet, offset: offset, options: options, connection: socket.client.connection)
+                gate.admit(packet, offset: offset, options: options, connection: socket.client.connection, batch: &batch)
                 continue
             }
             _ = socket.client.connection.enqueue(packet.frames, volatile: options.volatile, batch: &batch)

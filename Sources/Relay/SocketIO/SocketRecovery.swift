@@ -139,14 +139,16 @@ final class ReplayGate: Sendable {
 
     /// A live logged packet for this socket: sent, held, or dropped. Sent under the gate's lock,
     /// so a release in progress and a live packet cannot swap places.
-    func admit(_ packet: EncodedPacket, offset: UInt64, options: BroadcastOptions, connection: EngineConnection) {
-        state.withLock { s in
+    func admit(_ packet: EncodedPacket, offset: UInt64, options: BroadcastOptions, connection: EngineConnection, batch: inout WriteBatch) {
+        let pass: Bool = state.withLock { s in
             if s.replaying {
                 s.held.append((packet, options))
-            } else if offset > s.replayedThrough {
-                _ = connection.enqueue(packet.frames, volatile: options.volatile)
+                return false
             }
+            return offset > s.replayedThrough
         }
+        // in the broadcast's batch, as every other recipient: one wake-up per event loop
+        if pass { _ = connection.enqueue(packet.frames, volatile: options.volatile, batch: &batch) }
     }
 
     /// The replay sent everything up to `mark`: release the held packets above it that are
