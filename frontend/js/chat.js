@@ -80,7 +80,7 @@ export class ChatApp {
     this.socket = new ChatSocket(session);
     const on = (event, handler) => this.unsubscribers.push(this.socket.on(event, handler));
     on(SocketEvent.STATE, (state) => this.showConnection(state));
-    on(SocketEvent.CONNECT, () => this.onConnect());
+    on(SocketEvent.CONNECT, (info) => this.onConnect(info));
     on(SocketEvent.DISCONNECT, (reason) => this.onDisconnect(reason));
     on(ServerEvent.MESSAGE_NEW, (message) => this.onMessage(message));
     on(ServerEvent.READ, (event) => this.onRead(event));
@@ -120,6 +120,7 @@ export class ChatApp {
     if (this.connection) {
       this.connection.textContent = "";
       delete this.connection.dataset.state;
+      delete this.connection.dataset.recovered;
     }
     this.typists.stop();
     this.view?.close();
@@ -127,8 +128,17 @@ export class ChatApp {
     this.renderUnreadTotal();
   }
 
-  onConnect() {
-    if (this.connectedOnce) {
+  /**
+   * recovered: the server gave the previous Socket.IO session back (connection state
+   * recovery, docs/PROTOCOL.md): every logged event missed while away (messages, reads,
+   * membership, room changes, presence) follows the CONNECT, once and in order, so there is
+   * nothing to fetch. Otherwise (a new session: outside the window, another node's pruned
+   * log, a first connect) the REST catch-up below. `#connection[data-recovered]` says which
+   * one happened (tests read it).
+   */
+  onConnect({ recovered = false } = {}) {
+    if (this.connection) this.connection.dataset.recovered = String(recovered);
+    if (this.connectedOnce && !recovered) {
       // Catch up on what happened while we were away.
       this.loadRooms();
       this.view?.loadNewer();
