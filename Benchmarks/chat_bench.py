@@ -139,6 +139,25 @@ def setup_direct(server: Server, rooms: int, per_room: int) -> list[tuple[int, s
     return assignments
 
 
+def pgbench(database_url: str, clients: int, seconds: int = 8) -> None:
+    """One-row INSERT transactions into a table shaped like `messages` (columns, defaults, identity and
+    indexes copied; no foreign keys), `clients` connections, as the send path's ceiling on this box."""
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                    "DROP TABLE IF EXISTS pgbench_messages; CREATE TABLE pgbench_messages (LIKE messages INCLUDING ALL)",
+                    database_url], check=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write("\\set room random(1, 100)\n"
+                "INSERT INTO pgbench_messages (room_id, author_id, body, created_at) VALUES (:room, 1, 'pgbench message body', 0);\n")
+        script = f.name
+    try:
+        print(f"$ pgbench -n -f insert.sql -c {clients} -j 2 -T {seconds}", flush=True)
+        out = subprocess.run(["pgbench", "-n", "-f", script, "-c", str(clients), "-j", "2", "-T", str(seconds), database_url],
+                             text=True, capture_output=True, check=True).stdout
+        print("\n".join(line for line in out.splitlines() if line.startswith(("tps", "latency", "number of trans"))), flush=True)
+    finally:
+        os.unlink(script)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", required=True, help="switchboard executable")
@@ -149,6 +168,10 @@ def main():
     parser.add_argument("--setup-workers", type=int, default=8)
     parser.add_argument("--setup", choices=["direct", "rest"], default="direct",
                         help="direct: rows written into the database, tokens signed here (seconds); rest: through the API (minutes of scrypt)")
+    parser.add_argument("--pgbench", action="store_true",
+                        help="PostgreSQL: after the runs, pgbench one-row INSERTs into a copy of `messages` (same columns and "
+                             "indexes) at --pgbench-clients, for the ratio measured in the same run")
+    parser.add_argument("--pgbench-clients", type=int, default=32)
     parser.add_argument("bench_args", nargs="*", help="extra relay-bench chat arguments (after --); "
                         "';' separates runs that share one setup, e.g. -- --in-flight 1 ';' --rate 500")
     args = parser.parse_args()
@@ -175,6 +198,8 @@ def main():
                            "--tokens", tokens, *run]
                 print("$ relay-bench chat --port <port> --server-pid <pid> --tokens <file> " + " ".join(run), flush=True)
                 subprocess.run(command, check=True)
+            if args.pgbench and args.database_url:
+                pgbench(args.database_url, args.pgbench_clients)
         finally:
             os.unlink(tokens)
     finally:
