@@ -47,9 +47,11 @@ public struct AppConfiguration: Sendable {
     /// reload should not flash "offline"; PROTOCOL.md documents 5 s). Not a configuration
     /// key: tests shorten it.
     public var presenceGracePeriod: Duration = .seconds(5)
-    /// `RECOVERY_WINDOW` (seconds, 1-3600, default 120, as Node's `maxDisconnectionDuration`):
+    /// `RECOVERY_WINDOW` (seconds, 0-3600, default 120, as Node's `maxDisconnectionDuration`):
     /// how long a dropped Socket.IO session can be recovered with every event it missed, and how
-    /// long the event log keeps events (docs/ARCHITECTURE.md, Durable events).
+    /// long the event log keeps events (at least a minute: docs/ARCHITECTURE.md, Durable events).
+    /// 0 turns connection state recovery off (no `pid`, no offset argument on events), as Node's
+    /// server without `connectionStateRecovery`: for clients whose event handlers have a fixed arity.
     public var recoveryWindow: Duration = .seconds(120)
     /// `CLUSTER`: `auto` (default) runs as one node of several when DATABASE_URL is PostgreSQL
     /// (docs/DEPLOYMENT.md); `off` keeps broadcasts, presence and revocation on this process.
@@ -182,8 +184,8 @@ extension AppConfiguration {
 
         var recoveryWindow = Duration.seconds(120)
         if let raw = string("recovery.window") {
-            if let seconds = Int(raw), seconds >= 1, seconds <= 3600 { recoveryWindow = .seconds(seconds) } else {
-                problems.append(("RECOVERY_WINDOW", "must be seconds from 1 to 3600, got '\(raw)'"))
+            if let seconds = Int(raw), seconds >= 0, seconds <= 3600 { recoveryWindow = .seconds(seconds) } else {
+                problems.append(("RECOVERY_WINDOW", "must be seconds from 0 (off) to 3600, got '\(raw)'"))
             }
         }
 

@@ -47,7 +47,7 @@ func buildApplicationAndRoutes(
     let recoveryStore = DatabaseSessionRecoveryStore(database: database, log: eventLog, window: config.recoveryWindow, nodeID: cluster?.registry.nodeID)
     let relay = Relay(configuration: relayConfiguration(config, recovery: recoveryStore), logger: logger, adapter: cluster?.adapter ?? InMemoryAdapter())
     cluster?.adapter.attach(relay)
-    let logTail = LogTail(database: database, log: eventLog, relay: relay, recoveryStore: recoveryStore, retention: config.recoveryWindow, logger: logger)
+    let logTail = LogTail(database: database, log: eventLog, relay: relay, recoveryStore: recoveryStore, retention: max(config.recoveryWindow, LogTail.minimumRetention), logger: logger)
     cluster?.setLogWake { logTail.wake() }
     let realtime = RelayChatEvents(namespace: relay.namespace("/"), logger: logger)
     authSettings.registerRule = ThrottleRule(limit: Double(config.registrationsPerIPPerHour), ratePerSecond: Double(config.registrationsPerIPPerHour) / 3600)
@@ -120,7 +120,9 @@ func buildApplicationAndRoutes(
 /// ALLOWED_ORIGINS. Clients that send no Origin (native apps, python-socketio) are not
 /// browsers, which is what an Origin check protects, and pass.
 /// Connection state recovery is on, over `recovery` (the database), for the window
-/// RECOVERY_WINDOW; a session is owned by the access token's login session.
+/// RECOVERY_WINDOW; a session is owned by the access token's login session. RECOVERY_WINDOW=0
+/// turns it off: no `pid`, and logged events go out without the offset argument (for clients
+/// whose handlers cannot take it), as Node's server without `connectionStateRecovery`.
 func relayConfiguration(_ config: AppConfiguration, recovery: DatabaseSessionRecoveryStore) -> RelayConfiguration {
     var allowed = Set([origin(of: config.publicURL)].compactMap { $0 } + config.allowedOrigins)
     if !config.isProduction {
@@ -131,7 +133,7 @@ func relayConfiguration(_ config: AppConfiguration, recovery: DatabaseSessionRec
         maxPayload: 100_000,
         cors: nil,
         allowedOrigins: allowed,
-        connectionStateRecovery: ConnectionStateRecovery(
+        connectionStateRecovery: config.recoveryWindow == .zero ? nil : ConnectionStateRecovery(
             window: config.recoveryWindow, store: recovery, owner: { ($0 as? SocketAuth)?.identity.sessionID }
         )
     )

@@ -1,11 +1,16 @@
 """Connection state recovery at the raw wire level against the real server (issue 13): the CONNECT
 reply carries a pid, logged events carry their offset as the last argument, and a reconnect with
 pid + offset gets the same sid and every missed event once, in order, before a live one; a forged
-pid gets a clean new session. The server's log and sessions are in its database (SQLite here)."""
+pid gets a clean new session. The server's log and sessions are in its database (SQLite here).
+With RECOVERY_WINDOW=0 recovery is off: no pid, no offset argument."""
 import json
+import time
 import uuid
 
+import socketio
 import websocket
+
+from switchboard_fixture import Switchboard
 
 
 def ws_url(server):
@@ -102,3 +107,43 @@ def test_a_dropped_connection_recovers_its_missed_events_in_order(server):
         assert topics(forged.until("room:updated")) == ["after forged"]
     finally:
         forged.close()
+
+
+def test_recovery_window_zero_turns_recovery_and_offsets_off():
+    """RECOVERY_WINDOW=0: no pid in the CONNECT reply, logged events without the offset argument
+    (a fixed-arity python-socketio handler gets them), and a reconnect with pid + offset is a new
+    session, as from Node's server without `connectionStateRecovery`."""
+    server = Switchboard(RECOVERY_WINDOW="0")
+    try:
+        ann, bob = server.new_user("ann"), server.new_user("bob")
+        room = server.api("POST", "/rooms", ann["accessToken"], json={"name": f"off-{uuid.uuid4().hex[:6]}", "kind": "public"}).json()["id"]
+        assert server.api("POST", f"/rooms/{room}/join", bob["accessToken"]).status_code == 200
+
+        raw = RawClient(server, {"token": bob["accessToken"]})
+        assert raw.pid is None
+        set_topic(server, ann["accessToken"], room, "plain")
+        event = raw.until("room:updated")[-1]
+        assert len(event) == 2 and event[1]["topic"] == "plain"   # [name, payload]: no offset
+        raw.close()
+
+        topics_seen = []
+        sio = socketio.Client(reconnection=False)
+        sio.on("room:updated", lambda payload: topics_seen.append(payload["topic"]))   # one argument only
+        sio.connect(server.url, auth={"token": bob["accessToken"]}, transports=["websocket"], wait_timeout=10)
+        try:
+            assert sio.call("auth:refresh", {"token": bob["accessToken"]}, timeout=10)["ok"] is True
+            set_topic(server, ann["accessToken"], room, "fixed arity")
+            deadline = time.monotonic() + 10
+            while "fixed arity" not in topics_seen and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert topics_seen == ["fixed arity"]
+        finally:
+            sio.disconnect()
+
+        again = RawClient(server, {"token": bob["accessToken"], "pid": "A" * 22, "offset": "1"})
+        try:
+            assert again.sid != raw.sid and again.pid is None
+        finally:
+            again.close()
+    finally:
+        server.stop()

@@ -282,9 +282,15 @@ extension Namespace {
     /// appended as the last argument. A socket that is replaying missed events holds it until
     /// its replay is done; a recovered socket drops it if `offset` is not above what its replay
     /// sent. For a cluster's log reader (one per node, in offset order); never forwarded to
-    /// other nodes.
+    /// other nodes. With connection state recovery off (``RelayConfiguration/connectionStateRecovery``
+    /// nil) the event goes out as a plain EVENT, without the offset, as Node's server sends it
+    /// without `connectionStateRecovery`.
     public func deliverLogged(_ event: LoggedEvent) {
-        deliverLocally(event.encoded, options: event.options)
+        if recovery == nil {
+            deliverLocally(SocketPacketEncoder.encodeFrames(.event(event.event, event.arguments, namespace: event.namespace)), options: event.options)
+        } else {
+            deliverLocally(event.encoded, options: event.options)
+        }
     }
 }
 

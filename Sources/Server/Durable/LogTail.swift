@@ -21,8 +21,14 @@ final class LogTail: Service, Sendable {
     let log: EventLogStore
     let relay: Relay
     let recoveryStore: DatabaseSessionRecoveryStore?
-    /// Rows older than this are pruned (the recovery window: nothing older can be replayed).
+    /// Rows older than this are pruned (the recovery window: nothing older can be replayed;
+    /// at least ``minimumRetention``).
     let retention: Duration
+    /// The log keeps rows at least this long whatever RECOVERY_WINDOW says (0 turns recovery
+    /// off, 1 s is allowed): another node's log tail that is behind (its LISTEN connection
+    /// reconnecting, a pause) still finds the rows it has not delivered yet. Recovery itself
+    /// checks a row's age against the window, so keeping rows longer recovers nothing more.
+    static let minimumRetention: Duration = .seconds(60)
     let pollInterval: Duration
     let pruneInterval: Duration
     let batchSize: Int
