@@ -21,6 +21,12 @@ public enum ChatDelta: Sendable, Equatable {
     case readMoved(userID: Int64, ReadEvent)
     /// The user went online or offline: for the rooms they are in.
     case presence(PresenceEvent, roomIDs: [Int64])
+    /// A message was edited, deleted or reacted to: for its room.
+    case messageChanged(MessageChange)
+    /// A moderation action (`member:role`, `member:kicked`, …): for the room and, for a kick or
+    /// a ban, the target's own connections too (a kick or ban of a member is followed by
+    /// `memberChanged(.removed)`, which takes their connections out of the room).
+    case moderation(ModerationAction, ModerationEvent)
 }
 
 /// The durable event log as the chat sees it (implemented in Server over its `event_log`), so

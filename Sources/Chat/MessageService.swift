@@ -83,8 +83,13 @@ public struct MessageService: Sendable {
         return try await database.read { db in
             guard let room = try await rooms.find(id: roomID, on: db) else { throw ServiceError.roomNotFound }
             if room.roomKind != .public, try await rooms.membership(roomID: roomID, userID: userID, on: db) == nil { throw ServiceError.notAMember }
-            let page = try await messages.page(roomID: roomID, before: before, after: after, limit: limit, on: db)
-            return (page.messages.map(\.wire), page.hasMore)
+            let page = try await messages.page(roomID: roomID, before: before, after: after, limit: limit, viewer: userID, on: db)
+            let mentioned = try await MentionStore().mentioned(messageIDs: page.messages.map(\.id), on: db)
+            return (page.messages.map { record in
+                var message = record.wire
+                message.mentions = mentioned[record.id]
+                return message
+            }, page.hasMore)
         }
     }
 
@@ -117,7 +122,7 @@ public struct MessageService: Sendable {
     /// duplicate, reports it to the event sink.
     ///
     /// Throws `validation_failed` (body, clientMsgId, replyTo), `room_not_found`, `not_a_member`,
-    /// `email_unverified`.
+    /// `email_unverified`, `muted`.
     public func send(userID: Int64, roomID: Int64, body: String, clientMsgID: String?, replyTo: Int64?) async throws -> SendOutcome {
         let message = try validate(userID: userID, roomID: roomID, body: body, clientMsgID: clientMsgID, replyTo: replyTo)
         return try await batcher.submit(message)
@@ -127,15 +132,20 @@ public struct MessageService: Sendable {
     /// when it is allowed; when it wrote nothing, the reason, in this order: `room_not_found`
     /// (also for an unknown author), `not_a_member`, `email_unverified`, then a stored
     /// `clientMsgId` (earlier in this batch or before: a duplicate with the stored message),
-    /// then `validation_failed` (`replyTo`).
+    /// then `muted` (with the seconds left as `retryAfter`), then `validation_failed` (`replyTo`).
     static func insertBatched(
         _ new: NewMessage, now: Int64, verification: EmailVerificationGate, requireVerified: Bool, messages: MessageStore, rooms: RoomStore,
         on db: any SQLDatabase
     ) async throws -> SendOutcome {
-        if let record = try await messages.insertIfAllowed(
+        if var record = try await messages.insertIfAllowed(
             roomID: new.roomID, authorID: new.authorID, body: new.body, clientMsgID: new.clientMsgID, replyTo: new.replyTo,
             requireVerified: requireVerified, now: now, on: db
         ) {
+            // Mentions: a second statement only when the body names someone (``Mentions``).
+            let mentioned = try await MentionStore().record(
+                messageID: record.id, roomID: new.roomID, authorID: new.authorID, usernames: Mentions.usernames(in: new.body), on: db
+            )
+            record.mentions = mentioned.isEmpty ? nil : mentioned
             return SendOutcome(record: record, duplicate: false)
         }
         guard let standing = try await rooms.senderStanding(roomID: new.roomID, userID: new.authorID, on: db), standing.roomExists else {
@@ -144,10 +154,16 @@ public struct MessageService: Sendable {
         guard standing.role != nil else { throw ServiceError.notAMember }
         try verification.check(emailVerifiedAt: standing.emailVerifiedAt)
         if let clientMsgID = new.clientMsgID,
-           let existing = try await messages.find(roomID: new.roomID, authorID: new.authorID, clientMsgID: clientMsgID, on: db) {
+           var existing = try await messages.find(roomID: new.roomID, authorID: new.authorID, clientMsgID: clientMsgID, on: db) {
+            existing.mentions = try await MentionStore().mentioned(messageIDs: [existing.id], on: db)[existing.id]
             return SendOutcome(record: existing, duplicate: true)
         }
-        if new.replyTo != nil { throw ServiceError.validation(["replyTo": "must be a message in this room"]) }
+        if let until = standing.mutedUntil, until > now {
+            // The same `now` as the statement's mute condition: exact, no second clock read.
+            let seconds = ModerationService.remainingSeconds(until: until, now: now)
+            throw ServiceError(.muted, message: "You are muted in this room for \(seconds) more seconds.", retryAfter: seconds)
+        }
+        if new.replyTo != nil { throw ServiceError.validation(["replyTo": "must be a message of this room that is not deleted"]) }
         throw StoreError.noRowReturned
     }
 
@@ -155,11 +171,7 @@ public struct MessageService: Sendable {
     /// multi-line free text (``AccountValidation/freeText(_:multiline:)``), a `clientMsgId` is
     /// 1...``maxClientMsgIDLength`` scalars. Throws `validation_failed`.
     public func validate(userID: Int64, roomID: Int64, body rawBody: String, clientMsgID: String?, replyTo: Int64?) throws -> NewMessage {
-        let body = rawBody.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...Self.maxBodyLength).contains(AccountValidation.length(body)) else {
-            throw ServiceError.validation(["body": "must be 1 to \(Self.maxBodyLength) characters"])
-        }
-        if case .failure(let problem) = AccountValidation.freeText(body, multiline: true) { throw ServiceError.validation(["body": problem.message]) }
+        let body = try Self.validBody(rawBody)
         if let clientMsgID, !(1...Self.maxClientMsgIDLength).contains(AccountValidation.length(clientMsgID)) {
             throw ServiceError.validation(["clientMsgId": "must be 1 to \(Self.maxClientMsgIDLength) characters"])
         }

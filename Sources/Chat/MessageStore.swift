@@ -12,15 +12,45 @@ public struct MessageRecord: Codable, Sendable, Equatable {
     public var replyTo: Int64?
     public var createdAt: Int64
     public var editedAt: Int64?
+    /// Set on a tombstone (whose body is '').
+    public var deletedAt: Int64? = nil
+    /// The parent of a reply (`LEFT JOIN`s of ``MessageStore/select``): its author's id and
+    /// names, its first 400 scalars (``MessageRules/excerpt(_:)`` shortens them) and its deletion.
+    public var parentAuthorId: Int64? = nil
+    public var parentUsername: String? = nil
+    public var parentDisplayName: String? = nil
+    public var parentBody: String? = nil
+    public var parentDeletedAt: Int64? = nil
+    /// Per-emoji counts as one viewer sees them (``MessageStore/page(roomID:before:after:limit:viewer:on:)``); not a column.
+    public var reactions: [ReactionCount]? = nil
     public var authorUsername: String?
     public var authorDisplayName: String?
+    /// Set when the author is a guest (migration 0011): the wire marks it `guest: true`.
+    public var authorGuestExpiresAt: Int64? = nil
+    /// The mentioned members' ids (``MentionStore``), nil when none; not a column.
+    public var mentions: [Int64]? = nil
 
     public var wire: ChatMessage {
-        ChatMessage(
+        var message = ChatMessage(
             id: id, roomId: roomId, authorId: authorId, body: body, createdAt: WireTime.string(millis: createdAt),
             clientMsgId: clientMsgId, replyTo: replyTo, editedAt: editedAt.map { WireTime.string(millis: $0) },
-            author: authorUsername.map { UserSummary(id: authorId, username: $0, displayName: authorDisplayName ?? $0) }
+            author: authorUsername.map { UserSummary(id: authorId, username: $0, displayName: authorDisplayName ?? $0, guest: authorGuestExpiresAt != nil) },
+            mentions: mentions
         )
+        if let deletedAt {
+            message.body = ""
+            message.deletedAt = WireTime.string(millis: deletedAt)
+        } else {
+            message.reactions = reactions.flatMap { $0.isEmpty ? nil : $0 }
+        }
+        if let replyTo, let parentAuthorId, let parentUsername {
+            let deleted = parentDeletedAt != nil
+            message.replyPreview = ReplyPreview(
+                id: replyTo, authorId: parentAuthorId, username: parentUsername, displayName: parentDisplayName ?? parentUsername,
+                excerpt: deleted ? nil : MessageRules.excerpt(parentBody ?? ""), deleted: deleted ? true : nil
+            )
+        }
+        return message
     }
 }
 
@@ -28,9 +58,12 @@ public struct MessageStore: Sendable {
     public init() {}
 
     static let select = """
-        SELECT m.id, m.room_id, m.author_id, m.body, m.client_msg_id, m.reply_to, m.created_at, m.edited_at,
-               u.username AS author_username, u.display_name AS author_display_name
+        SELECT m.id, m.room_id, m.author_id, m.body, m.client_msg_id, m.reply_to, m.created_at, m.edited_at, m.deleted_at,
+               u.username AS author_username, u.display_name AS author_display_name, u.guest_expires_at AS author_guest_expires_at,
+               p.author_id AS parent_author_id, pu.username AS parent_username, pu.display_name AS parent_display_name,
+               SUBSTR(p.body, 1, 400) AS parent_body, p.deleted_at AS parent_deleted_at
         FROM messages m JOIN users u ON u.id = m.author_id
+        LEFT JOIN messages p ON p.id = m.reply_to LEFT JOIN users pu ON pu.id = p.author_id
         """
 
     public func find(id: Int64, on db: any SQLDatabase) async throws -> MessageRecord? {
@@ -83,31 +116,52 @@ public struct MessageStore: Sendable {
         roomID: Int64, authorID: Int64, body: String, clientMsgID: String?, replyTo: Int64?, requireVerified: Bool, now: Int64,
         on db: any SQLDatabase
     ) async throws -> MessageRecord? {
-        struct Row: Decodable { let id: Int64; let authorUsername: String?; let authorDisplayName: String? }
+        struct Row: Decodable { let id: Int64; let authorUsername: String?; let authorDisplayName: String?; let authorGuestExpiresAt: Int64? }
         // CASTs: PostgreSQL types a select list's parameters as text unless told.
         var query: SQLQueryString = """
             INSERT INTO messages (room_id, author_id, body, client_msg_id, reply_to, created_at)
             SELECT CAST(\(bind: roomID) AS BIGINT), CAST(\(bind: authorID) AS BIGINT), CAST(\(bind: body) AS TEXT),
                    CAST(\(bind: clientMsgID) AS TEXT), CAST(\(bind: replyTo) AS BIGINT), CAST(\(bind: now) AS BIGINT)
             WHERE EXISTS (SELECT 1 FROM memberships WHERE room_id = \(bind: roomID) AND user_id = \(bind: authorID))
+              AND NOT EXISTS (SELECT 1 FROM room_mutes WHERE room_id = \(bind: roomID) AND user_id = \(bind: authorID) AND expires_at > \(bind: now))
             """
         if requireVerified {
             query += " AND EXISTS (SELECT 1 FROM users WHERE id = \(bind: authorID) AND email_verified_at IS NOT NULL)"
         }
         if let replyTo {
-            query += " AND EXISTS (SELECT 1 FROM messages WHERE id = \(bind: replyTo) AND room_id = \(bind: roomID))"
+            query += " AND EXISTS (SELECT 1 FROM messages WHERE id = \(bind: replyTo) AND room_id = \(bind: roomID) AND deleted_at IS NULL)"
         }
         query += """
 
             ON CONFLICT DO NOTHING
             RETURNING id, (SELECT username FROM users WHERE users.id = author_id) AS author_username,
-                      (SELECT display_name FROM users WHERE users.id = author_id) AS author_display_name
+                      (SELECT display_name FROM users WHERE users.id = author_id) AS author_display_name,
+                      (SELECT guest_expires_at FROM users WHERE users.id = author_id) AS author_guest_expires_at
             """
         guard let row = try await db.raw(query).first(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns) else { return nil }
-        return MessageRecord(
+        var record = MessageRecord(
             id: row.id, roomId: roomID, authorId: authorID, body: body, clientMsgId: clientMsgID, replyTo: replyTo, createdAt: now,
             editedAt: nil, authorUsername: row.authorUsername, authorDisplayName: row.authorDisplayName
         )
+        record.authorGuestExpiresAt = row.authorGuestExpiresAt
+        if let replyTo { try await addParent(replyTo, to: &record, on: db) }
+        return record
+    }
+
+    /// Fills a reply's parent fields (one statement, only for a reply).
+    func addParent(_ parentID: Int64, to record: inout MessageRecord, on db: any SQLDatabase) async throws {
+        struct Parent: Decodable { let authorId: Int64; let username: String; let displayName: String; let body: String; let deletedAt: Int64? }
+        guard let parent = try await db.raw(
+            """
+            SELECT p.author_id, u.username, u.display_name, SUBSTR(p.body, 1, 400) AS body, p.deleted_at
+            FROM messages p JOIN users u ON u.id = p.author_id WHERE p.id = \(bind: parentID)
+            """
+        ).first(decoding: Parent.self, keyDecodingStrategy: .snakeCaseColumns) else { return }
+        record.parentAuthorId = parent.authorId
+        record.parentUsername = parent.username
+        record.parentDisplayName = parent.displayName
+        record.parentBody = parent.body
+        record.parentDeletedAt = parent.deletedAt
     }
 
     /// After a batch of ``insertIfAllowed(roomID:authorID:body:clientMsgID:replyTo:requireVerified:now:on:)``:
@@ -146,19 +200,28 @@ public struct MessageStore: Sendable {
 
     /// `before`: the newest `limit` messages older than it; `after`: the oldest `limit` newer than it;
     /// neither: the newest `limit`. `hasMore` says whether the walk in that direction continues.
-    public func page(roomID: Int64, before: Int64?, after: Int64?, limit: Int, on db: any SQLDatabase) async throws -> (messages: [MessageRecord], hasMore: Bool) {
+    /// Each message carries its reactions' counts as `viewer` sees them (``ReactionStore/counts(roomID:fromID:throughID:viewer:on:)``:
+    /// one more statement per page).
+    public func page(roomID: Int64, before: Int64?, after: Int64?, limit: Int, viewer: Int64, on db: any SQLDatabase) async throws -> (messages: [MessageRecord], hasMore: Bool) {
         let fetch = limit + 1
         var rows: [MessageRecord]
+        let hasMore: Bool
         if let after {
             rows = try await db.raw("\(unsafeRaw: Self.select) WHERE m.room_id = \(bind: roomID) AND m.id > \(bind: after) ORDER BY m.id ASC LIMIT \(bind: fetch)")
                 .all(decoding: MessageRecord.self, keyDecodingStrategy: .snakeCaseColumns)
-            let hasMore = rows.count > limit
-            return (Array(rows.prefix(limit)), hasMore)
+            hasMore = rows.count > limit
+            rows = Array(rows.prefix(limit))
+        } else {
+            let upper = before ?? Int64.max
+            rows = try await db.raw("\(unsafeRaw: Self.select) WHERE m.room_id = \(bind: roomID) AND m.id < \(bind: upper) ORDER BY m.id DESC LIMIT \(bind: fetch)")
+                .all(decoding: MessageRecord.self, keyDecodingStrategy: .snakeCaseColumns)
+            hasMore = rows.count > limit
+            rows = Array(rows.prefix(limit).reversed())
         }
-        let upper = before ?? Int64.max
-        rows = try await db.raw("\(unsafeRaw: Self.select) WHERE m.room_id = \(bind: roomID) AND m.id < \(bind: upper) ORDER BY m.id DESC LIMIT \(bind: fetch)")
-            .all(decoding: MessageRecord.self, keyDecodingStrategy: .snakeCaseColumns)
-        let hasMore = rows.count > limit
-        return (Array(rows.prefix(limit).reversed()), hasMore)
+        if let first = rows.first, let last = rows.last {
+            let counts = try await ReactionStore().counts(roomID: roomID, fromID: first.id, throughID: last.id, viewer: viewer, on: db)
+            for index in rows.indices { rows[index].reactions = counts[rows[index].id] }
+        }
+        return (rows, hasMore)
     }
 }

@@ -45,17 +45,21 @@ public struct RoomService: Sendable {
         public var kind: RoomKind
         public var topic: String?
         public var password: String?
-        public init(name: String?, kind: RoomKind, topic: String?, password: String?) {
+        /// Whether guests may join (public rooms only; ``GuestRules``).
+        public var allowGuests: Bool?
+        public init(name: String?, kind: RoomKind, topic: String?, password: String?, allowGuests: Bool? = nil) {
             self.name = name
             self.kind = kind
             self.topic = topic
             self.password = password
+            self.allowGuests = allowGuests
         }
     }
 
     /// Creates a public or private room with the caller as its owner. A private room gets a
     /// fresh join code and, if given, a password (scrypt-hashed, at most 128 scalars).
     public func create(userID: Int64, _ input: NewRoom) async throws -> RoomView {
+        try GuestRules.requireAccount(try await database.read { db in try await users.find(id: userID, on: db) }, action: "create rooms")
         try await verification.requireVerified(userID: userID)
         var validator = FieldValidator()
         guard input.kind != .direct else {
@@ -68,6 +72,7 @@ public struct RoomService: Sendable {
         }
         let password = input.password.flatMap { $0.isEmpty ? nil : $0 }
         if let password { _ = validator.check("password", AccountValidation.length(password) <= 128 ? .success(password) : .failure("must be at most 128 characters")) }
+        _ = validator.check("allowGuests", GuestRules.check(allowGuests: input.allowGuests, kind: input.kind))
         try validator.throwIfInvalid()
         let passwordHash = try await password.asyncFlatMap { try await hasher.hash($0) }
         let now = self.now
@@ -77,6 +82,7 @@ public struct RoomService: Sendable {
                 let outcome = try await rooms.create(kind: input.kind, name: name, topic: topic, passwordHash: passwordHash, joinCode: code,
                                                      directKey: nil, createdBy: userID, now: now, on: db)
                 guard case .created(let room) = outcome else { return (outcome, nil) }
+                if input.allowGuests == true { try await rooms.setAllowGuests(roomID: room.id, true, on: db) }
                 try await rooms.addMember(roomID: room.id, userID: userID, role: .owner, now: now, on: db)
                 guard let user = try await summary(userID, on: db) else { return (outcome, nil) }
                 return (outcome, try await append([.memberChanged(RoomMemberEvent(roomId: room.id, change: .joined, user: user, role: .owner))], on: db))
@@ -117,16 +123,23 @@ public struct RoomService: Sendable {
         public var name: String
         public var topic: String?
         public var memberCount: Int
+        /// Whether guests may join.
+        public var allowGuests: Bool
     }
 
     /// Public rooms whose name contains `query` (its first 64 characters), by name; `limit` is
     /// clamped to 1...50 and `nextCursor` is the last name of a full page.
-    public func discover(query: String, cursor: String?, limit: Int) async throws -> (rooms: [DiscoveredRoom], nextCursor: String?) {
+    /// A guest (`userID`) sees only the rooms that allow guests.
+    public func discover(query: String, cursor: String?, limit: Int, userID: Int64? = nil) async throws -> (rooms: [DiscoveredRoom], nextCursor: String?) {
         let limit = min(max(limit, 1), 50)
-        let found = try await database.read { db in
-            try await rooms.searchPublic(query: String(query.prefix(64)), after: cursor, limit: limit + 1, on: db)
+        let (found, allowing) = try await database.read { db in
+            let guest = try await userID.asyncFlatMap { try await users.find(id: $0, on: db) }?.isGuest ?? false
+            let found = try await rooms.searchPublic(query: String(query.prefix(64)), after: cursor, limit: limit + 1, onlyAllowingGuests: guest, on: db)
+            return (found, try await rooms.roomsAllowingGuests(found.map(\.0.id), on: db))
         }
-        let page = found.prefix(limit).map { DiscoveredRoom(id: $0.0.id, name: $0.0.name ?? "", topic: $0.0.topic, memberCount: Int($0.1)) }
+        let page = found.prefix(limit).map {
+            DiscoveredRoom(id: $0.0.id, name: $0.0.name ?? "", topic: $0.0.topic, memberCount: Int($0.1), allowGuests: allowing.contains($0.0.id))
+        }
         return (page, found.count > limit ? page.last?.name : nil)
     }
 
@@ -138,6 +151,14 @@ public struct RoomService: Sendable {
         guard room.roomKind == .public else {
             throw ServiceError(.inviteOnly, message: "This room is invite-only; join it with its code or an invite.")
         }
+        let (user, allowsGuests) = try await database.read { db in
+            (try await users.find(id: userID, on: db), try await rooms.allowsGuests(roomID: roomID, on: db))
+        }
+        if user?.isGuest == true {
+            guard allowsGuests else { throw GuestRules.refuse("This room does not allow guests.") }
+            try await addMember(room: room, userID: userID, role: .guest)
+            return try await roomView(userID: userID, roomID: roomID)
+        }
         try await addMember(room: room, userID: userID, role: .member)
         return try await roomView(userID: userID, roomID: roomID)
     }
@@ -145,6 +166,7 @@ public struct RoomService: Sendable {
     /// Joins the room of a join code (any letter case, spaces and dashes ignored) and, if it has
     /// one, its password. Wrong answers are throttled per user (``RoomRules/joinCodeRule``).
     public func joinByCode(userID: Int64, code rawCode: String, password: String?) async throws -> RoomView {
+        try GuestRules.requireAccount(try await database.read { db in try await users.find(id: userID, on: db) }, action: "join rooms by code")
         let code = RoomRules.normalizedJoinCode(rawCode)
         let key = "joincode:user:\(userID)"
         let now = self.now
@@ -164,9 +186,14 @@ public struct RoomService: Sendable {
         return try await roomView(userID: userID, roomID: room.id)
     }
 
+    /// Adds a member unless banned from the room (`banned_from_room`, checked in the same
+    /// transaction as the insert, so a concurrent ban cannot be slipped past).
     func addMember(room: RoomRecord, userID: Int64, role: RoomRole) async throws {
         let now = self.now
         let position = try await database.write { db -> UInt64? in
+            if try await ModerationStore().isBanned(roomID: room.id, userID: userID, on: db) {
+                throw ServiceError(.bannedFromRoom, message: "That account is banned from this room.")
+            }
             guard try await rooms.addMember(roomID: room.id, userID: userID, role: role, now: now, on: db),
                   let user = try await summary(userID, on: db) else { return nil }
             return try await append([.memberChanged(RoomMemberEvent(roomId: room.id, change: .joined, user: user, role: role))], on: db)
@@ -174,11 +201,16 @@ public struct RoomService: Sendable {
         await log?.committed(through: position)
     }
 
-    /// Leaves a room. An owner who leaves hands the room to the longest-standing member;
-    /// the last member out deletes it.
+    /// Leaves a room; the last member out deletes it. The last owner cannot leave while other
+    /// members remain (409 `last_owner`): they make someone else owner first (as Discord and
+    /// Slack require; the room used to pass silently to the longest-standing member).
     public func leave(userID: Int64, roomID: Int64) async throws {
         let position = try await database.write { db -> UInt64? in
             guard let membership = try await rooms.membership(roomID: roomID, userID: userID, on: db) else { throw ServiceError.notAMember }
+            if membership.roomRole == .owner, try await rooms.ownerIDs(roomID: roomID, on: db) == [userID],
+               try await rooms.memberIDs(roomID: roomID, on: db).count > 1 {
+                throw ServiceError(.lastOwner, message: "You are the room's last owner: make another member owner before you leave.")
+            }
             try await rooms.removeMember(roomID: roomID, userID: userID, on: db)
             let remaining = try await rooms.memberIDs(roomID: roomID, on: db)
             if remaining.isEmpty {
@@ -188,12 +220,6 @@ public struct RoomService: Sendable {
             var deltas: [ChatDelta] = []
             if let user = try await summary(userID, on: db) {
                 deltas.append(.memberChanged(RoomMemberEvent(roomId: roomID, change: .left, user: user, role: nil)))
-            }
-            if membership.roomRole == .owner {
-                try await rooms.setRole(roomID: roomID, userID: remaining[0], role: .owner, on: db)
-                if let owner = try await summary(remaining[0], on: db) {
-                    deltas.append(.memberChanged(RoomMemberEvent(roomId: roomID, change: .joined, user: owner, role: .owner)))
-                }
             }
             return try await append(deltas, on: db)
         }
@@ -221,10 +247,12 @@ public struct RoomService: Sendable {
         guard let room else { throw ServiceError.roomNotFound }
         guard let membership else { throw ServiceError.notAMember }
         guard room.roomKind != .direct else { throw ServiceError(.directRoom, message: "Direct conversations have exactly two people.") }
-        if room.roomKind == .private && membership.roomRole == .member {
+        if room.roomKind == .private && !RoomRules.mayManageRoom(membership.roomRole) {
             throw ServiceError(.notRoomAdmin, message: "Only the room's owner and admins can invite to a private room.")
         }
+        try GuestRules.requireAccount(try await database.read { db in try await users.find(id: actorID, on: db) }, action: "invite")
         guard let invitee, invitee.disabledAt == nil else { throw ServiceError.userNotFound }
+        guard !invitee.isGuest else { throw GuestRules.refuse("Guests join public rooms that allow guests themselves; they cannot be invited.") }
         try await addMember(room: room, userID: invitee.id, role: .member)
         return UserSummary(id: invitee.id, username: invitee.username, displayName: invitee.displayName)
     }
@@ -232,10 +260,12 @@ public struct RoomService: Sendable {
     /// The direct conversation between two users (one per pair, keyed `min:max` user id),
     /// created on first use; both are members.
     public func direct(userID: Int64, with target: UserRef) async throws -> RoomView {
+        try GuestRules.requireAccount(try await database.read { db in try await users.find(id: userID, on: db) }, action: "message people directly")
         try await verification.requireVerified(userID: userID)
         guard let peer = try await database.read({ db in try await resolve(target, on: db) }), peer.disabledAt == nil else {
             throw ServiceError.userNotFound
         }
+        guard !peer.isGuest else { throw GuestRules.refuse("Guests cannot be messaged directly.") }
         guard peer.id != userID else { throw ServiceError.validation(["userId": "cannot start a conversation with yourself"]) }
         let key = "\(min(userID, peer.id)):\(max(userID, peer.id))"
         let now = self.now
@@ -270,7 +300,7 @@ public struct RoomService: Sendable {
         public var joinedAt: String
     }
 
-    /// A room's members, owner first, then admins, then by username; `online` from `presence`.
+    /// A room's members by role (owners, admins, moderators, members, guests), then by username; `online` from `presence`.
     /// Anyone may list a public room's members; other rooms, members only.
     public func members(userID: Int64, roomID: Int64, presence: (any PresenceDirectory)?) async throws -> [Member] {
         let (room, membership, rows) = try await database.read { db in
@@ -282,7 +312,7 @@ public struct RoomService: Sendable {
         for row in rows {
             let online = await presence?.isOnline(userID: row.userId) ?? false
             result.append(Member(
-                user: UserSummary(id: row.userId, username: row.username, displayName: row.displayName),
+                user: UserSummary(id: row.userId, username: row.username, displayName: row.displayName, guest: row.guestExpiresAt != nil),
                 role: RoomRole(rawValue: row.role) ?? .member, online: online,
                 lastSeenAt: row.lastSeenAt.map { WireTime.string(millis: $0) }, joinedAt: WireTime.string(millis: row.joinedAt)
             ))
@@ -313,7 +343,8 @@ public struct RoomService: Sendable {
             if !online { try await users.recordLastSeen(id: userID, at: now, on: db) }
             let roomIDs = try await rooms.roomIDs(userID: userID, on: db)
             guard !roomIDs.isEmpty else { return nil }
-            let event = PresenceEvent(userId: userID, online: online, lastSeenAt: online ? nil : WireTime.string(millis: now))
+            let guest = try await users.find(id: userID, on: db)?.isGuest ?? false
+            let event = PresenceEvent(userId: userID, online: online, lastSeenAt: online ? nil : WireTime.string(millis: now), guest: guest)
             return try await append([.presence(event, roomIDs: roomIDs)], on: db)
         }
         await log?.committed(through: position)
@@ -330,7 +361,8 @@ public struct RoomService: Sendable {
     // MARK: Changing and deleting
 
     /// Renames a room or changes its topic (owners and admins; not direct rooms).
-    public func update(userID: Int64, roomID: Int64, name rawName: String?, topic rawTopic: String?) async throws -> RoomView {
+    /// `allowGuests` (nil: unchanged) applies to public rooms only (`validation_failed` otherwise).
+    public func update(userID: Int64, roomID: Int64, name rawName: String?, topic rawTopic: String?, allowGuests: Bool? = nil) async throws -> RoomView {
         var validator = FieldValidator()
         let name = rawName.flatMap { validator.check("name", RoomRules.name($0)) }
         let topic = rawTopic.flatMap { validator.check("topic", RoomRules.topic($0)) }
@@ -340,13 +372,18 @@ public struct RoomService: Sendable {
             guard let room = try await rooms.find(id: roomID, on: db) else { throw ServiceError.roomNotFound }
             guard let membership = try await rooms.membership(roomID: roomID, userID: userID, on: db) else { throw ServiceError.notAMember }
             guard room.roomKind != .direct else { throw ServiceError(.directRoom, message: "Direct conversations have no name or topic.") }
-            guard membership.roomRole != .member else { throw ServiceError(.notRoomAdmin, message: "Only the room's owner and admins can change it.") }
+            guard RoomRules.mayManageRoom(membership.roomRole) else { throw ServiceError(.notRoomAdmin, message: "Only the room's owner and admins can change it.") }
             if let name, room.roomKind == .public, name.lowercased() != room.name?.lowercased(), try await rooms.publicNameTaken(name, on: db) {
                 throw ServiceError.roomNameTaken
             }
+            if let allowGuests {
+                if allowGuests, room.roomKind != .public { throw ServiceError.validation(["allowGuests": "only public rooms can allow guests"]) }
+                try await rooms.setAllowGuests(roomID: roomID, allowGuests, on: db)
+            }
             try await rooms.update(id: roomID, name: name, topic: topic, now: now, on: db)
             guard let updated = try await rooms.find(id: roomID, on: db) else { throw ServiceError.roomNotFound }
-            return try await append([.roomUpdated(RoomUpdatedEvent(roomId: roomID, name: updated.name ?? "", topic: updated.topic))], on: db)
+            let guests: Bool? = updated.roomKind == .public ? try await rooms.allowsGuests(roomID: roomID, on: db) : nil
+            return try await append([.roomUpdated(RoomUpdatedEvent(roomId: roomID, name: updated.name ?? "", topic: updated.topic, allowGuests: guests))], on: db)
         }
         await log?.committed(through: position)
         return try await roomView(userID: userID, roomID: roomID)
@@ -375,6 +412,6 @@ public struct RoomService: Sendable {
     }
 
     func summary(_ id: Int64, on db: any SQLDatabase) async throws -> UserSummary? {
-        try await users.find(id: id, on: db).map { UserSummary(id: $0.id, username: $0.username, displayName: $0.displayName) }
+        try await users.find(id: id, on: db).map { UserSummary(id: $0.id, username: $0.username, displayName: $0.displayName, guest: $0.isGuest) }
     }
 }

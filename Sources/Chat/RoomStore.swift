@@ -44,6 +44,9 @@ public struct RoomListRow: Codable, Sendable {
     public var lastReadMessageId: Int64
     public var lastReadAt: Int64?
     public var unreadCount: Int64
+    public var mentionCount: Int64
+    /// `rooms.allow_guests` (0 or 1; migration 0011).
+    public var allowGuests: Int64
     public var lastMessageId: Int64?
     public var lastMessageAuthorId: Int64?
     public var lastMessageBody: String?
@@ -58,6 +61,8 @@ public struct MemberRow: Codable, Sendable {
     public var role: String
     public var joinedAt: Int64
     public var lastSeenAt: Int64?
+    /// Set for a guest (migration 0011).
+    public var guestExpiresAt: Int64?
 }
 
 /// The sender's standing in a room (``RoomStore/senderStanding(roomID:userID:on:)``).
@@ -67,6 +72,8 @@ public struct SenderStanding: Sendable, Equatable {
     public var role: RoomRole?
     /// ms since the epoch; nil: not verified.
     public var emailVerifiedAt: Int64?
+    /// When the sender's mute in the room ends (ms since the epoch; possibly past); nil: never muted there.
+    public var mutedUntil: Int64? = nil
 }
 
 /// Unread counts are exact up to this cap (the badge shows "999+" beyond it).
@@ -144,7 +151,8 @@ public struct RoomStore: Sendable {
     }
 
     /// Public rooms whose name contains `query`, by name, after the `cursor` name.
-    public func searchPublic(query: String, after cursor: String?, limit: Int, on db: any SQLDatabase) async throws -> [(RoomRecord, Int64)] {
+    /// `onlyAllowingGuests`: only rooms that allow guests (what a guest may join).
+    public func searchPublic(query: String, after cursor: String?, limit: Int, onlyAllowingGuests: Bool = false, on db: any SQLDatabase) async throws -> [(RoomRecord, Int64)] {
         struct Row: Decodable {
             let id: Int64, kind: String, name: String?, topic: String?, createdBy: Int64, createdAt: Int64, updatedAt: Int64
             let lastMessageAt: Int64?, memberCount: Int64
@@ -156,6 +164,7 @@ public struct RoomStore: Sendable {
                    (SELECT COUNT(*) FROM memberships m WHERE m.room_id = r.id) AS member_count
             FROM rooms r
             WHERE r.kind = 'public' AND r.name_key LIKE \(bind: pattern) ESCAPE '\\' AND r.name_key > \(bind: cursor?.lowercased() ?? "")
+              AND (\(bind: onlyAllowingGuests ? 1 : 0) = 0 OR r.allow_guests = 1)
             ORDER BY r.name_key
             LIMIT \(bind: limit)
             """
@@ -179,16 +188,18 @@ public struct RoomStore: Sendable {
     /// the sender's role in it (nil: not a member) and when the sender verified their email (ms;
     /// for ``EmailVerificationGate``). nil when the user does not exist.
     public func senderStanding(roomID: Int64, userID: Int64, on db: any SQLDatabase) async throws -> SenderStanding? {
-        struct Row: Decodable { let role: String?; let emailVerifiedAt: Int64?; let roomExists: Int64? }
+        struct Row: Decodable { let role: String?; let emailVerifiedAt: Int64?; let roomExists: Int64?; let mutedUntil: Int64? }
         let row = try await db.raw(
             """
-            SELECT m.role, u.email_verified_at, (SELECT 1 FROM rooms WHERE id = \(bind: roomID)) AS room_exists
+            SELECT m.role, u.email_verified_at, (SELECT 1 FROM rooms WHERE id = \(bind: roomID)) AS room_exists,
+                   (SELECT expires_at FROM room_mutes WHERE room_id = \(bind: roomID) AND user_id = u.id) AS muted_until
             FROM users u LEFT JOIN memberships m ON m.user_id = u.id AND m.room_id = \(bind: roomID)
             WHERE u.id = \(bind: userID)
             """
         ).first(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns)
         return row.map {
-            SenderStanding(roomExists: $0.roomExists != nil, role: $0.role.map { RoomRole(rawValue: $0) ?? .member }, emailVerifiedAt: $0.emailVerifiedAt)
+            SenderStanding(roomExists: $0.roomExists != nil, role: $0.role.map { RoomRole(rawValue: $0) ?? .member }, emailVerifiedAt: $0.emailVerifiedAt,
+                           mutedUntil: $0.mutedUntil)
         }
     }
 
@@ -218,6 +229,13 @@ public struct RoomStore: Sendable {
         try await db.raw("UPDATE memberships SET role = \(bind: role.rawValue) WHERE room_id = \(bind: roomID) AND user_id = \(bind: userID)").run()
     }
 
+    /// The room's owners' ids, by user id.
+    public func ownerIDs(roomID: Int64, on db: any SQLDatabase) async throws -> [Int64] {
+        struct Row: Decodable { let userId: Int64 }
+        return try await db.raw("SELECT user_id FROM memberships WHERE room_id = \(bind: roomID) AND role = 'owner' ORDER BY user_id")
+            .all(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns).map(\.userId)
+    }
+
     public func memberIDs(roomID: Int64, on db: any SQLDatabase) async throws -> [Int64] {
         struct Row: Decodable { let userId: Int64 }
         return try await db.raw("SELECT user_id FROM memberships WHERE room_id = \(bind: roomID) ORDER BY joined_at, user_id")
@@ -233,15 +251,16 @@ public struct RoomStore: Sendable {
     public func members(roomID: Int64, on db: any SQLDatabase) async throws -> [MemberRow] {
         try await db.raw(
             """
-            SELECT m.user_id, u.username, u.display_name, m.role, m.joined_at, u.last_seen_at
+            SELECT m.user_id, u.username, u.display_name, m.role, m.joined_at, u.last_seen_at, u.guest_expires_at
             FROM memberships m JOIN users u ON u.id = m.user_id
             WHERE m.room_id = \(bind: roomID)
-            ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, u.username
+            ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'moderator' THEN 2 WHEN 'member' THEN 3 ELSE 4 END, u.username
             """
         ).all(decoding: MemberRow.self, keyDecodingStrategy: .snakeCaseColumns)
     }
 
-    /// The user's rooms with unread counts (capped at ``unreadCountCap``) and the last message,
+    /// The user's rooms with unread and mention counts (capped at ``unreadCountCap``; mentions by
+    /// the index `message_mentions_user`) and the last message,
     /// most recently active first. One query: a membership index scan plus, per room, an
     /// index range scan over messages after the read cursor.
     public func listForUser(_ userID: Int64, onlyRoom roomID: Int64? = nil, on db: any SQLDatabase) async throws -> [RoomListRow] {
@@ -251,11 +270,15 @@ public struct RoomStore: Sendable {
             SELECT r.id, r.kind, r.name, r.topic,
                    CASE WHEN m.role IN ('owner', 'admin') THEN r.join_code END AS join_code,
                    CASE WHEN r.password_hash IS NULL THEN 0 ELSE 1 END AS has_password,
-                   r.created_at, m.role, m.last_read_message_id, m.last_read_at,
+                   r.created_at, m.role, m.last_read_message_id, m.last_read_at, r.allow_guests,
                    (SELECT COUNT(*) FROM (
                         SELECT 1 FROM messages x
                         WHERE x.room_id = r.id AND x.id > m.last_read_message_id AND x.author_id <> m.user_id
                         LIMIT \(unsafeRaw: String(unreadCountCap))) AS unread) AS unread_count,
+                   (SELECT COUNT(*) FROM (
+                        SELECT 1 FROM message_mentions mm
+                        WHERE mm.user_id = m.user_id AND mm.room_id = r.id AND mm.message_id > m.last_read_message_id
+                        LIMIT \(unsafeRaw: String(unreadCountCap))) AS mentioned) AS mention_count,
                    lm.id AS last_message_id, lm.author_id AS last_message_author_id,
                    SUBSTR(lm.body, 1, 140) AS last_message_body, lm.created_at AS last_message_created_at,
                    (SELECT COUNT(*) FROM memberships mc WHERE mc.room_id = r.id) AS member_count

@@ -15,9 +15,19 @@ public struct ChatMessage: Codable, Sendable, Equatable {
     public var editedAt: String?
     /// Display fields of the author, so a client need not look them up.
     public var author: UserSummary?
+    /// Set on a deleted message (a tombstone): its `body` is then empty and it has no reactions.
+    public var deletedAt: String?
+    /// The message `replyTo` names, in short (present whenever `replyTo` is).
+    public var replyPreview: ReplyPreview?
+    /// Reactions, one entry per emoji in the order each was first used; absent when none.
+    public var reactions: [ReactionCount]?
+    /// The ids of the room members this message mentions (`@username`, docs/PROTOCOL.md
+    /// "Mentions"), ascending; absent when none.
+    public var mentions: [Int64]?
 
     public init(id: Int64, roomId: Int64, authorId: Int64, body: String, createdAt: String, clientMsgId: String? = nil,
-                replyTo: Int64? = nil, editedAt: String? = nil, author: UserSummary? = nil) {
+                replyTo: Int64? = nil, editedAt: String? = nil, author: UserSummary? = nil, deletedAt: String? = nil,
+                replyPreview: ReplyPreview? = nil, reactions: [ReactionCount]? = nil, mentions: [Int64]? = nil) {
         self.id = id
         self.roomId = roomId
         self.authorId = authorId
@@ -27,6 +37,10 @@ public struct ChatMessage: Codable, Sendable, Equatable {
         self.replyTo = replyTo
         self.editedAt = editedAt
         self.author = author
+        self.deletedAt = deletedAt
+        self.replyPreview = replyPreview
+        self.reactions = reactions
+        self.mentions = mentions
     }
 }
 
@@ -35,11 +49,14 @@ public struct UserSummary: Codable, Sendable, Equatable {
     public var id: Int64
     public var username: String
     public var displayName: String
+    /// `true` for a guest (`POST /api/auth/guest`); absent for an account.
+    public var guest: Bool?
 
-    public init(id: Int64, username: String, displayName: String) {
+    public init(id: Int64, username: String, displayName: String, guest: Bool = false) {
         self.id = id
         self.username = username
         self.displayName = displayName
+        self.guest = guest ? true : nil
     }
 }
 
@@ -47,8 +64,21 @@ public enum RoomKind: String, Codable, Sendable, CaseIterable {
     case `public`, `private`, direct
 }
 
-public enum RoomRole: String, Codable, Sendable {
-    case owner, admin, member
+/// A member's role in a room, highest first: owner > admin > moderator > member > guest
+/// (guests are members who signed in as guests). The rules over them are in Chat's `RoomRules`.
+public enum RoomRole: String, Codable, Sendable, CaseIterable {
+    case owner, admin, moderator, member, guest
+
+    /// The role's rank: owner 4, admin 3, moderator 2, member 1, guest 0.
+    public var rank: Int {
+        switch self {
+        case .owner: 4
+        case .admin: 3
+        case .moderator: 2
+        case .member: 1
+        case .guest: 0
+        }
+    }
 }
 
 /// `room:member`: someone joined, left or was removed/added.
@@ -73,12 +103,15 @@ public struct ReadEvent: Codable, Sendable, Equatable {
     public var lastReadMessageId: Int64
     public var lastReadAt: String
     public var unreadCount: Int
+    /// Messages after the cursor that mention me (capped like `unreadCount`).
+    public var mentionCount: Int
 
-    public init(roomId: Int64, lastReadMessageId: Int64, lastReadAt: String, unreadCount: Int) {
+    public init(roomId: Int64, lastReadMessageId: Int64, lastReadAt: String, unreadCount: Int, mentionCount: Int = 0) {
         self.roomId = roomId
         self.lastReadMessageId = lastReadMessageId
         self.lastReadAt = lastReadAt
         self.unreadCount = unreadCount
+        self.mentionCount = mentionCount
     }
 }
 
@@ -87,11 +120,14 @@ public struct RoomUpdatedEvent: Codable, Sendable, Equatable {
     public var roomId: Int64
     public var name: String?
     public var topic: String?
+    /// Whether guests may join (public rooms; absent for the others).
+    public var allowGuests: Bool?
 
-    public init(roomId: Int64, name: String?, topic: String?) {
+    public init(roomId: Int64, name: String?, topic: String?, allowGuests: Bool? = nil) {
         self.roomId = roomId
         self.name = name
         self.topic = topic
+        self.allowGuests = allowGuests
     }
 }
 
@@ -118,10 +154,13 @@ public struct PresenceEvent: Codable, Sendable, Equatable {
     public var userId: Int64
     public var online: Bool
     public var lastSeenAt: String?
-    public init(userId: Int64, online: Bool, lastSeenAt: String?) {
+    /// `true` when the user is a guest; absent for an account.
+    public var guest: Bool?
+    public init(userId: Int64, online: Bool, lastSeenAt: String?, guest: Bool = false) {
         self.userId = userId
         self.online = online
         self.lastSeenAt = lastSeenAt
+        self.guest = guest ? true : nil
     }
 }
 
@@ -149,4 +188,12 @@ public enum ChatEventName {
     public static let read = "read"
     public static let presence = "presence"
     public static let authToken = "auth:token"
+
+    /// Moderation deltas (``ModerationEvent``).
+    public static let memberRole = "member:role"
+    public static let memberKicked = "member:kicked"
+    public static let memberMuted = "member:muted"
+    public static let memberUnmuted = "member:unmuted"
+    public static let memberBanned = "member:banned"
+    public static let memberUnbanned = "member:unbanned"
 }

@@ -35,6 +35,9 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         case invalidCredentials = "invalid_credentials"
         case invalidCurrentPassword = "invalid_current_password"
         case usernameTaken = "username_taken"
+        case oauthCodeInvalid = "oauth_code_invalid"
+        case lastSignInMethod = "last_sign_in_method"
+        case providerUnavailable = "provider_unavailable"
 
         case emailUnverified = "email_unverified"
         case emailAlreadyVerified = "email_already_verified"
@@ -52,6 +55,24 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         case notRoomAdmin = "not_room_admin"
         case notRoomOwner = "not_room_owner"
         case userNotFound = "user_not_found"
+
+        case searchQueryTooLong = "search_query_too_long"
+
+        case notRoomModerator = "not_room_moderator"
+        case cannotActOnPeer = "cannot_act_on_peer"
+        case memberNotFound = "member_not_found"
+        case muted
+        case bannedFromRoom = "banned_from_room"
+        case lastOwner = "last_owner"
+
+        case messageNotFound = "message_not_found"
+        case messageDeleted = "message_deleted"
+        case notMessageAuthor = "not_message_author"
+        case editWindowPassed = "edit_window_passed"
+
+        case guestNotAllowed = "guest_not_allowed"
+        case adminRequired = "admin_required"
+        case accountDisabled = "account_disabled"
     }
 
     let base: Base
@@ -131,6 +152,14 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let invalidCurrentPassword = ErrorCode(.invalidCurrentPassword)
     /// 409: registration with a username someone has; `fields.username`.
     public static let usernameTaken = ErrorCode(.usernameTaken)
+    /// 400: the one-time code of a sign-in with a provider is unknown, used, expired, or
+    /// presented without the cookie of the browser that signed in.
+    public static let oauthCodeInvalid = ErrorCode(.oauthCodeInvalid)
+    /// 409: unlinking the account's only way to sign in (no password, no other identity).
+    public static let lastSignInMethod = ErrorCode(.lastSignInMethod)
+    /// 502: a sign-in provider could not be reached or answered wrongly (its discovery
+    /// document, within the request deadline).
+    public static let providerUnavailable = ErrorCode(.providerUnavailable)
 
     // MARK: Email
 
@@ -172,24 +201,82 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     /// 404: no such user (or a disabled one) to invite or message.
     public static let userNotFound = ErrorCode(.userNotFound)
 
+    // MARK: Moderation
+
+    /// 403: only the room's owner, admins and moderators may do this (kick, mute, ban, their
+    /// lists, the audit log).
+    public static let notRoomModerator = ErrorCode(.notRoomModerator)
+    /// 403: the target's room role is equal to or above the caller's: nobody acts on a peer
+    /// or a superior.
+    public static let cannotActOnPeer = ErrorCode(.cannotActOnPeer)
+    /// 404: the user named as the target is not a member of the room.
+    public static let memberNotFound = ErrorCode(.memberNotFound)
+    /// 403 (and the ack of `message:send`): the caller is muted in this room; `retryAfter` is
+    /// the seconds left (rounded up), also sent as `Retry-After` over REST.
+    public static let muted = ErrorCode(.muted)
+    /// 403: the user is banned from the room (joining by id, code or password, or being invited).
+    public static let bannedFromRoom = ErrorCode(.bannedFromRoom)
+    /// 409: the room's last owner cannot leave, or step down, while other members remain; make
+    /// another member owner first (as Discord and Slack require).
+    public static let lastOwner = ErrorCode(.lastOwner)
+
+    // MARK: Guests and administration
+
+    /// 403: a guest tried what only accounts may do (create a room, message someone directly,
+    /// invite, join by code or a room that does not allow guests, change a password), or an
+    /// account tried to message or invite a guest.
+    public static let guestNotAllowed = ErrorCode(.guestNotAllowed)
+    /// 403: `/api/admin/...` for a caller whose server role is not `admin`.
+    public static let adminRequired = ErrorCode(.adminRequired)
+    /// 403: refresh of a session whose account a server admin disabled.
+    public static let accountDisabled = ErrorCode(.accountDisabled)
+
+    // MARK: Messages
+
+    /// 404 (and acks): no such message, or one in a room the caller is not a member of (the
+    /// same answer, so a message's existence does not leak).
+    public static let messageNotFound = ErrorCode(.messageNotFound)
+    /// 409 (and acks): the message was deleted; it can no longer be edited or reacted to.
+    public static let messageDeleted = ErrorCode(.messageDeleted)
+    /// 403 (and acks): only the message's author may edit it; deleting it also allows the
+    /// room's owner and admins (`MessageRules.mayDelete`).
+    public static let notMessageAuthor = ErrorCode(.notMessageAuthor)
+    /// 403 (and acks): the message is older than the edit window (`MESSAGE_EDIT_WINDOW`).
+    public static let editWindowPassed = ErrorCode(.editWindowPassed)
+
+    // MARK: Search
+
+    /// 400: a message search query (`q`) longer than 256 characters (Unicode scalars) or of more
+    /// than 16 words (`GET /api/search/messages`).
+    public static let searchQueryTooLong = ErrorCode(.searchQueryTooLong)
+
     // MARK: Mapping
 
     /// The HTTP status this code is answered with: the one place that decides it.
     public var httpStatus: Int {
         switch base {
         case .badRequest, .invalidJSON, .invalidPayload: 400
+        case .oauthCodeInvalid: 400
+        case .searchQueryTooLong: 400
         case .emailTokenInvalid, .emailTokenExpired, .emailTokenUsed, .emailTokenSuperseded: 400
         case .unauthorized, .invalidToken, .tokenExpired, .sessionRevoked, .sessionExpired, .invalidRefreshToken,
              .refreshTokenReused, .invalidCredentials: 401
         case .invalidCurrentPassword, .emailUnverified, .notAMember, .inviteOnly, .invalidJoinCode, .directRoom,
-             .notRoomAdmin, .notRoomOwner: 403
-        case .notFound, .roomNotFound, .userNotFound: 404
+             .notRoomAdmin, .notRoomOwner, .guestNotAllowed, .adminRequired, .accountDisabled: 403
+        case .notMessageAuthor, .editWindowPassed: 403
+        case .notFound, .roomNotFound, .userNotFound, .messageNotFound: 404
+        case .notRoomModerator, .cannotActOnPeer, .muted, .bannedFromRoom: 403
+        case .memberNotFound: 404
+        case .lastOwner: 409
         case .methodNotAllowed: 405
         case .usernameTaken, .emailAlreadyVerified, .roomNameTaken: 409
+        case .lastSignInMethod: 409
+        case .messageDeleted: 409
         case .payloadTooLarge: 413
         case .validationFailed: 422
         case .tooManyAttempts, .tooManyRequests: 429
         case .internalError: 500
+        case .providerUnavailable: 502
         case .serverBusy: 503
         }
     }
@@ -207,12 +294,15 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Where this code can be returned: every REST code but ``invalidPayload``; the acks
-    /// of `message:send`, `room:read`, `typing` and `auth:refresh`; the handshake refusals.
+    /// of `message:send`, `room:read`, `typing`, `auth:refresh`, `message:edit`, `message:delete`,
+    /// `reaction:add` and `reaction:remove`; the handshake refusals.
     public var surfaces: Surfaces {
         switch base {
         case .invalidPayload: [.ack]
+        case .muted: [.rest, .ack]
         case .invalidToken, .tokenExpired, .sessionRevoked: [.rest, .ack, .connect]
         case .validationFailed, .internalError, .serverBusy, .emailUnverified, .roomNotFound, .notAMember: [.rest, .ack]
+        case .messageNotFound, .messageDeleted, .notMessageAuthor, .editWindowPassed: [.rest, .ack]
         default: [.rest]
         }
     }
@@ -243,10 +333,14 @@ public struct ErrorBody: Codable, Sendable, Equatable {
     public var code: ErrorCode
     public var message: String
     public var fields: [String: String]?
+    /// Seconds until a retry can succeed (at least 1), when the code has such a wait
+    /// (`muted`, `too_many_attempts`, `too_many_requests`, `server_busy`); absent otherwise.
+    public var retryAfter: Int?
 
-    public init(_ code: ErrorCode, message: String, fields: [String: String]? = nil) {
+    public init(_ code: ErrorCode, message: String, fields: [String: String]? = nil, retryAfter: Int? = nil) {
         self.code = code
         self.message = message
         self.fields = fields
+        self.retryAfter = retryAfter
     }
 }

@@ -21,8 +21,8 @@ public struct ServiceError: Error, Sendable, Equatable {
         self.retryAfter = retryAfter.map { max(1, $0) }
     }
 
-    /// The wire `error` object, `{code, message, fields?}`.
-    public var body: ErrorBody { ErrorBody(code, message: message, fields: fields) }
+    /// The wire `error` object, `{code, message, fields?, retryAfter?}`.
+    public var body: ErrorBody { ErrorBody(code, message: message, fields: fields, retryAfter: retryAfter) }
 }
 
 extension ServiceError {

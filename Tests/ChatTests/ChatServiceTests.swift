@@ -22,6 +22,10 @@ final class EventRecorder: ChatEventSink, ChatEventLog {
             case .roomDeleted(let event, let memberIDs): "deleted:\(event.roomId):\(memberIDs.count)"
             case .readMoved(let userID, let event): "read:\(userID):\(event.roomId):\(event.unreadCount)"
             case .presence(let event, let roomIDs): "presence:\(event.userId):\(event.online):\(roomIDs.count)"
+            case .moderation(let action, let event): "\(action.eventName):\(event.roomId):\(event.user.username):\(event.by.username)"
+            case .messageChanged(.updated(let event)): "edited:\(event.id):\(event.body)"
+            case .messageChanged(.deleted(let event)): "tombstone:\(event.id)"
+            case .messageChanged(.reaction(let event)): "reaction:\(event.messageId):\(event.emoji):\(event.userId):\(event.added)"
             }
         }
         uncommitted.withLock { $0 = lines }
@@ -207,12 +211,15 @@ struct ChatServiceTests {
         }
     }
 
-    @Test("an owner who leaves hands over the room; the last one out deletes it", arguments: TestDatabases.kinds)
+    @Test("the last owner cannot leave before handing over; the last one out deletes the room", arguments: TestDatabases.kinds)
     func leaving(kind: DatabaseKind) async throws {
         try await ChatHarness.with(kind) { h in
             let ann = try await h.user("ann"), bob = try await h.user("bob")
             let room = try await h.rooms.create(userID: ann, .init(name: "Hand", kind: .public, topic: nil, password: nil))
             _ = try await h.rooms.join(userID: bob, roomID: room.id)
+            #expect(await apiCode { try await h.rooms.leave(userID: ann, roomID: room.id) } == "last_owner")
+            #expect(try await h.rooms.list(userID: ann).first?.role == .owner)
+            _ = try await h.chat.moderation.setRole(actorID: ann, roomID: room.id, targetID: bob, role: .owner)
             try await h.rooms.leave(userID: ann, roomID: room.id)
             #expect(try await h.rooms.list(userID: bob).first?.role == .owner)
             #expect(await apiCode { try await h.rooms.leave(userID: ann, roomID: room.id) } == "not_a_member")

@@ -31,8 +31,9 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     /// The code as it travels (``ErrorCode/rawValue``).
     public var code: String { errorCode.rawValue }
 
-    /// The wire `error` object, `{code, message, fields?}`.
-    public var body: ErrorBody { ErrorBody(errorCode, message: message, fields: fields) }
+    /// The wire `error` object, `{code, message, fields?, retryAfter?}` (`retryAfter`: the
+    /// `Retry-After` header's seconds, when there is one).
+    public var body: ErrorBody { ErrorBody(errorCode, message: message, fields: fields, retryAfter: headers[.retryAfter].flatMap { Int($0) }) }
 
     /// The HTTP answer to a domain error: its code, message and fields, and `Retry-After`
     /// when it has ``ServiceError/retryAfter``.

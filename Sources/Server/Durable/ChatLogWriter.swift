@@ -9,13 +9,16 @@ import SQLKit
 /// after the commit waits until the tail delivered it on this node.
 ///
 /// Addressing (docs/PROTOCOL.md lists the events):
-/// - `message:new`, `room:updated`, `presence`: the room(s).
+/// - `message:new`, `message:updated`, `message:deleted`, `reaction`, `room:updated`, `presence`: the room(s).
 /// - `room:member` joined: the room, after the user's sockets joined it (join effect).
 /// - `room:member` left / removed: the room and `user:<id>` (so the user's own sockets get it even
 ///   after they left, and a recovering socket, which is filtered by its current rooms, still
 ///   gets its own removal), then the user's sockets leave the room (leave effect).
 /// - `room:deleted`: the room and each former member's `user:<id>`; then every socket leaves the room.
 /// - `read`: `user:<id>` (the reader's own sockets).
+/// - `member:role`, `member:muted`, `member:unmuted`, `member:unbanned`: the room.
+/// - `member:kicked`, `member:banned`: the room and `user:<id>` (the target hears why; the
+///   `room:member` removal that follows takes their sockets out of the room on every node).
 struct ChatLogWriter: ChatEventLog {
     let log: EventLogStore
     let tail: LogTail
@@ -23,7 +26,10 @@ struct ChatLogWriter: ChatEventLog {
     func append(_ deltas: [ChatDelta], on db: any SQLDatabase) async throws -> UInt64? {
         let entries = try deltas.compactMap(Self.entry)
         guard !entries.isEmpty else { return nil }
-        return try await log.append(entries, on: db).last
+        let records = try await log.appendRecords(entries, on: db)
+        // Kept for the tail until `committed(through:)`: delivered from memory, not read back.
+        tail.keep(records)
+        return records.last?.seq
     }
 
     func committed(through position: UInt64?) async {
@@ -57,6 +63,17 @@ struct ChatLogWriter: ChatEventLog {
         case .presence(let event, let roomIDs):
             guard !roomIDs.isEmpty else { return nil }
             return try EventLogEntry(event: ChatEventName.presence, payload: event, rooms: roomIDs.map(ChatRooms.room))
+        case .messageChanged(let change):
+            let room = [ChatRooms.room(change.roomID)]
+            switch change {
+            case .updated(let event): return try EventLogEntry(event: ChatEventName.messageUpdated, payload: event, rooms: room)
+            case .deleted(let event): return try EventLogEntry(event: ChatEventName.messageDeleted, payload: event, rooms: room)
+            case .reaction(let event): return try EventLogEntry(event: ChatEventName.reaction, payload: event, rooms: room)
+            }
+        case .moderation(let action, let event):
+            let room = ChatRooms.room(event.roomId)
+            let rooms = action == .kick || action == .ban ? [room, ChatRooms.user(event.user.id)] : [room]
+            return try EventLogEntry(event: action.eventName, payload: event, rooms: rooms)
         }
     }
 }

@@ -16,7 +16,8 @@ final class SocketAuth: Sendable {
 }
 
 /// Wires the default namespace to the chat: authenticates the handshake, joins the
-/// user's rooms, serves `message:send`, `room:read`, `typing`, `auth:refresh`, refreshes
+/// user's rooms, serves `message:send`, `room:read`, `typing`, `auth:refresh` (and the message
+/// changes of MessageChangeEvents.swift: edit, delete, reactions), refreshes
 /// tokens on traffic, and announces presence.
 struct ChatGateway: Sendable {
     let namespace: Namespace
@@ -24,6 +25,8 @@ struct ChatGateway: Sendable {
     let rooms: RoomService
     let messages: MessageService
     let readCursors: ReadCursorService
+    let edits: MessageEditService
+    let reactions: ReactionService
     let presence: PresenceTracker
     let refreshWindow: Duration
     /// The clock the access tokens are issued and verified against (`AccountsClock.system`
@@ -144,6 +147,7 @@ struct ChatGateway: Sendable {
                 return .object(["ok": true])
             }
         }
+        installMessageChanges(socket, socketAuth)
         socket.on(ChatEventName.authRefresh) { args, ack in
             await refreshToken(socket, socketAuth, args, ack)
         }
@@ -151,8 +155,8 @@ struct ChatGateway: Sendable {
             await disconnected(identity.userID)
         }
 
-        if presence.connected(identity.userID), await presence.claimOnline(identity.userID) {
-            await announce(userID: identity.userID, online: true)
+        if presence.connected(identity.userID) {
+            await presence.claimOnline(identity.userID) { await announce(userID: identity.userID, online: true) }
         }
     }
 
@@ -161,8 +165,7 @@ struct ChatGateway: Sendable {
         try? await Task.sleep(for: presence.gracePeriod)
         guard presence.settleOffline(userID, generation: generation) else { return }
         // With several nodes: only when no other node holds the user either.
-        guard await presence.releaseOffline(userID) else { return }
-        await announceOffline(userID)
+        await presence.releaseOffline(userID) { await announceOffline(userID) }
     }
 
     /// Records `last_seen_at` and announces the user offline in their rooms (after their last
@@ -284,10 +287,11 @@ struct ChatGateway: Sendable {
         .object(["ok": false, "error": json(error)])
     }
 
-    /// `{code, message, fields?}` as a JSON object (`fields` only when present).
+    /// `{code, message, fields?, retryAfter?}` as a JSON object (`fields`, `retryAfter` only when present).
     static func json(_ error: ErrorBody) -> JSONValue {
         var object: [String: JSONValue] = ["code": .string(error.code.rawValue), "message": .string(error.message)]
         if let fields = error.fields { object["fields"] = .object(fields.mapValues { .string($0) }) }
+        if let retryAfter = error.retryAfter { object["retryAfter"] = .number(Double(retryAfter)) }
         return .object(object)
     }
 }
