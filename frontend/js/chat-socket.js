@@ -51,6 +51,7 @@ export class ChatSocket {
       const error = new Error(answer?.error?.message || "The server refused this.");
       error.code = answer?.error?.code || "unknown";
       error.fields = answer?.error?.fields;
+      error.retryAfter = answer?.error?.retryAfter || null; // seconds (muted, too_many_*)
       throw error;
     }
     return answer;

@@ -13,7 +13,7 @@
 //   presence.js, typing.js  who is online, who is typing
 
 import { $, clear, formatBadge, h, messageFor } from "./dom.js";
-import { DisconnectReason, ServerEvent, SocketEvent } from "./events.js";
+import { DisconnectReason, ModerationEvent, ServerEvent, SocketEvent } from "./events.js";
 import { VerifyBanner } from "./banner.js";
 import { confirmDialog } from "./dialog.js";
 import { ChatSocket } from "./chat-socket.js";
@@ -23,6 +23,8 @@ import { RoomView } from "./room-view.js";
 import { showCreateRoom, showDirect, showDiscover, showJoinByCode, showRoomCreated } from "./room-forms.js";
 import { showSessions } from "./sessions.js";
 import { showSettings } from "./settings.js";
+import { showSearch } from "./search.js";
+import { mentionsUser } from "./mentions.js";
 import { Notifier } from "./notifications.js";
 import { Typists } from "./typing.js";
 
@@ -92,6 +94,7 @@ export class ChatApp {
     });
     on(ServerEvent.PRESENCE, (event) => this.onPresence(event));
     on(ServerEvent.AUTH_TOKEN, (event) => session.applyPushedToken(event));
+    for (const name of Object.values(ModerationEvent)) on(name, (event) => this.onModeration(name, event));
     this.onVisibility = () => {
       if (document.visibilityState !== "visible") return;
       this.view?.markRead();
@@ -175,6 +178,7 @@ export class ChatApp {
         h("li", {}, h("a", { href: "#/discover", id: "discover-link" }, "Discover")),
         h("li", {}, h("a", { href: "#/join", id: "join-link" }, "Join by code")),
         h("li", {}, h("a", { href: "#/direct", id: "direct-link" }, "Message someone")),
+        h("li", {}, h("a", { href: "#/search", id: "search-link" }, "Search")),
       ),
       this.notificationOffer(),
       this.rooms.list,
@@ -258,6 +262,8 @@ export class ChatApp {
         return showSessions(this.screens);
       case "settings":
         return showSettings(this.screens);
+      case "search":
+        return showSearch(this.screens);
       case "room-created":
         return showRoomCreated(this.screens, Number(args[0]));
       default:
@@ -367,13 +373,16 @@ export class ChatApp {
 
   async leaveRoom(view) {
     const name = view.name;
-    const heir = view.room.role === "owner" ? view.members.heirOf(this.session.user?.id) : null;
-    const handover = heir ? ` You own it: ${heir.user.displayName || heir.user.username} (@${heir.user.username}) will be its owner.` : "";
+    // The last owner hands the room over first (the server answers 409 last_owner otherwise).
+    if (view.room.role === "owner" && view.members.mustHandOver(this.session.user?.id)) {
+      await confirmDialog({ title: `Hand “${name}” over first`, text: "You are its last owner. Make another member owner before you leave: open their ⋯ menu in the members list, or type /role @username owner.", confirmLabel: "OK", cancelLabel: "Close" });
+      return;
+    }
     // The server deletes a room its last member leaves (RoomService.leave): say so.
     const last = view.members.members.length > 0 ? view.members.members.every((m) => m.user.id === this.session.user?.id) : view.room.memberCount === 1;
     const ok = last
       ? await confirmDialog({ title: `Leave “${name}”?`, text: "You are its only member: the room and all its messages will be deleted. This cannot be undone.", confirmLabel: "Leave and delete", danger: true })
-      : await confirmDialog({ title: `Leave “${name}”?`, text: `You can join it again later${view.room.kind === "private" ? " with its code" : ""}.${handover}`, confirmLabel: "Leave" });
+      : await confirmDialog({ title: `Leave “${name}”?`, text: `You can join it again later${view.room.kind === "private" ? " with its code" : ""}.`, confirmLabel: "Leave" });
     if (!ok) return;
     await this.#endMembership(view, "POST", `/rooms/${view.id}/leave`, `You left “${name}”.`);
   }
@@ -415,7 +424,10 @@ export class ChatApp {
         onClick: () => this.navigate(`#/rooms/${room.id}`),
       });
       if (open && document.visibilityState === "visible") open.markRead();
-      else room.unreadCount = (room.unreadCount || 0) + 1;
+      else {
+        room.unreadCount = (room.unreadCount || 0) + 1;
+        if (mentionsUser(message, this.session.user?.id)) room.mentionCount = (room.mentionCount || 0) + 1;
+      }
     }
     this.rooms.update(room.id);
   }
@@ -424,6 +436,7 @@ export class ChatApp {
     const room = this.rooms.get(event.roomId);
     if (!room) return;
     room.unreadCount = event.unreadCount;
+    room.mentionCount = event.mentionCount || 0;
     room.lastReadMessageId = Math.max(room.lastReadMessageId || 0, event.lastReadMessageId);
     this.rooms.update(room.id);
   }
@@ -437,10 +450,11 @@ export class ChatApp {
         if (open?.members.has(event.user.id)) open.onMember(event); // my role changed
       } else {
         this.rooms.remove(event.roomId);
-        if (open) {
-          this.notice("You are no longer a member of that room.", "info");
-          this.navigate("#/rooms");
-        }
+        // Kicked or banned: the `member:kicked` / `member:banned` just before said by whom and why.
+        const removal = this.removalNotice?.roomId === event.roomId ? this.removalNotice.text : null;
+        this.removalNotice = null;
+        if (open || removal) this.notice(removal || "You are no longer a member of that room.", "info");
+        if (open) this.navigate("#/rooms");
       }
       return;
     }
@@ -451,6 +465,24 @@ export class ChatApp {
       else room.memberCount = Math.max(0, (room.memberCount || 1) - 1);
     }
     open?.onMember(event);
+  }
+
+  /** A `member:*` moderation delta (events.js ModerationEvent): my role, why I was removed, the open room's timeline. */
+  onModeration(eventName, event) {
+    const open = this.view?.id === event.roomId ? this.view : null;
+    const room = this.rooms.get(event.roomId);
+    if (event.user.id === this.session.user?.id && room) {
+      const by = event.by.displayName || event.by.username;
+      const why = event.reason ? `: ${event.reason}` : "";
+      if (eventName === ModerationEvent.ROLE) {
+        room.role = event.role;
+        this.rooms.update(event.roomId);
+      } else if (eventName === ModerationEvent.KICKED || eventName === ModerationEvent.BANNED) {
+        const verb = eventName === ModerationEvent.BANNED ? "banned you from" : "removed you from";
+        this.removalNotice = { roomId: event.roomId, text: `${by} ${verb} “${roomName(room)}”${why}.` };
+      }
+    }
+    open?.onModeration(eventName, event);
   }
 
   onRoomUpdated(event) {

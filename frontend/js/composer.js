@@ -24,9 +24,11 @@ export class Composer {
   /**
    * name: the room's display name (label and placeholder).
    * onSend: (body) => void; body is trimmed and never empty.
+   * onCommand: (text) => void; a line starting with "/" (a command, moderation.js), never
+   *   sent as a message; "//text" sends "/text".
    * sendTyping: (typing: boolean) => void; a typing notice for the room.
    */
-  constructor({ name, onSend, sendTyping }) {
+  constructor({ name, onSend, onCommand = null, sendTyping }) {
     this.sendTyping = sendTyping;
     this.typingSent = false;
     this.typingLastSent = 0; // ms since the epoch
@@ -52,7 +54,12 @@ export class Composer {
       if (!body || this.disabledReason || scalarLength(body) > MAX_BODY) return;
       this.input.value = "";
       this.#refresh();
-      onSend(body);
+      if (onCommand && body.startsWith("/") && !body.startsWith("//")) {
+        this.stopTyping();
+        onCommand(body);
+      } else {
+        onSend(onCommand && body.startsWith("//") ? body.slice(1) : body);
+      }
       this.input.focus();
     });
     this.input.addEventListener("keydown", (event) => {

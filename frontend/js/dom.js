@@ -76,6 +76,8 @@ export function messageFor(error) {
     case "too_many_attempts":
     case "too_many_requests":
       return error.retryAfter ? `Too many attempts. Try again in ${error.retryAfter} seconds.` : error.message;
+    case "muted":
+      return error.retryAfter ? `You are muted in this room for another ${error.retryAfter} seconds.` : error.message;
     case "ack_timeout":
       return "The server did not answer in time.";
     case "disconnected":

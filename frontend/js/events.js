@@ -22,6 +22,16 @@ export const ServerEvent = Object.freeze({
   AUTH_TOKEN: "auth:token",
 });
 
+/** Server → client moderation deltas (each a ModerationEvent: {roomId, user, by, role?, reason?, until?, durationSeconds?}). */
+export const ModerationEvent = Object.freeze({
+  ROLE: "member:role",
+  KICKED: "member:kicked",
+  MUTED: "member:muted",
+  UNMUTED: "member:unmuted",
+  BANNED: "member:banned",
+  UNBANNED: "member:unbanned",
+});
+
 /** What a SocketClient reports about itself (listen with `socket.on`). */
 export const SocketEvent = Object.freeze({
   CONNECT: "connect",

@@ -4,16 +4,18 @@
 
 import { clear, h } from "./dom.js";
 
-const ROLE_ORDER = { owner: 0, admin: 1, member: 2 };
+const ROLE_ORDER = { owner: 0, admin: 1, moderator: 2, member: 3, guest: 4 };
 
 export class MembersPanel {
   /**
    * presence: the app's Presence (dots and who is online). selfId: () => my user id.
    * onMessage: (user) => void; the "Message" button of another member.
    * blocked: () => why that button cannot work yet (it is disabled, saying so), or null.
+   * menu: (member) => a member's moderation menu (moderation.js), or null when I can do nothing to them.
    */
-  constructor(presence, { selfId = () => null, onMessage = null, blocked = () => null } = {}) {
+  constructor(presence, { selfId = () => null, onMessage = null, blocked = () => null, menu = null } = {}) {
     this.presence = presence;
+    this.menu = menu;
     this.blocked = blocked;
     this.selfId = selfId;
     this.onMessage = onMessage;
@@ -47,13 +49,12 @@ export class MembersPanel {
   }
 
   /**
-   * Who gets the room if `userId` (an owner) leaves: another owner if there is one (nobody
-   * new, null), else the longest-standing member, as the server decides (docs/ARCHITECTURE.md).
+   * Whether `userId` (an owner) must hand the room over before leaving: others remain and
+   * none of them is an owner (the server answers 409 `last_owner`, docs/openapi.yaml).
    */
-  heirOf(userId) {
+  mustHandOver(userId) {
     const others = this.members.filter((m) => m.user.id !== userId);
-    if (others.length === 0 || others.some((m) => m.role === "owner")) return null;
-    return others.sort((a, b) => String(a.joinedAt).localeCompare(String(b.joinedAt)) || a.user.id - b.user.id)[0];
+    return others.length > 0 && !others.some((m) => m.role === "owner");
   }
 
   /** Someone left or was removed; false if they were not listed. */
@@ -96,6 +97,7 @@ export class MembersPanel {
           this.onMessage && member.user.id !== this.selfId()
             ? h("button", { type: "button", class: "link-button message-member", "aria-label": `Message ${member.user.displayName || member.user.username}`, disabled: !!blocked, title: blocked, onclick: () => this.onMessage(member.user) }, "Message")
             : null,
+          this.menu ? this.menu(member) : null,
         ),
       );
     }

@@ -8,7 +8,9 @@ import { clear, h, messageFor } from "./dom.js";
 import { ClientEvent } from "./events.js";
 import { Composer } from "./composer.js";
 import { MembersPanel } from "./members.js";
+import { MentionAutocomplete } from "./mentions.js";
 import { MessageList } from "./message-list.js";
+import { RoomModeration, describeEvent } from "./moderation.js";
 import { roomName } from "./room-list.js";
 import { typingText } from "./typing.js";
 
@@ -51,8 +53,13 @@ export class RoomView {
     const selfId = () => session.user?.id;
     this.header = h("header", { class: "room-header" });
     this.messages = new MessageList({ name, selfId, onNearTop: () => this.loadOlder(), onRetry: (clientMsgId, body) => this.send(body, clientMsgId) });
-    this.members = new MembersPanel(presence, { selfId, onMessage: onDirect, blocked: directBlocked });
-    this.composer = new Composer({ name, onSend: (body) => this.send(body), sendTyping: (typing) => socket.typing(this.id, typing) });
+    this.members = new MembersPanel(presence, { selfId, onMessage: onDirect, blocked: directBlocked, menu: (member) => this.moderation.menuFor(member) });
+    // Kick, mute, ban, roles: the composer's slash commands, the members' menus, the audit log (moderation.js).
+    this.moderation = new RoomModeration({ session, roomId: room.id, myRole: () => (rooms.get(this.id) || this.room).role, members: this.members });
+    this.composer = new Composer({ name, onSend: (body) => this.send(body), onCommand: (text) => this.runCommand(text), sendTyping: (typing) => socket.typing(this.id, typing) });
+    // `@` autocomplete over the members panel's list (mentions.js).
+    this.mentionComplete = new MentionAutocomplete(this.composer.input, { members: () => this.members.members, selfId });
+    this.messages.selfUser = () => session.user;
     this.typingLine = h("p", { class: "typing", id: "typing", "aria-live": "polite" });
     this.liveStatus = h("p", { class: "visually-hidden", role: "status" });
   }
@@ -64,7 +71,7 @@ export class RoomView {
   /** Puts the view into `content` (replacing what was there) and loads messages and members. */
   async open(content) {
     clear(content);
-    const chatColumn = h("div", { class: "chat-column" }, this.messages.view, this.typingLine, this.composer.form);
+    const chatColumn = h("div", { class: "chat-column" }, this.messages.view, this.typingLine, this.mentionComplete.list, this.moderation.feedback, this.composer.form);
     content.append(this.header, h("div", { class: "room-body" }, chatColumn, this.members.panel), this.liveStatus);
     this.renderHeader();
     this.renderTyping();
@@ -135,6 +142,27 @@ export class RoomView {
     this.members.setOnline(userId, online);
   }
 
+  /**
+   * A `member:*` moderation delta of this room (`eventName`, a ModerationEvent): a line in
+   * the timeline, and the members panel follows (a new role; a kicked or banned member goes,
+   * so the `room:member` removal that follows adds no second line).
+   */
+  onModeration(eventName, event) {
+    const line = describeEvent(eventName, event);
+    this.messages.addEvent(line);
+    this.announce(`${line}.`);
+    if (eventName === "member:role") this.members.joined(event.user, event.role);
+    if (eventName === "member:kicked" || eventName === "member:banned") this.members.left(event.user.id);
+    if (event.user.id === this.session.user?.id) this.renderHeader();
+    this.members.render();
+  }
+
+  /** A composer line starting with "/" (never sent as a message): on failure the text goes back into the box. */
+  async runCommand(text) {
+    const ok = await this.moderation.run(text);
+    if (!ok && !this.composer.input.value) this.composer.input.value = text;
+  }
+
   announce(text) {
     this.liveStatus.textContent = text;
   }
@@ -193,6 +221,7 @@ export class RoomView {
       actions.append(mute);
     }
     if (room.kind !== "direct") actions.append(h("button", { type: "button", class: "secondary", id: "leave-room", onclick: () => this.onLeave(this) }, "Leave"));
+    if (room.kind !== "direct" && this.moderation.canModerate()) actions.append(this.moderation.auditButton());
     if (room.role === "owner" && room.kind !== "direct") actions.append(h("button", { type: "button", class: "danger", id: "delete-room", onclick: () => this.onDelete(this) }, "Delete"));
     this.header.append(info, menu, actions);
   }
@@ -289,6 +318,7 @@ export class RoomView {
     if (!last || !room) return;
     if ((room.lastReadMessageId || 0) >= last.id && !room.unreadCount) return;
     room.unreadCount = 0;
+    room.mentionCount = 0;
     room.lastReadMessageId = Math.max(room.lastReadMessageId || 0, last.id);
     this.rooms.update(this.id);
     this.socket.request(ClientEvent.ROOM_READ, { roomId: this.id, messageId: last.id }).catch(() => {
