@@ -3,18 +3,13 @@ import ServiceLifecycle
 
 /// Keeps the database open for the life of the application and closes it last
 /// on graceful shutdown (services stop in reverse order, so the HTTP server has
-/// drained by then). For PostgreSQL it also runs the connection pool.
+/// drained by then). PostgreSQL's connection pool runs from the moment the database is
+/// opened (`PostgresDatabase`), so migrations in `beforeServerStarts` find it running.
 struct DatabaseService: Service {
     let database: any Database
 
     func run() async throws {
-        if let postgres = database as? PostgresDatabase {
-            await cancelWhenGracefulShutdown {
-                await postgres.client.run()
-            }
-        } else {
-            try? await gracefulShutdown()
-        }
+        try? await gracefulShutdown()
         // Closed outside this task's cancellation: when start-up fails (a migration refused) the
         // service group cancels this task, and NIOThreadPool drops work submitted from a
         // cancelled task, so SQLite connections would stay open (and assert in debug builds).

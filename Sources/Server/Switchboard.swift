@@ -3,13 +3,14 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 @main
 struct Switchboard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboard",
         abstract: "A self-hostable realtime chat server (Socket.IO + REST).",
-        subcommands: [Serve.self, Migrate.self],
+        subcommands: [Serve.self, Migrate.self, Admin.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -37,8 +38,16 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let config = await loadConfiguration(settings)
-        let app = try await buildApplication(config)
-        try await app.runService()
+        let readiness = Readiness()
+        var logger = Logger(label: "switchboard")
+        logger.logLevel = config.logLevel
+        let app = try await buildApplication(config, logger: logger, readiness: readiness)
+        // The drain runs last, so SIGTERM reaches it first: not ready, DRAIN_DELAY, then the app drains.
+        let group = ServiceGroup(configuration: .init(
+            services: [app, DrainService(readiness: readiness, delay: config.ops.drainDelay, logger: logger)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+        ))
+        try await group.run()
     }
 }
 
@@ -81,8 +90,5 @@ func withMigrationRunner<T: Sendable>(
     let runLogger = logger
     let runner = MigrationRunner(database: database, migrations: migrations, logger: logger)
     defer { Task { await database.shutdown() } }
-    if let postgres = database as? PostgresDatabase {
-        return try await postgres.runWhile { try await body(runner, migrations, database, runLogger) }
-    }
     return try await body(runner, migrations, database, runLogger)
 }

@@ -86,11 +86,7 @@ struct EmailCaseTests {
                 }
             }
         }
-        if let postgres = database as? PostgresDatabase {
-            try await postgres.runWhile(seed)
-        } else {
-            try await seed()
-        }
+        try await seed()
         await database.shutdown()
     }
 

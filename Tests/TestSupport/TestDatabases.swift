@@ -39,10 +39,15 @@ public enum TestDatabases {
             }
         case .postgres:
             let location = try TestDatabaseServer.freshPostgresDatabase()
-            let db = PostgresDatabase(location: location, maxConnections: 4, logger: logger)
-            return try await db.runWhile {
+            let db = await PostgresDatabase.open(location: location, maxConnections: 4, logger: logger)
+            do {
                 if migrate { try await runMigrations(db) }
-                return try await body(db)
+                let value = try await body(db)
+                await db.shutdown()
+                return value
+            } catch {
+                await db.shutdown()
+                throw error
             }
         }
     }

@@ -10,7 +10,7 @@ public enum DatabaseFactory {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             return try await SQLiteDatabase.open(path: path, logger: logger)
         case .postgres(let pg):
-            return PostgresDatabase(location: pg, logger: logger)
+            return await PostgresDatabase.open(location: pg, logger: logger)
         }
     }
 }

@@ -3,19 +3,30 @@ import NIOSSL
 import PostgresKit
 import PostgresNIO
 import SQLKit
-import ServiceLifecycle
 
 /// PostgreSQL behind ``Database``, pooled by PostgresNIO's `PostgresClient`.
 ///
-/// The client is a `Service`: it must be running (in the application's ServiceGroup,
-/// or via ``runWhile(_:)`` for one-shot commands) for queries to be served.
-public final class PostgresDatabase: Database, Service {
+/// ``open(location:maxConnections:logger:)`` starts the pool in a task of its own and returns
+/// once that task is entering `PostgresClient.run()`, so a query may be issued as soon as the
+/// value exists (migrations before the server starts, one-shot commands, tests) and no lease
+/// precedes `run()` (PostgresNIO logs a warning for each one that does). The task is detached
+/// so that the application's graceful shutdown does not stop the pool while requests are
+/// still draining: ``shutdown()``, called last by `DatabaseService`, does.
+public final class PostgresDatabase: Database {
     public let kind = DatabaseKind.postgres
     public let client: PostgresClient
     let location: DatabaseLocation.PostgresLocation
     private let logger: Logger
 
-    public init(location: DatabaseLocation.PostgresLocation, maxConnections: Int = 20, logger: Logger) {
+    /// Opens a pool of at most `maxConnections` to `location` (connections are made on demand,
+    /// each with a 5 s connect timeout) and starts it.
+    public static func open(location: DatabaseLocation.PostgresLocation, maxConnections: Int = 20, logger: Logger) async -> PostgresDatabase {
+        let database = PostgresDatabase(location: location, maxConnections: maxConnections, logger: logger)
+        for await _ in database.started {}
+        return database
+    }
+
+    private init(location: DatabaseLocation.PostgresLocation, maxConnections: Int, logger: Logger) {
         var configuration = PostgresClient.Configuration(
             host: location.host,
             port: location.port,
@@ -26,14 +37,20 @@ public final class PostgresDatabase: Database, Service {
         )
         configuration.options.maximumConnections = maxConnections
         configuration.options.connectTimeout = .seconds(5)
-        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
         self.location = location
         self.logger = logger
+        let (started, starting) = AsyncStream<Never>.makeStream()
+        self.started = started
+        self.pool = Task.detached {
+            starting.finish()
+            await client.run()
+        }
     }
 
-    public func run() async throws {
-        await client.run()
-    }
+    private let pool: Task<Void, Never>
+    private let started: AsyncStream<Never>
 
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await client.withConnection { connection in try await body(connection.sql(queryLogLevel: nil)) }
@@ -49,7 +66,11 @@ public final class PostgresDatabase: Database, Service {
         try await client.withConnection { connection in try await body(connection.sql(queryLogLevel: nil)) }
     }
 
-    public func shutdown() async {}
+    /// Stops the pool (its connections close) and waits for it. Idempotent.
+    public func shutdown() async {
+        pool.cancel()
+        await pool.value
+    }
 
     /// A connection of its own, outside the pool, to the same server (a LISTEN connection must
     /// stay on one session: a pooled one would be handed to other work). The caller closes it.
@@ -63,13 +84,9 @@ public final class PostgresDatabase: Database, Service {
         return try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
     }
 
-    /// Runs the client for the duration of `body` (for commands that are not a long-running server).
+    /// Runs `body`. Kept for callers written when the pool had to be started around them;
+    /// the pool now runs from `init`.
     public func runWhile<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { await self.client.run(); return nil }
-            defer { group.cancelAll() }
-            let value = try await body()
-            return value
-        }
+        try await body()
     }
 }
