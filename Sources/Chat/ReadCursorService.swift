@@ -19,7 +19,7 @@ public struct ReadCursorService: Sendable {
     }
 
     /// Moves my read cursor forward to `messageID` (never back) and tells my other connections.
-    /// Returns the cursor after the move with my unread count after it.
+    /// Returns the cursor after the move with my unread and mention counts after it.
     ///
     /// Throws `not_a_member`, `validation_failed` (`messageId` not in this room).
     public func markRead(userID: Int64, roomID: Int64, messageID: Int64) async throws -> ReadEvent {
@@ -33,9 +33,10 @@ public struct ReadCursorService: Sendable {
                 throw ServiceError.notAMember
             }
             let unread = try await cursors.unreadCount(roomID: roomID, userID: userID, after: membership.lastReadMessageId, on: db)
+            let mentioned = try await MentionStore().count(roomID: roomID, userID: userID, after: membership.lastReadMessageId, on: db)
             let event = ReadEvent(
                 roomId: roomID, lastReadMessageId: membership.lastReadMessageId,
-                lastReadAt: WireTime.string(millis: membership.lastReadAt ?? now), unreadCount: unread
+                lastReadAt: WireTime.string(millis: membership.lastReadAt ?? now), unreadCount: unread, mentionCount: mentioned
             )
             return (event, try await log?.append([.readMoved(userID: userID, event)], on: db))
         }

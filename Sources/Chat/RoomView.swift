@@ -23,6 +23,10 @@ public struct RoomView: Codable, Sendable, Equatable {
     public var hasPassword: Bool
     /// Messages after my read cursor not written by me, capped at ``unreadCountCap``.
     public var unreadCount: Int
+    /// Messages after my read cursor that mention me (``MentionStore``), capped like ``unreadCount``.
+    public var mentionCount: Int
+    /// Whether guests may join (public rooms; `POST /api/rooms`, `PATCH /api/rooms/{id}`).
+    public var allowGuests: Bool
     public var lastReadMessageId: Int64
     public var lastReadAt: String?
     public var lastMessage: LastMessage?
@@ -39,7 +43,7 @@ extension RoomView {
         self.init(
             id: row.id, kind: kind, name: kind == .direct ? (peer?.displayName ?? "Direct message") : (row.name ?? ""),
             topic: row.topic, role: RoomRole(rawValue: row.role), joinCode: row.joinCode, hasPassword: row.hasPassword != 0,
-            unreadCount: Int(row.unreadCount), lastReadMessageId: row.lastReadMessageId,
+            unreadCount: Int(row.unreadCount), mentionCount: Int(row.mentionCount), allowGuests: row.allowGuests == 1, lastReadMessageId: row.lastReadMessageId,
             lastReadAt: row.lastReadAt.map { WireTime.string(millis: $0) },
             lastMessage: row.lastMessageId.map {
                 LastMessage(id: $0, authorId: row.lastMessageAuthorId ?? 0, body: row.lastMessageBody ?? "",

@@ -66,4 +66,13 @@ struct MigrationTests {
         let migration = Migration(name: "0001_x", sql: "-- a comment; with semicolon\nCREATE TABLE a (b TEXT DEFAULT 'x;y');\n\nINSERT INTO a VALUES ('z'); -- trailing\n")
         #expect(migration.statements == ["CREATE TABLE a (b TEXT DEFAULT 'x;y')", "INSERT INTO a VALUES ('z')"])
     }
+
+    @Test("the splitter keeps a trigger's body, up to its END, in one statement")
+    func splitterTrigger() {
+        let sql = "CREATE TRIGGER t AFTER INSERT ON a BEGIN\n    INSERT INTO b VALUES (1);\n    INSERT INTO b VALUES (2);\nEND;\nCREATE TABLE append_end (x TEXT);\nSELECT 1"
+        #expect(Migration(name: "0001_x", sql: sql).statements == [
+            "CREATE TRIGGER t AFTER INSERT ON a BEGIN\n    INSERT INTO b VALUES (1);\n    INSERT INTO b VALUES (2);\nEND",
+            "CREATE TABLE append_end (x TEXT)", "SELECT 1",
+        ])
+    }
 }

@@ -64,6 +64,7 @@ struct ChatPayloadTests {
             ChatMessage(id: 9_007_199_254_740_991, roomId: 2, authorId: 3, body: "é", createdAt: "2026-11-29T16:00:00.000Z",
                         clientMsgId: "c-1", replyTo: 4, editedAt: "2026-11-29T16:00:01.000Z",
                         author: UserSummary(id: 3, username: "ann", displayName: "Ann")),
+            ChatMessage(id: 5, roomId: 2, authorId: 3, body: "@bob @cat", createdAt: "2026-11-29T16:00:00.000Z", mentions: [4, 6]),
         ]
         for message in messages {
             #expect(message.jsonValue == (try JSONValue(encoding: message)))

@@ -18,6 +18,7 @@
 // message, counting the messages of others that arrived meanwhile.
 
 import { clear, formatDay, formatRelativeTime, h, linkify, messageFor } from "./dom.js";
+import { markMentions, mentionsUser } from "./mentions.js";
 
 /** Stored messages kept on the page while the reader is at the bottom (4 pages of 50). */
 export const MAX_RENDERED = 200;
@@ -253,9 +254,9 @@ export class MessageList {
     const author = message.author ? message.author.displayName || message.author.username : `User ${message.authorId}`;
     return h(
       "li",
-      { class: ["message", mine && "mine"], "data-message-id": message.id },
+      { class: ["message", mine && "mine", mentionsUser(message, this.selfId()) && "mentions-me"], "data-message-id": message.id },
       h("div", { class: "meta" }, h("span", { class: "author", dir: "auto" }, mine ? "You" : author), " ", h("time", { datetime: message.createdAt, title: new Date(message.createdAt).toLocaleString() }, formatRelativeTime(message.createdAt))),
-      h("p", { class: "body", dir: "auto" }, linkify(message.body)),
+      markMentions(h("p", { class: "body", dir: "auto" }, linkify(message.body)), message, this.selfUser?.()),
     );
   }
 

@@ -39,6 +39,7 @@ export class RoomList {
     const lastId = room.lastMessage?.id ?? 0;
     if (room.unreadCount && lastId) {
       room.unreadCount = 0;
+      room.mentionCount = 0;
       room.lastReadMessageId = Math.max(room.lastReadMessageId || 0, lastId);
       this.session.api("POST", `/rooms/${roomId}/read`, { messageId: lastId }).catch(() => {});
     }
@@ -181,8 +182,11 @@ export class RoomList {
     const dot = room.kind === "direct" && room.peer ? this.presence.dot(room.peer.id) : null;
     const kindLabel = { public: "#", private: "", direct: "@" }[room.kind] || "";
     const preview = room.lastMessage ? room.lastMessage.body.slice(0, 80) : room.topic || "";
+    const mentioned = room.mentionCount || 0;
     const badge = unread > 0 ? h("span", { class: "badge", "aria-hidden": "true" }, formatBadge(unread)) : null;
-    const label = unread > 0 ? `${name}, ${formatBadge(unread)} unread` : name;
+    // Mentions of me beside the unread badge: "@2" (docs/PROTOCOL.md, "Mentions").
+    const mentionBadge = mentioned > 0 ? h("span", { class: "badge mention-badge", "aria-hidden": "true" }, `@${formatBadge(mentioned)}`) : null;
+    const label = (unread > 0 ? `${name}, ${formatBadge(unread)} unread` : name) + (mentioned > 0 ? `, ${formatBadge(mentioned)} mentioning you` : "");
     const close = room.kind === "direct"
       ? h("button", { type: "button", class: "close-dm", "aria-label": `Close the conversation with ${name}`, title: "Close", onclick: () => this.close(room.id) }, "×")
       : null;
@@ -191,11 +195,12 @@ export class RoomList {
       { "data-room-id": room.id, class: isOpen ? "active" : null },
       h(
         "a",
-        { href: `#/rooms/${room.id}`, "aria-label": label, "aria-current": isOpen ? "page" : null, "data-unread": unread },
+        { href: `#/rooms/${room.id}`, "aria-label": label, "aria-current": isOpen ? "page" : null, "data-unread": unread, "data-mentions": mentioned },
         h("span", { class: `kind kind-${room.kind}`, "aria-hidden": "true" }, kindLabel),
         // The dot follows the name, outside its ellipsis: a long name cuts itself, not the dot.
         h("span", { class: "room-text" }, h("span", { class: "room-line" }, h("span", { class: "room-name", dir: "auto" }, name), dot), h("span", { class: "preview", dir: "auto" }, preview)),
         badge,
+        mentionBadge,
       ),
       close,
     );

@@ -17,7 +17,8 @@ public struct Migration: Sendable, Equatable {
         SHA256.hash(data: Data(sql.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// The statements of the file, split on `;` outside quotes and comments
+    /// The statements of the file, split on `;` outside quotes and comments, and inside a
+    /// `CREATE TRIGGER` only on the `;` after its closing `END` (a trigger body holds statements)
     /// (SQLite's prepare and PostgreSQL's extended protocol both take one statement at a time).
     public var statements: [String] {
         SQLScript.split(sql)
@@ -85,7 +86,7 @@ enum SQLScript {
                 continue
             }
             if character == "'" { inSingleQuote.toggle() }
-            if character == ";" && !inSingleQuote {
+            if character == ";" && !inSingleQuote && !(isTrigger(current) && !endsWithEnd(current)) {
                 let statement = current.trimmingCharacters(in: .whitespacesAndNewlines)
                 if !statement.isEmpty { statements.append(statement) }
                 current = ""
@@ -97,5 +98,19 @@ enum SQLScript {
         let tail = current.trimmingCharacters(in: .whitespacesAndNewlines)
         if !tail.isEmpty { statements.append(tail) }
         return statements
+    }
+
+    /// Whether the statement so far is a `CREATE [TEMP] TRIGGER`.
+    static func isTrigger(_ statement: String) -> Bool {
+        let words = statement.uppercased().split(whereSeparator: { $0.isWhitespace }).prefix(3)
+        return words.first == "CREATE" && (words.dropFirst().first == "TRIGGER" || (words.dropFirst().first.map { $0 == "TEMP" || $0 == "TEMPORARY" } == true && words.last == "TRIGGER"))
+    }
+
+    /// Whether the statement so far ends with the keyword `END` (a trigger's end).
+    static func endsWithEnd(_ statement: String) -> Bool {
+        let trimmed = statement.trimmingCharacters(in: .whitespacesAndNewlines).uppercased()
+        guard trimmed.hasSuffix("END") else { return false }
+        let before = trimmed.dropLast(3).last
+        return before.map { !($0.isLetter || $0.isNumber || $0 == "_") } ?? true
     }
 }

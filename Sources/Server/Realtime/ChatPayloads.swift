@@ -94,10 +94,20 @@ extension ChatMessage {
         if let clientMsgId { object["clientMsgId"] = .string(clientMsgId) }
         if let replyTo { object["replyTo"] = .number(Double(replyTo)) }
         if let editedAt { object["editedAt"] = .string(editedAt) }
+        if let deletedAt { object["deletedAt"] = .string(deletedAt) }
+        if let replyPreview { object["replyPreview"] = replyPreview.jsonValue }
+        if let mentions { object["mentions"] = .array(mentions.map { .number(Double($0)) }) }
+        if let reactions {
+            object["reactions"] = .array(reactions.map {
+                .object(["emoji": .string($0.emoji), "count": .number(Double($0.count)), "me": .bool($0.me)])
+            })
+        }
         if let author {
-            object["author"] = .object([
+            var summary: [String: JSONValue] = [
                 "id": .number(Double(author.id)), "username": .string(author.username), "displayName": .string(author.displayName),
-            ])
+            ]
+            if author.guest == true { summary["guest"] = .bool(true) }
+            object["author"] = .object(summary)
         }
         return .object(object)
     }
