@@ -62,6 +62,8 @@ let package = Package(
             dependencies: [
                 "Models", "Mail",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // Sign-in providers' token, user and discovery requests (Accounts/OAuth).
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -59,6 +59,9 @@ public struct AppConfiguration: Sendable {
     /// `CLUSTER_NODE_TIMEOUT` (seconds, 1-300, default 15): a node silent for this long is
     /// declared dead by the others, which clean up after it (its users' presence).
     public var clusterNodeTimeout: Duration = .seconds(15)
+    /// `OAUTH_PROVIDERS` and each one's `OAUTH_<NAME>_*` keys: the sign-in providers, in the
+    /// order the login screen shows them (``OAuthConfiguration``); none by default.
+    public var oauthProviders: [OAuthProvider] = []
 
     public var openAPIPath: String { (ProjectPaths.root as NSString).appendingPathComponent("docs/openapi.yaml") }
 
@@ -202,6 +205,8 @@ extension AppConfiguration {
             }
         }
 
+        let oauthProviders = OAuthConfiguration.load(from: reader, production: environment == .production, problems: &problems)
+
         guard let environment, problems.isEmpty else { throw ConfigurationError(problems: problems) }
         var config = AppConfiguration(
             host: host, port: port, dataDirectory: dataDirectory, database: database, publicURL: publicURL,
@@ -217,6 +222,7 @@ extension AppConfiguration {
         config.recoveryWindow = recoveryWindow
         config.cluster = clusterMode
         config.clusterNodeTimeout = nodeTimeout
+        config.oauthProviders = oauthProviders
         return config
     }
 }

@@ -100,6 +100,12 @@ func buildApplicationAndRoutes(
         clock: config.clock, mailHooks: mail.registrationHooks, logger: logger
     )
     OAuthController(service: oauth, auth: auth, secureCookies: configuration.publicURL.hasPrefix("https://"), logger: logger).addRoutes(to: api)
+    // Sign-in with GitHub / OpenID Connect providers (Accounts/OAuth), onto the same sessions.
+    let oauth = OAuthService(
+        settings: OAuthSettings(providers: config.oauthProviders, publicURL: config.publicURL), database: database, auth: auth,
+        clock: config.clock, mailHooks: mail.registrationHooks, logger: logger
+    )
+    OAuthController(service: oauth, auth: auth, secureCookies: configuration.publicURL.hasPrefix("https://"), logger: logger).addRoutes(to: api)
     mail.addRoutes(api: api, router: router, auth: auth)
     RoomsController(chat: chat, tokens: tokens, presence: presence).addRoutes(to: api)
     AdminController<AppRequestContext>(

@@ -103,6 +103,18 @@ export class Session extends EventTarget {
   }
 
   /**
+   * Finishes a sign-in with a provider: the one-time code the callback put in the URL
+   * fragment, exchanged (with this browser's HttpOnly binding cookie) for a session exactly
+   * like a password login's (POST /auth/oauth/exchange).
+   */
+  async exchangeSignIn(code) {
+    const answer = await request("POST", "/auth/oauth/exchange", { code });
+    this.#adopt(answer, { broadcast: true });
+    localStorage.setItem(HINT_KEY, "1");
+    return answer.user;
+  }
+
+  /**
    * A fresh access token from the refresh cookie (one request at a time, across tabs).
    * Without `force`, a token another tab refreshed while we waited is taken instead.
    */

@@ -9,6 +9,7 @@ import { Session, request } from "./api.js";
 import { $, clear, h, messageFor } from "./dom.js";
 import { field, form, showError } from "./form.js";
 import { ChatApp } from "./chat.js";
+import { handleOAuthRoute, providerButtons } from "./oauth.js";
 
 const session = new Session();
 const main = $("#main");
@@ -138,6 +139,8 @@ function render() {
     else notice("");
   }
   const route = currentRoute();
+  // The sign-in provider's way back (#/oauth/<code>, #/oauth-linked/…, #/oauth-error/…).
+  if (handleOAuthRoute(route, { session, navigate, notice, setFlash: (text) => { flash = text; } })) return;
   switch (route.name) {
     case "verify-email":
       return verifyEmailScreen(route.params.get("token"));
@@ -200,6 +203,7 @@ function loginScreen() {
     "Log in",
     flashMessage(),
     f,
+    providerButtons(),
     h("p", { class: "alt" }, h("a", { href: "#/forgot", id: "forgot-link" }, "Forgot your password?")),
     h("p", { class: "alt" }, "New here? ", h("a", { href: "#/register", id: "register-link" }, "Create an account")),
   );

@@ -6,6 +6,7 @@
 import { confirmDialog } from "./dialog.js";
 import { h, messageFor } from "./dom.js";
 import { field, form, showError } from "./form.js";
+import { identitiesSection } from "./oauth.js";
 
 /** context: {session, setContent} (see room-forms.js). */
 export function showSettings({ session, setContent }) {
@@ -78,6 +79,7 @@ export function showSettings({ session, setContent }) {
     "Settings",
     h("section", { "aria-labelledby": "settings-profile" }, h("h3", { id: "settings-profile" }, "Profile"), nameForm, nameDone),
     h("section", { "aria-labelledby": "settings-password" }, h("h3", { id: "settings-password" }, "Password"), passwordForm, passwordDone),
+    identitiesSection({ session }),
     h(
       "section",
       { "aria-labelledby": "settings-sessions" },

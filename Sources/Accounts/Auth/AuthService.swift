@@ -344,6 +344,12 @@ public struct AuthService: Sendable {
     }
 
     func verifyPassword(_ password: String, against hash: String) async throws -> PasswordHasher.Verification {
+        // An account made by a sign-in provider has no password (UserRecord.noPasswordMarker):
+        // it never matches, after the same work as a wrong password.
+        if hash == UserRecord.noPasswordMarker {
+            try await burnHash(password)
+            return PasswordHasher.Verification(matches: false, needsRehash: false)
+        }
         do { return try await hasher.verify(password, against: hash) } catch PasswordHasher.PasswordHasherError.overloaded { throw Self.busy }
     }
 
