@@ -66,7 +66,7 @@ public final class Relay: Sendable, Service {
         let name = name.hasPrefix("/") ? name : "/" + name
         return namespaces.withLock { all in
             if let existing = all[ProtocolName(name)] { return existing }
-            let created = Namespace(name: name, adapter: adapter, recovery: configuration.connectionStateRecovery)
+            let created = Namespace(name: name, adapter: adapter, recovery: configuration.connectionStateRecovery, observer: configuration.observer)
             all[ProtocolName(name)] = created
             return created
         }
@@ -91,7 +91,7 @@ public final class Relay: Sendable, Service {
         guard let rule = rules.first(where: { $0.matches(name, handshake) }) else { return nil }
         let (namespace, created) = namespaces.withLock { all -> (Namespace, Bool) in
             if let existing = all[key] { return (existing, false) }
-            let ns = Namespace(name: name, adapter: adapter, recovery: configuration.connectionStateRecovery)
+            let ns = Namespace(name: name, adapter: adapter, recovery: configuration.connectionStateRecovery, observer: configuration.observer)
             all[key] = ns
             return (ns, true)
         }

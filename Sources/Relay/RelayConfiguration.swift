@@ -96,6 +96,12 @@ public struct RelayConfiguration: Sendable {
     /// that reconnects within the window gets its socket id, rooms and missed events back.
     /// nil (the default): off, and nothing of it is on the wire.
     public var connectionStateRecovery: ConnectionStateRecovery?
+    /// The client address of a request (``EngineRequest/remoteAddress``, ``Handshake/remoteAddress``)
+    /// from the socket's peer address (text, e.g. `192.0.2.1`) and the request's headers, e.g. to
+    /// believe `X-Forwarded-For` from a trusted reverse proxy. nil: the peer address.
+    public var clientAddress: (@Sendable (_ peer: String?, _ headers: HTTPFields) -> String?)?
+    /// Told of inbound events, acks and local deliveries (metrics). nil: nothing is measured.
+    public var observer: (any RelayObserver)?
 
     public init(
         path: String = "/socket.io",
@@ -130,4 +136,16 @@ public struct RelayConfiguration: Sendable {
         self.runsHandlersOnEventLoop = runsHandlersOnEventLoop
         self.connectionStateRecovery = connectionStateRecovery
     }
+}
+
+/// Receives the relay's counts for metrics. Called on the connection's thread or task, so an
+/// implementation must be cheap and thread-safe (atomic counters) and must not block.
+public protocol RelayObserver: Sendable {
+    /// An EVENT packet arrived for a handler of `namespace` (after packet middleware refused nothing).
+    func eventReceived(_ event: String, namespace: String)
+    /// The ack of `event` was sent, `elapsed` after the event was taken from the socket's queue.
+    func ackSent(_ event: String, elapsed: Duration)
+    /// A broadcast (or one delivery of the log) reached `recipients` local sockets: counted
+    /// once per broadcast, not per socket.
+    func delivered(recipients: Int)
 }

@@ -59,6 +59,8 @@ public struct AppConfiguration: Sendable {
     /// `CLUSTER_NODE_TIMEOUT` (seconds, 1-300, default 15): a node silent for this long is
     /// declared dead by the others, which clean up after it (its users' presence).
     public var clusterNodeTimeout: Duration = .seconds(15)
+    /// TLS, metrics, trusted proxies, shutdown drain (`Ops/OpsConfiguration.swift`).
+    public var ops = OpsConfiguration()
     /// `OAUTH_PROVIDERS` and each one's `OAUTH_<NAME>_*` keys: the sign-in providers, in the
     /// order the login screen shows them (``OAuthConfiguration``); none by default.
     public var oauthProviders: [OAuthProvider] = []
@@ -103,8 +105,8 @@ extension AppConfiguration {
     public static func load(arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> AppConfiguration {
         let reader = ConfigReader(providers: [
             CommandLineArgumentsProvider(arguments: ["switchboard"] + arguments),
-            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["JWT_SECRET", "RESEND_API_KEY", "DATABASE_URL", "JWT_PREVIOUS_SECRETS"])),
-            try await EnvironmentVariablesProvider(environmentFilePath: ".env", allowMissing: true, secretsSpecifier: .specific(["JWT_SECRET", "RESEND_API_KEY", "DATABASE_URL", "JWT_PREVIOUS_SECRETS"])),
+            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["JWT_SECRET", "RESEND_API_KEY", "DATABASE_URL", "JWT_PREVIOUS_SECRETS", "METRICS_TOKEN"])),
+            try await EnvironmentVariablesProvider(environmentFilePath: ".env", allowMissing: true, secretsSpecifier: .specific(["JWT_SECRET", "RESEND_API_KEY", "DATABASE_URL", "JWT_PREVIOUS_SECRETS", "METRICS_TOKEN"])),
         ])
         return try load(from: reader)
     }
@@ -207,6 +209,8 @@ extension AppConfiguration {
 
         let oauthProviders = OAuthConfiguration.load(from: reader, production: environment == .production, problems: &problems)
 
+        let ops = OpsConfiguration.read(string: string, secret: secret, isProduction: environment == .production, problems: &problems)
+
         guard let environment, problems.isEmpty else { throw ConfigurationError(problems: problems) }
         var config = AppConfiguration(
             host: host, port: port, dataDirectory: dataDirectory, database: database, publicURL: publicURL,
@@ -222,6 +226,7 @@ extension AppConfiguration {
         config.recoveryWindow = recoveryWindow
         config.cluster = clusterMode
         config.clusterNodeTimeout = nodeTimeout
+        config.ops = ops
         config.oauthProviders = oauthProviders
         return config
     }

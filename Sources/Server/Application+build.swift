@@ -100,12 +100,6 @@ func buildApplicationAndRoutes(
         clock: config.clock, mailHooks: mail.registrationHooks, logger: logger
     )
     OAuthController(service: oauth, auth: auth, secureCookies: configuration.publicURL.hasPrefix("https://"), logger: logger).addRoutes(to: api)
-    // Sign-in with GitHub / OpenID Connect providers (Accounts/OAuth), onto the same sessions.
-    let oauth = OAuthService(
-        settings: OAuthSettings(providers: config.oauthProviders, publicURL: config.publicURL), database: database, auth: auth,
-        clock: config.clock, mailHooks: mail.registrationHooks, logger: logger
-    )
-    OAuthController(service: oauth, auth: auth, secureCookies: configuration.publicURL.hasPrefix("https://"), logger: logger).addRoutes(to: api)
     mail.addRoutes(api: api, router: router, auth: auth)
     RoomsController(chat: chat, tokens: tokens, presence: presence).addRoutes(to: api)
     AdminController<AppRequestContext>(
@@ -171,7 +165,8 @@ func buildApplicationAndRoutes(
 func relayConfiguration(_ config: AppConfiguration, recovery: DatabaseSessionRecoveryStore, metrics: ServerMetrics? = nil) -> RelayConfiguration {
     var allowed = Set([origin(of: config.publicURL)].compactMap { $0 } + config.allowedOrigins)
     if !config.isProduction {
-        allowed.formUnion(["http://localhost:\(config.port)", "http://127.0.0.1:\(config.port)"])
+        let scheme = config.ops.tls == nil ? "http" : "https"
+        allowed.formUnion(["\(scheme)://localhost:\(config.port)", "\(scheme)://127.0.0.1:\(config.port)"])
     }
     var relay = RelayConfiguration(
         path: "/socket.io",

@@ -43,6 +43,21 @@ public final class EngineServer: Sendable {
     /// Number of open sessions.
     public var connectionCount: Int { sessions.withLock { $0.count } }
 
+    /// Open sessions by their current transport (`polling`, `websocket`), for metrics. Takes each
+    /// session's lock: meant for a scrape, not a hot path.
+    public var connectionCountsByTransport: [String: Int] {
+        let all = sessions.withLock { Array($0.values) }
+        var counts = ["polling": 0, "websocket": 0]
+        for connection in all {
+            switch connection.transport {
+            case .polling?: counts["polling", default: 0] += 1
+            case .websocket?: counts["websocket", default: 0] += 1
+            case nil: break
+            }
+        }
+        return counts
+    }
+
     public func connection(sid: String) -> EngineConnection? { sessions.withLock { $0[sid] } }
 
     /// Closes every session (for graceful shutdown).
@@ -180,7 +195,7 @@ public final class EngineServer: Sendable {
     func verify(request: Request, context: some RequestContext, isUpgrade: Bool) async -> Result<Verdict, EngineHTTPError> {
         await verify(
             method: request.method, uri: request.uri, headers: request.headers,
-            remoteAddress: Self.remoteAddress(context), isUpgrade: isUpgrade
+            remoteAddress: clientAddress(peer: Self.remoteAddress(context), headers: request.headers), isUpgrade: isUpgrade
         )
     }
 
@@ -233,8 +248,14 @@ public final class EngineServer: Sendable {
     }
 
     static func remoteAddress(_ context: Any) -> String? {
+        if let peer = context as? any PeerAddressProviding { return peer.peerAddress }
         guard let address = (context as? any RemoteAddressRequestContext)?.remoteAddress else { return nil }
         return address.ipAddress
+    }
+
+    /// The client address by ``RelayConfiguration/clientAddress`` (the peer without one).
+    func clientAddress(peer: String?, headers: HTTPFields) -> String? {
+        configuration.clientAddress.map { $0(peer, headers) } ?? peer
     }
 
     func textResponse(_ body: ByteBuffer, request: Request) -> Response {
@@ -330,7 +351,8 @@ public final class EngineServer: Sendable {
     func decideUpgrade(channel: any Channel, head: HTTPRequestHead, uri: URI) -> EventLoopFuture<Result<AcceptedUpgrade, EngineHTTPError>> {
         let method = HTTPRequest.Method(head.method.rawValue) ?? .get
         let fields = Self.sessionFields(head.headers)
-        let remote = channel.remoteAddress?.ipAddress
+        let peer = channel.remoteAddress?.ipAddress
+        let remote = configuration.clientAddress.map { $0(peer, fields) } ?? peer
         guard configuration.allowRequest != nil else {
             let verdict = verifySync(method: method, uri: uri, headers: fields, remoteAddress: remote, isUpgrade: true)
             return channel.eventLoop.makeSucceededFuture(verdict.map(Self.accepted))
@@ -412,4 +434,10 @@ extension Result {
         if case .failure(let error) = self { return error }
         return nil
     }
+}
+
+/// A request context that knows the socket's peer address as text (`192.0.2.1`, `::1`): the
+/// relay reads it for polling requests when the context is not a `RemoteAddressRequestContext`.
+public protocol PeerAddressProviding {
+    var peerAddress: String? { get }
 }

@@ -35,8 +35,12 @@ public final class Namespace: Sendable {
         }
     }
 
-    init(name: String, adapter: any BroadcastAdapter, recovery: ConnectionStateRecovery? = nil) {
+    /// Metrics hook (``RelayConfiguration/observer``).
+    let observer: (any RelayObserver)?
+
+    init(name: String, adapter: any BroadcastAdapter, recovery: ConnectionStateRecovery? = nil, observer: (any RelayObserver)? = nil) {
         self.name = name
+        self.observer = observer
         self.adapter = adapter
         self.recovery = recovery
         self.state = Mutex(State())
@@ -140,7 +144,9 @@ public final class Namespace: Sendable {
     /// for a recovered socket still replaying its missed events (``deliverLogged(_:)``).
     public func deliverLocally(_ packet: EncodedPacket, options: BroadcastOptions) {
         var batch = WriteBatch()
-        for socket in localSockets(options) {
+        let sockets = localSockets(options)
+        observer?.delivered(recipients: sockets.count)
+        for socket in sockets {
             if let offset = packet.offset, let gate = socket.replayGate {
                 gate.admit(packet, offset: offset, options: options, connection: socket.client.connection, batch: &batch)
                 continue

@@ -319,13 +319,17 @@ public final class Socket: Sendable {
             logger.debug("event refused by middleware", metadata: ["event": .string(event), "error": "\(error)"])
             return
         }
+        let observer = namespace.observer
+        observer?.eventReceived(event, namespace: namespace.name)
         var ack: Acknowledge?
         if let ackID = packet.id {
             let sent = Atomic<Bool>(false)
             let namespaceName = namespace.name
+            let started = observer == nil ? nil : ContinuousClock.now
             ack = { args in
                 guard !sent.exchange(true, ordering: .acquiringAndReleasing) else { return }
                 self.send(.ack(args, id: ackID, namespace: namespaceName))
+                if let observer, let started { observer.ackSent(event, elapsed: ContinuousClock.now - started) }
             }
         }
         await anyHandler?(event, args)
