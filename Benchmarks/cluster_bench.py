@@ -103,15 +103,26 @@ def fanout(args):
             secret = open(os.path.join(first.data_dir, "jwt-secret")).read().strip()
             servers = [first] + [Server(args.binary, url, JWT_SECRET=secret) for _ in range(nodes - 1)]
             try:
-                fanout_run(args, pg, servers)
+                # The nodes' own cost with no clients (heartbeats, the log tail's 1 s poll).
+                idle = sum(cpu_seconds(s.process.pid) for s in servers)
+                time.sleep(5)
+                idle = (sum(cpu_seconds(s.process.pid) for s in servers) - idle) / 5
+                for i, rate in enumerate(args.rates):
+                    if i:
+                        time.sleep(8)  # the previous run's users have gone offline (5 s grace)
+                    fanout_run(args, pg, servers, rate, idle)
             finally:
                 for server in servers:
+                    server.log.flush()
+                    problems = [line for line in open(server.log.name, errors="replace") if " error " in line or " warning " in line]
+                    if problems:
+                        print(f"node {server.port}: {len(problems)} warnings/errors in its log, first: {problems[0].strip()[:600]}")
                     server.stop()
     finally:
         pg.destroy()
 
 
-def fanout_run(args, pg, servers):
+def fanout_run(args, pg, servers, rate, idle):
     nodes = len(servers)
     assignments = setup_direct(servers[0], args.rooms, args.per_room)
     files = []
@@ -121,7 +132,7 @@ def fanout_run(args, pg, servers):
         f.close()
         files.append(f.name)
     processes = [subprocess.Popen([args.relay_bench, "chat", "--port", str(server.port), "--server-pid", str(server.process.pid),
-                                   "--tokens", path, "--rate", str(args.rate / nodes), "--warmup", str(args.warmup),
+                                   "--tokens", path, "--rate", str(rate / nodes), "--warmup", str(args.warmup),
                                    "--duration", str(args.duration)], stdout=subprocess.PIPE, text=True)
                  for server, path in zip(servers, files)]
     outputs = [[] for _ in processes]
@@ -161,11 +172,12 @@ def fanout_run(args, pg, servers):
         p99s.append(float(re.search(r"message:new delivery latency: .*?p99 ([\d.]+) ms", text).group(1)))
         ack_p99s.append(float(re.search(r"ack latency: .*?p99 ([\d.]+) ms", text).group(1)))
     deliveries = delivered * args.duration
-    print(f"RESULT fanout nodes={nodes} rate={args.rate} msg/s clients={args.rooms * args.per_room} "
+    print(f"RESULT fanout nodes={nodes} rate={rate:.0f} msg/s clients={args.rooms * args.per_room} "
           f"deliveries/s={delivered:.0f} delivery_p99_ms(max over nodes)={max(p99s):.1f} ack_p99_ms={max(ack_p99s):.1f} "
           f"nodes_cpu_s={server_seconds:.2f} ({server_seconds / args.duration * 100:.0f} % of a core) "
           f"us_per_delivery={server_seconds * 1e6 / deliveries:.1f} "
           f"postgres_cpu_s={pg_after - pg_before:.2f} pg_us_per_delivery={(pg_after - pg_before) * 1e6 / deliveries:.1f} "
+          f"nodes_idle={idle * 100:.1f} % of a core "
           f"load={loads[0]}-{loads[1]}", flush=True)
 
 
@@ -198,7 +210,7 @@ def append(args):
         server.stop()
         user = pg_value(pg, "append", "SELECT max(id) FROM users")
         for clients in args.clients:
-            for label, extra in (("without log", ""), ("with log", PG_APPEND.replace("ROOM", str(room)))):
+            for label, extra in (("without log", ""), ("with log", PG_APPEND.replace("ROOM", str(room)))) * args.repeat:
                 script = tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False)
                 script.write(PG_SEND.format(room=room, user=user, append=extra))
                 script.close()
@@ -229,7 +241,7 @@ def append(args):
     db.execute("PRAGMA synchronous = NORMAL")
     user = db.execute("SELECT max(id) FROM users").fetchone()[0]
     data = MESSAGE_NEW.replace("''", "'")
-    for label, with_log in (("without log", False), ("with log", True)):
+    for label, with_log in (("without log", False), ("with log", True)) * args.repeat:
         for _ in range(2):  # the first pass warms the page cache; the second is reported
             wall, cpu, at = time.perf_counter(), time.process_time(), load()
             for k in range(args.sqlite_transactions):
@@ -360,13 +372,15 @@ def main():
     f.add_argument("--nodes", type=lambda s: [int(n) for n in s.split(",")], default=[1, 3])
     f.add_argument("--rooms", type=int, default=10)
     f.add_argument("--per-room", type=int, default=30)
-    f.add_argument("--rate", type=float, default=60, help="messages per second in total")
+    f.add_argument("--rates", type=lambda s: [float(n) for n in s.split(",")], default=[60.0], help="messages per second in total, one run each")
     f.add_argument("--warmup", type=float, default=3)
     f.add_argument("--duration", type=float, default=10)
     a = sub.add_parser("append")
     a.add_argument("--binary", required=True)
-    a.add_argument("--clients", type=lambda s: [int(n) for n in s.split(",")], default=[1, 8])
+    a.add_argument("--clients", type=lambda s: [int(n) for n in s.split(",")], default=[1],
+                   help="pgbench clients (a node writes one batch at a time: 1 is one node's case)")
     a.add_argument("--seconds", type=int, default=8)
+    a.add_argument("--repeat", type=int, default=3, help="runs of each variant, alternating")
     a.add_argument("--sqlite-transactions", type=int, default=2000)
     r = sub.add_parser("recovery")
     r.add_argument("--binary", required=True)
