@@ -4,7 +4,9 @@
 //     "mention-me" on my own name, found by the server's rule;
 //   - MentionAutocomplete: typing `@` and a few letters in the composer lists the room's members
 //     whose username or display name starts with them (ArrowUp/ArrowDown, Enter or Tab to take,
-//     Escape to close), as a listbox the textarea points at (aria-activedescendant).
+//     Escape to close), as a listbox the textarea points at (aria-controls, aria-activedescendant; no
+//     aria-expanded: a textarea's role, textbox, does not take it, and role=combobox is not
+//     allowed on a textarea).
 
 import { h } from "./dom.js";
 
@@ -83,7 +85,6 @@ export class MentionAutocomplete {
     this.list = h("ul", { class: "mention-suggestions", id, role: "listbox", "aria-label": "Members to mention", hidden: true });
     input.setAttribute("aria-autocomplete", "list");
     input.setAttribute("aria-controls", id);
-    input.setAttribute("aria-expanded", "false");
     input.addEventListener("input", () => this.update());
     input.addEventListener("click", () => this.update());
     input.addEventListener("blur", () => setTimeout(() => this.close(), 150));
@@ -147,7 +148,6 @@ export class MentionAutocomplete {
       ),
     );
     this.list.hidden = false;
-    this.input.setAttribute("aria-expanded", "true");
     this.input.setAttribute("aria-activedescendant", `${this.list.id}-${this.active}`);
   }
 
@@ -156,7 +156,6 @@ export class MentionAutocomplete {
     this.list.hidden = true;
     this.items = [];
     this.token = null;
-    this.input.setAttribute("aria-expanded", "false");
     this.input.removeAttribute("aria-activedescendant");
   }
 

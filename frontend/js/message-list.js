@@ -42,9 +42,13 @@ export class MessageList {
     this.nodes = new Map(); // message id → its <li>
     this.pending = new Map(); // clientMsgId → {body, el}
     this.hasMore = true; // earlier messages exist that are not on the page
-    this.list = h("ol", { class: "messages", id: "messages", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": `Messages in ${name}`, tabindex: "0" });
+    // The list stays a list (its items are list items to assistive technology); the scroller
+    // around it is the polite live region (role=log) that announces additions. Day separators,
+    // the "New messages" divider and timeline lines are plain items of it (a list may hold
+    // only list items: no role=separator / note on them).
+    this.list = h("ol", { class: "messages", id: "messages", "aria-label": `Messages in ${name}`, tabindex: "0" });
     this.older = h("button", { type: "button", class: "link-button load-older", hidden: true, onclick: () => this.onNearTop() }, "Load earlier messages");
-    this.scroller = h("div", { class: "message-scroller", id: "message-scroller" }, this.older, this.list);
+    this.scroller = h("div", { class: "message-scroller", id: "message-scroller", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": `Messages in ${name}` }, this.older, this.list);
     this.unseen = 0; // messages of others that arrived while the reader was away from the bottom
     this.jump = h("button", { type: "button", class: "jump-latest", id: "jump-latest", hidden: true, onclick: () => this.scrollToBottom() }, "Jump to latest ↓");
     this.view = h("div", { class: "message-view" }, this.scroller, this.jump);
@@ -59,6 +63,7 @@ export class MessageList {
   /** The room's new name (renamed): the list's label follows. */
   rename(name) {
     this.list.setAttribute("aria-label", `Messages in ${name}`);
+    this.scroller.setAttribute("aria-label", `Messages in ${name}`);
   }
 
   /** The list is gone: stops redrawing times. */
@@ -87,7 +92,7 @@ export class MessageList {
   addEvent(text) {
     const nearBottom = this.nearBottom();
     this.list.querySelector(":scope > li.system")?.remove();
-    this.list.insertBefore(h("li", { class: "event-line", role: "note" }, h("bdi", {}, text)), this.#firstPendingEl());
+    this.list.insertBefore(h("li", { class: "event-line" }, h("bdi", {}, text)), this.#firstPendingEl());
     if (nearBottom) this.scrollToBottom();
   }
 
@@ -126,7 +131,7 @@ export class MessageList {
     const firstUnread = mode === "initial" && lastReadId !== null ? fresh.find((m) => m.id > lastReadId && m.authorId !== me) : null;
     if (firstUnread) {
       // "New messages" above the first unread one, scrolled near the top of the view.
-      const divider = h("li", { class: "unread-divider", id: "unread-divider", role: "separator" }, h("span", {}, "New messages"));
+      const divider = h("li", { class: "unread-divider", id: "unread-divider" }, h("span", {}, "New messages"));
       this.list.insertBefore(divider, this.nodes.get(firstUnread.id));
       this.scroller.scrollTop += divider.getBoundingClientRect().top - this.scroller.getBoundingClientRect().top - 8;
     } else if (mode === "prepend") this.scroller.scrollTop += this.scroller.scrollHeight - oldHeight;
@@ -218,7 +223,7 @@ export class MessageList {
       if (!sameDay) {
         let separator = existing.get(day);
         existing.delete(day);
-        if (!separator) separator = h("li", { class: "day-separator", role: "separator", "data-day": day }, h("span", {}, formatDay(message.createdAt)));
+        if (!separator) separator = h("li", { class: "day-separator", "data-day": day }, h("span", {}, formatDay(message.createdAt)));
         if (node.previousElementSibling !== separator) this.list.insertBefore(separator, node);
       }
       previous = message;
