@@ -51,11 +51,21 @@ function markInvalid(input, text) {
   }
 }
 
-/** A labelled form field: <div class="field"><label>…</label><input>…<p class="field-error"></p></div> */
+/**
+ * A labelled form field: <div class="field"><label>…</label><input>…<p class="field-count">
+ * <p class="field-error"></p></div>.
+ *
+ * `maxlength` is counted as the server counts it, in Unicode scalars (`[...text].length`), not
+ * in the UTF-16 units of the HTML attribute, and it is never enforced by cutting what was
+ * typed or pasted (the attribute would do that silently): from 80% of the limit a counter
+ * says how many characters are left, past it how many are over, and the field fails
+ * validation until it is short enough.
+ */
 export function field({ label, name, type = "text", autocomplete, required = true, hint, value, minlength, maxlength, inputmode, autofocus }) {
   const id = `f-${name}-${Math.random().toString(36).slice(2, 8)}`;
   const hintId = hint ? `${id}-hint` : null;
   const errorId = `${id}-error`;
+  const countId = maxlength ? `${id}-count` : null;
   const input = h(type === "textarea" ? "textarea" : "input", {
     id,
     name,
@@ -64,17 +74,30 @@ export function field({ label, name, type = "text", autocomplete, required = tru
     required,
     value,
     minlength,
-    maxlength,
     inputmode,
     autofocus,
-    "aria-describedby": [hintId, errorId].filter(Boolean).join(" "),
+    "aria-describedby": [hintId, countId, errorId].filter(Boolean).join(" "),
   });
+  const count = maxlength ? h("p", { class: "field-count", id: countId, "aria-live": "polite", hidden: true }) : null;
+  if (maxlength) {
+    const refresh = () => {
+      const length = [...input.value].length;
+      const over = length - maxlength;
+      count.hidden = length < Math.ceil(maxlength * 0.8);
+      count.classList.toggle("over", over > 0);
+      count.textContent = over > 0 ? `${over} over the limit of ${maxlength} characters` : `${-over} of ${maxlength} characters left`;
+      input.setCustomValidity(over > 0 ? `Use at most ${maxlength} characters (${over} over).` : "");
+    };
+    input.addEventListener("input", refresh);
+    refresh();
+  }
   return h(
     "div",
     { class: "field" },
     h("label", { for: id }, label),
     input,
     hint ? h("p", { class: "hint", id: hintId }, hint) : null,
+    count,
     h("p", { class: "field-error", id: errorId, hidden: true }),
   );
 }
