@@ -49,6 +49,24 @@ struct EventLogStoreTests {
         }
     }
 
+    @Test("appendRecords returns exactly the rows a reader gets back (the local tail delivers them without reading)", arguments: TestDatabases.kinds)
+    func appendedRecordsAreTheStoredRows(kind: DatabaseKind) async throws {
+        try await TestDatabases.with(kind) { db in
+            let clock = ManualClock()
+            let log = EventLogStore(clock: clock.clock)
+            let entries = [
+                Self.entry(1, effect: .join(subjectRoom: "user:7", rooms: ["room:1", "room:2"])),
+                EventLogEntry(namespace: "/admin", event: "room:deleted", data: #"[{"roomId":1},"a/b",null]"#, rooms: ["room:1", "user:7"],
+                              except: ["user:8"], effect: .leave(subjectRoom: "room:1", rooms: ["room:1"])),
+                Self.entry(3, rooms: []),
+            ]
+            let handed = try await db.write { sql in try await log.appendRecords(entries, on: sql) }
+            let read = try await db.read { sql in try await log.entries(after: 0, limit: 10, on: sql) }
+            #expect(handed == read)
+            #expect(handed[1].arguments == [["roomId": 1], "a/b", .null])
+        }
+    }
+
     @Test("entries of a rolled-back transaction are never read", arguments: TestDatabases.kinds)
     func rollback(kind: DatabaseKind) async throws {
         try await TestDatabases.with(kind) { db in

@@ -53,6 +53,9 @@ struct EventLogEntry: Sendable, Equatable {
     /// Sockets in any of these rooms are skipped.
     var except: [String]
     var effect: LogEffect?
+    /// The arguments `data` was written from, when the entry was built from them: kept so this
+    /// node's ``LogTail`` can deliver the committed entry without reading it back and parsing it.
+    var arguments: [JSONValue]?
 
     init(namespace: String = "/", event: String, data: String, rooms: [String], except: [String] = [], effect: LogEffect? = nil) {
         self.namespace = namespace
@@ -65,6 +68,7 @@ struct EventLogEntry: Sendable, Equatable {
 
     init(namespace: String = "/", event: String, arguments: [JSONValue], rooms: [String], except: [String] = [], effect: LogEffect? = nil) {
         self.init(namespace: namespace, event: event, data: JSONValue.array(arguments).jsonString, rooms: rooms, except: except, effect: effect)
+        self.arguments = arguments
     }
 
     /// An event with one argument, `payload` encoded as the relay encodes an emitted value.
@@ -113,6 +117,12 @@ struct EventLogStore: Sendable {
     /// `pg_advisory_xact_lock`, which every other appender waits for until this transaction ends.
     /// PostgreSQL: lock, one multi-row `INSERT … RETURNING seq`, `pg_notify('switchboard_log','')`.
     func append(_ entries: [EventLogEntry], on db: any SQLDatabase) async throws -> [UInt64] {
+        try await appendRecords(entries, on: db).map(\.seq)
+    }
+
+    /// ``append(_:on:)``, returning the rows as a reader of the log would get them (for this
+    /// node's ``LogTail``, which can then deliver them once committed without reading them back).
+    func appendRecords(_ entries: [EventLogEntry], on db: any SQLDatabase) async throws -> [EventLogRecord] {
         guard !entries.isEmpty else { return [] }
         let postgres = Self.isPostgres(db)
         if postgres {
@@ -140,7 +150,13 @@ struct EventLogStore: Sendable {
         if postgres {
             try await db.raw("SELECT pg_notify(\(bind: Self.notifyChannel), '')").run()
         }
-        return seqs
+        return try zip(seqs, entries).map { seq, entry in
+            EventLogRecord(
+                seq: seq, namespace: entry.namespace, event: entry.event,
+                arguments: try entry.arguments ?? JSONValue(parsing: entry.data).arrayValue ?? [],
+                rooms: Set(entry.rooms), except: Set(entry.except), effect: entry.effect, createdAt: now
+            )
+        }
     }
 
     /// Up to `limit` rows with `seq > after`, in seq order.
@@ -196,16 +212,27 @@ struct EventLogStore: Sendable {
             EventLogRecord(
                 seq: UInt64(seq), namespace: namespace, event: event,
                 arguments: try JSONValue(parsing: data).arrayValue ?? [],
-                rooms: Set(try JSONDecoder().decode([String].self, from: Data(rooms.utf8))),
-                except: Set(try JSONDecoder().decode([String].self, from: Data(exceptRooms.utf8))),
+                rooms: Set(try EventLogStore.stringArray(rooms)),
+                except: Set(try EventLogStore.stringArray(exceptRooms)),
                 effect: try effect.map { try JSONDecoder().decode(LogEffect.self, from: Data($0.utf8)) },
                 createdAt: createdAt
             )
         }
     }
 
+    /// `values` as a JSON array of strings (the `rooms` and `except_rooms` columns).
     static func jsonArray(_ values: [String]) -> String {
-        String(decoding: try! JSONEncoder().encode(values), as: UTF8.self)
+        JSONValue.array(values.map(JSONValue.string)).jsonString
+    }
+
+    /// The strings of a `rooms` / `except_rooms` column. Throws when it is not a JSON array of strings.
+    static func stringArray(_ text: String) throws -> [String] {
+        let notStrings = DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not a JSON array of strings: \(text)"))
+        guard case .array(let items) = try JSONValue(parsing: text) else { throw notStrings }
+        return try items.map { item in
+            guard case .string(let value) = item else { throw notStrings }
+            return value
+        }
     }
 
     static func isPostgres(_ db: any SQLDatabase) -> Bool {

@@ -43,7 +43,15 @@ final class LogTail: Service, Sendable {
         var last: UInt64?
         var waiters: [(seq: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
         var startWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Rows this node appended, by their transaction's last seq, until that transaction
+        /// reports its commit (``delivered(through:)``); a rolled-back one stays until `last` passes it.
+        var uncommitted: [UInt64: [EventLogRecord]] = [:]
+        /// Committed rows handed over by their appender, in seq order, for the tail to deliver
+        /// without reading them back (only when they continue `last` without a gap).
+        var handed: [EventLogRecord] = []
     }
+    /// At most this many appending transactions' rows are kept in memory (the rest are read back).
+    private static let maxKeptTransactions = 64
     private let state = Mutex(State())
 
     init(
@@ -84,10 +92,40 @@ final class LogTail: Service, Sendable {
         sleeper?.resume()
     }
 
+    /// Keeps the rows a transaction on this node just appended (``EventLogStore/appendRecords(_:on:)``),
+    /// until ``delivered(through:)`` with their last seq says that transaction committed: the tail
+    /// then delivers them from memory when they directly follow what it delivered last, instead of
+    /// reading them back from the database and parsing them again. Any other case (a gap: another
+    /// transaction's or node's rows in between, a rollback) takes the database path, so this only
+    /// saves work and never changes what is delivered or in which order.
+    ///
+    /// A position is only ever reported committed by the transaction that appended it: SQLite
+    /// reuses a rolled-back seq, but only for the next appender, which replaces the kept rows
+    /// before it can commit; PostgreSQL never reuses one.
+    func keep(_ records: [EventLogRecord]) {
+        guard let position = records.last?.seq else { return }
+        state.withLock { s in
+            if let last = s.last, position <= last { return }
+            s.uncommitted[position] = records
+            if s.uncommitted.count > Self.maxKeptTransactions, let oldest = s.uncommitted.keys.min() {
+                s.uncommitted[oldest] = nil
+            }
+        }
+    }
+
     /// Wakes the tail and returns once this node delivered every event up to `seq` (or the tail
     /// stopped). A service that appended calls it after COMMIT, so its answer (REST response,
     /// ack) leaves after its own event was handed to this node's sockets and their rooms changed.
+    /// Rows kept by ``keep(_:)`` for `seq` are handed to the tail (they are committed now).
     func delivered(through seq: UInt64) async {
+        state.withLock { s in
+            guard let records = s.uncommitted.removeValue(forKey: seq), let first = records.first?.seq else { return }
+            if first > (s.handed.last?.seq ?? 0) {
+                s.handed.append(contentsOf: records)
+            } else {
+                s.handed = (s.handed + records).sorted { $0.seq < $1.seq }
+            }
+        }
         wake()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let done = state.withLock { s -> Bool in
@@ -131,10 +169,14 @@ final class LogTail: Service, Sendable {
         }
     }
 
-    /// Reads and delivers one batch; returns how many rows it had.
+    /// Reads and delivers one batch; returns how many rows it had. The batch is the handed-over
+    /// rows when they continue `last` with no gap (``keep(_:)``), else read from the database.
     private func readBatch() async throws -> Int {
         guard let last = state.withLock({ $0.last }) else { return 0 }
-        let batch = try await database.read { db in try await self.log.entries(after: last, limit: self.batchSize, on: db) }
+        let handed = takeHanded(after: last)
+        let batch = try await handed.isEmpty
+            ? database.read { db in try await self.log.entries(after: last, limit: self.batchSize, on: db) }
+            : handed
         for record in batch {
             await deliver(record)
             advance(to: record.seq)
@@ -153,10 +195,28 @@ final class LogTail: Service, Sendable {
         }
     }
 
+    /// The handed-over rows that directly follow `last` (seq `last + 1`, `last + 2`, …), removed
+    /// from the hand-over; empty when the next row is not among them.
+    private func takeHanded(after last: UInt64) -> [EventLogRecord] {
+        state.withLock { s in
+            s.handed.removeAll { $0.seq <= last }
+            var count = 0
+            var expected = last + 1
+            while count < s.handed.count, count < batchSize, s.handed[count].seq == expected {
+                count += 1
+                expected += 1
+            }
+            guard count > 0 else { return [] }
+            defer { s.handed.removeFirst(count) }
+            return Array(s.handed.prefix(count))
+        }
+    }
+
     private func advance(to seq: UInt64) {
         let ready = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.last = max(s.last ?? 0, seq)
             let current = s.last!
+            if !s.uncommitted.isEmpty { s.uncommitted = s.uncommitted.filter { $0.key > current } }
             let ready = s.waiters.filter { $0.seq <= current }.map(\.continuation)
             s.waiters.removeAll { $0.seq <= current }
             return ready
