@@ -106,11 +106,11 @@ extension JSONValue: Codable {
         }
     }
 
-    /// Converts any `Encodable` into a `JSONValue` (through `JSONEncoder`; `Data` becomes base64 text).
+    /// Converts any `Encodable` into a `JSONValue`: what `JSONEncoder` (default strategies)
+    /// would write, parsed back, but built directly (``JSONValueEncoder``; `Data` becomes base64 text).
     public init(encoding value: some Encodable) throws {
         if let v = value as? JSONValue { self = v; return }
-        let data = try JSONEncoder().encode(value)
-        self = try data.withUnsafeBytes { try JSONParser.parse($0.bindMemory(to: UInt8.self)) }
+        self = try JSONValueEncoder.encode(value)
     }
 
     /// Decodes this value into a `Decodable` type (through `JSONDecoder`).
