@@ -1,4 +1,5 @@
 import Accounts
+import Chat
 import Configuration
 import Foundation
 import Logging
@@ -53,6 +54,9 @@ public struct AppConfiguration: Sendable {
     /// 0 turns connection state recovery off (no `pid`, no offset argument on events), as Node's
     /// server without `connectionStateRecovery`: for clients whose event handlers have a fixed arity.
     public var recoveryWindow: Duration = .seconds(120)
+    /// `MESSAGE_EDIT_WINDOW` (seconds, 0-31536000, default 900: `MessageRules.defaultEditWindow`
+    /// says why): how long after sending its author may edit a message; 0 turns editing off.
+    public var messageEditWindow: Duration = MessageRules.defaultEditWindow
     /// `CLUSTER`: `auto` (default) runs as one node of several when DATABASE_URL is PostgreSQL
     /// (docs/DEPLOYMENT.md); `off` keeps broadcasts, presence and revocation on this process.
     public var cluster: ClusterMode = .auto
@@ -194,6 +198,13 @@ extension AppConfiguration {
             }
         }
 
+        var editWindow = MessageRules.defaultEditWindow
+        if let raw = string("message.edit.window") {
+            if let seconds = Int(raw), seconds >= 0, seconds <= 31_536_000 { editWindow = .seconds(seconds) } else {
+                problems.append(("MESSAGE_EDIT_WINDOW", "must be seconds from 0 to 31536000, got '\(raw)'"))
+            }
+        }
+
         var clusterMode = ClusterMode.auto
         if let raw = string("cluster") {
             if let mode = ClusterMode(rawValue: raw.lowercased()) { clusterMode = mode } else {
@@ -224,6 +235,7 @@ extension AppConfiguration {
         )
         config.registrationsPerIPPerHour = registrationsPerHour
         config.recoveryWindow = recoveryWindow
+        config.messageEditWindow = editWindow
         config.cluster = clusterMode
         config.clusterNodeTimeout = nodeTimeout
         config.ops = ops
