@@ -13,7 +13,7 @@
 //   presence.js, typing.js  who is online, who is typing
 
 import { $, clear, formatBadge, h, messageFor } from "./dom.js";
-import { DisconnectReason, ModerationEvent, ServerEvent, SocketEvent } from "./events.js";
+import { DisconnectReason, MessageChangeEvent, ModerationEvent, ServerEvent, SocketEvent } from "./events.js";
 import { VerifyBanner } from "./banner.js";
 import { confirmDialog } from "./dialog.js";
 import { ChatSocket } from "./chat-socket.js";
@@ -95,6 +95,9 @@ export class ChatApp {
     on(ServerEvent.PRESENCE, (event) => this.onPresence(event));
     on(ServerEvent.AUTH_TOKEN, (event) => session.applyPushedToken(event));
     for (const name of Object.values(ModerationEvent)) on(name, (event) => this.onModeration(name, event));
+    for (const name of Object.values(MessageChangeEvent)) on(name, (event) => {
+      if (this.view?.id === event.roomId) this.view.onMessageChange(name, event);
+    });
     this.onVisibility = () => {
       if (document.visibilityState !== "visible") return;
       this.view?.markRead();

@@ -8,6 +8,10 @@ export const ClientEvent = Object.freeze({
   ROOM_READ: "room:read", // {roomId, messageId}
   TYPING: "typing", // {roomId, typing}
   AUTH_REFRESH: "auth:refresh", // {token}
+  MESSAGE_EDIT: "message:edit", // {messageId, body, roomId?}
+  MESSAGE_DELETE: "message:delete", // {messageId, roomId?}
+  REACTION_ADD: "reaction:add", // {messageId, emoji, roomId?}
+  REACTION_REMOVE: "reaction:remove", // {messageId, emoji, roomId?}
 });
 
 /** Server → client chat events. */
@@ -30,6 +34,13 @@ export const ModerationEvent = Object.freeze({
   UNMUTED: "member:unmuted",
   BANNED: "member:banned",
   UNBANNED: "member:unbanned",
+});
+
+/** Server → client changes to an existing message, for the open room (message-actions.js). */
+export const MessageChangeEvent = Object.freeze({
+  UPDATED: "message:updated", // {id, roomId, body, editedAt}
+  DELETED: "message:deleted", // {id, roomId, deletedAt}
+  REACTION: "reaction", // {messageId, roomId, emoji, userId, added}
 });
 
 /** What a SocketClient reports about itself (listen with `socket.on`). */

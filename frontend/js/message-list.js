@@ -194,6 +194,7 @@ export class MessageList {
       else high = mid;
     }
     const el = this.#item(message);
+    this.decorateItem?.(el, message); // replies, reactions, actions (message-actions.js)
     const next = low < list.length ? this.nodes.get(list[low].id) : this.#firstPendingEl();
     list.splice(low, 0, message);
     this.nodes.set(message.id, el);

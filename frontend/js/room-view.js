@@ -9,6 +9,7 @@ import { ClientEvent } from "./events.js";
 import { Composer } from "./composer.js";
 import { MembersPanel } from "./members.js";
 import { MentionAutocomplete } from "./mentions.js";
+import { MessageActions } from "./message-actions.js";
 import { MessageList } from "./message-list.js";
 import { RoomModeration, describeEvent } from "./moderation.js";
 import { roomName } from "./room-list.js";
@@ -60,6 +61,9 @@ export class RoomView {
     // `@` autocomplete over the members panel's list (mentions.js).
     this.mentionComplete = new MentionAutocomplete(this.composer.input, { members: () => this.members.members, selfId });
     this.messages.selfUser = () => session.user;
+    // Reply, edit, delete, reactions on each message, and their deltas in place (message-actions.js).
+    this.actions = new MessageActions({ socket, session, roomId: room.id, list: this.messages, myRole: () => (rooms.get(this.id) || this.room).role, composer: this.composer });
+    this.messages.decorateItem = (li, message) => this.actions.decorate(li, message);
     this.typingLine = h("p", { class: "typing", id: "typing", "aria-live": "polite" });
     this.liveStatus = h("p", { class: "visually-hidden", role: "status" });
   }
@@ -71,7 +75,7 @@ export class RoomView {
   /** Puts the view into `content` (replacing what was there) and loads messages and members. */
   async open(content) {
     clear(content);
-    const chatColumn = h("div", { class: "chat-column" }, this.messages.view, this.typingLine, this.mentionComplete.list, this.moderation.feedback, this.composer.form);
+    const chatColumn = h("div", { class: "chat-column" }, this.messages.view, this.typingLine, this.mentionComplete.list, this.moderation.feedback, this.actions.replyBar, this.composer.form);
     content.append(this.header, h("div", { class: "room-body" }, chatColumn, this.members.panel), this.liveStatus);
     this.renderHeader();
     this.renderTyping();
@@ -94,6 +98,13 @@ export class RoomView {
   }
 
   // ---- events from the app ----
+
+  /** A `message:updated`, `message:deleted` or `reaction` of this room: one node changes. */
+  onMessageChange(name, event) {
+    if (name === "message:updated") this.actions.applyUpdate(event);
+    else if (name === "message:deleted") this.actions.applyDelete(event);
+    else if (name === "reaction") this.actions.applyReaction(event);
+  }
 
   /** A `message:new` of this room. */
   onMessage(message) {
@@ -301,7 +312,8 @@ export class RoomView {
   send(body, clientMsgId = crypto.randomUUID()) {
     this.messages.addPending(clientMsgId, body);
     this.composer.stopTyping();
-    this.socket.request(ClientEvent.MESSAGE_SEND, { roomId: this.id, body, clientMsgId }, { timeout: SEND_ACK_TIMEOUT })
+    const replyTo = this.actions.takeReply() ?? undefined;
+    this.socket.request(ClientEvent.MESSAGE_SEND, { roomId: this.id, body, clientMsgId, replyTo }, { timeout: SEND_ACK_TIMEOUT })
       .then((answer) => {
         if (!this.closed) this.messages.add([answer.message], "append");
         const room = this.rooms.get(this.id);
