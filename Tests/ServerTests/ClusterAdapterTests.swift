@@ -49,6 +49,10 @@ struct ClusterAdapterTests {
         }
     }
 
+    final class Announcements: Sendable {
+        let items = Mutex<[String]>([])
+    }
+
     final class Counter: Sendable {
         private let count = Mutex(0)
         func increment() { count.withLock { $0 += 1 } }
@@ -131,6 +135,37 @@ struct ClusterAdapterTests {
             let rows = try await db.read { db in try await db.raw("SELECT node_id FROM presence_connections").all().map { try $0.decode(column: "node_id", as: String.self) } }
             #expect(rows == [a.cluster.registry.nodeID])
             #expect(a.cluster.registry.peers.isEmpty)
+        }
+    }
+
+    @Test("presence: a release on one node racing a claim on the other announces in decision order, the last one true", .enabled(if: enabled))
+    func presenceDecisionsAreSerializedAcrossNodes() async throws {
+        try await Self.withTwoNodes { a, b, _ in
+            // What was announced, in the order the announcements were made (each is made while
+            // its decision still holds the user's lock, as ChatGateway's are).
+            let announced = Announcements()
+            func note(_ what: String) -> @Sendable () async -> Void {
+                { announced.items.withLock { $0.append(what) } }
+            }
+            let user: Int64 = 4242
+            await a.cluster.presence.claim(user, isHere: { true }, announce: note("online by A"))
+            #expect(announced.items.withLock { $0 } == ["online by A"])
+            for _ in 0..<40 {
+                announced.items.withLock { $0 = [] }
+                // A's last connection's grace ends while B gets the user's first connection.
+                async let released: Void = a.cluster.presence.release(user, isHere: { false }, announce: note("offline by A"))
+                async let claimed: Void = b.cluster.presence.claim(user, isHere: { true }, announce: note("online by B"))
+                _ = await (released, claimed)
+                // Either B came first (each saw the other's row: nothing to say) or A did
+                // ("offline", then "online"): never "online" then "offline", never twice the same.
+                let round = announced.items.withLock { $0 }
+                #expect(round == [] || round == ["offline by A", "online by B"], "\(round)")
+                // Back to "held by A only" for the next round, by the same rules.
+                announced.items.withLock { $0 = [] }
+                await a.cluster.presence.claim(user, isHere: { true }, announce: note("online by A"))
+                await b.cluster.presence.release(user, isHere: { false }, announce: note("offline by B"))
+                #expect(announced.items.withLock { $0 } == [], "A held the user throughout")
+            }
         }
     }
 }

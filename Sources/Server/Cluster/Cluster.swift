@@ -65,8 +65,8 @@ final class Cluster: Sendable {
         let presence = self.presence
         registry.onNodesDead { nodes in
             do {
-                for userID in try await presence.removeNodes(nodes) where !tracker.isHere(userID) {
-                    await gateway.announceOffline(userID)
+                for userID in try await presence.removeNodes(nodes) {
+                    await presence.confirmOffline(userID, isHere: { tracker.isHere(userID) }) { await gateway.announceOffline(userID) }
                 }
             } catch {
                 gateway.logger.warning("cluster: could not clean up after dead nodes", metadata: ["error": "\(String(reflecting: error))"])

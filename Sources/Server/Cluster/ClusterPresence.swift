@@ -11,9 +11,15 @@ import Synchronization
 /// - Offline is announced by the node that removes the last row: after its grace period, or,
 ///   when a node died, by the node that declared it dead (``removeNode(_:)``).
 ///
-/// Two nodes deciding at the same moment can both announce (a duplicate `presence` event, which
-/// clients apply idempotently); the statements are ordered so that one of them always does.
-/// Operations on one user are serialized on this node (``UserLocks``), and each re-checks this
+/// A decision and its announcement are one step per user across the cluster: each runs holding
+/// the user's PostgreSQL advisory lock (``presenceLockClass``, the user id), from the row change
+/// through the check to the `presence` event's commit. Without it two nodes deciding at once could
+/// both announce, or announce in the wrong order: node A removes its row and sees none ("offline"),
+/// node B then adds its row and sees none ("online"), and if B's event is logged before A's, every
+/// client ends with "offline" for a user who is online on B. Serialized, each decision sees the
+/// previous one's row change, and the events are logged in decision order: one announcement per
+/// transition, the last one true.
+/// Operations on one user are also serialized on this node (``UserLocks``), and each re-checks this
 /// node's count under the lock, so a reconnect racing the end of a grace period never leaves the
 /// table saying the opposite of this node's state.
 final class ClusterPresence: Sendable {
@@ -21,6 +27,10 @@ final class ClusterPresence: Sendable {
     private let database: any Database
     private let logger: Logger
     private let locks = UserLocks()
+    /// A decision holds one pooled connection (its transaction) while its announcement takes
+    /// another: at most this many at once, so they can never take the whole pool and wait
+    /// for each other (a reconnect storm after a node restart claims thousands of users).
+    private let decisions = AsyncLimiter(limit: 4)
 
     init(database: any Database, nodeID: String, logger: Logger) {
         self.database = database
@@ -28,47 +38,73 @@ final class ClusterPresence: Sendable {
         self.logger = logger
     }
 
-    /// The user has a connection on this node (`isHere()` re-checked under the user's lock).
-    /// Returns true when no other node holds the user: announce "online". On a database error the
-    /// answer is true (announcing twice is harmless; staying silent is not).
-    func claim(_ userID: Int64, isHere: @Sendable () -> Bool) async -> Bool {
+    /// `pg_advisory_lock` class of the per-user presence locks ("SWPR"); the second key is the
+    /// user id (its low 32 bits: ids that share them only wait for each other).
+    static let presenceLockClass: Int32 = 0x5357_5052
+
+    /// The user has a connection on this node (`isHere()` re-checked under the user's locks).
+    /// Calls `announce` ("online") when no other node holds the user, before the cluster-wide lock
+    /// is released. On a database error it announces anyway (announcing twice is harmless;
+    /// staying silent is not).
+    func claim(_ userID: Int64, isHere: @Sendable () -> Bool, announce: @Sendable () async -> Void) async {
         let nodeID = self.nodeID
-        return await locks.with(userID) {
-            guard isHere() else { return false }
-            do {
-                return try await database.withConnection { db in
-                    try await db.raw("""
-                        INSERT INTO presence_connections (user_id, node_id) VALUES (\(bind: userID), \(bind: nodeID))
-                        ON CONFLICT DO NOTHING
-                        """).run()
-                    let others = try await db.raw("""
-                        SELECT 1 AS one FROM presence_connections WHERE user_id = \(bind: userID) AND node_id <> \(bind: nodeID) LIMIT 1
-                        """).first()
-                    return others == nil
-                }
-            } catch {
-                logger.warning("cluster presence: could not record a connection", metadata: ["user.id": "\(userID)", "error": "\(String(reflecting: error))"])
-                return true
+        await locks.with(userID) {
+            guard isHere() else { return }
+            await decided(userID, what: "record a connection", announce: announce) { db in
+                try await db.raw("""
+                    INSERT INTO presence_connections (user_id, node_id) VALUES (\(bind: userID), \(bind: nodeID))
+                    ON CONFLICT DO NOTHING
+                    """).run()
+                let others = try await db.raw("""
+                    SELECT 1 AS one FROM presence_connections WHERE user_id = \(bind: userID) AND node_id <> \(bind: nodeID) LIMIT 1
+                    """).first()
+                return others == nil
             }
         }
     }
 
-    /// The user's grace period on this node ended with no connection here. Returns true when no
-    /// other node holds the user: announce "offline". Two statements, not one: each sees the
-    /// other node's committed delete, so of two nodes releasing at once at least one sees none.
-    func release(_ userID: Int64, isHere: @Sendable () -> Bool) async -> Bool {
+    /// The user's grace period on this node ended with no connection here. Calls `announce`
+    /// ("offline") when no other node holds the user, before the cluster-wide lock is released.
+    func release(_ userID: Int64, isHere: @Sendable () -> Bool, announce: @Sendable () async -> Void) async {
         let nodeID = self.nodeID
-        return await locks.with(userID) {
-            guard !isHere() else { return false }
-            do {
-                return try await database.withConnection { db in
-                    try await db.raw("DELETE FROM presence_connections WHERE user_id = \(bind: userID) AND node_id = \(bind: nodeID)").run()
-                    return try await db.raw("SELECT 1 AS one FROM presence_connections WHERE user_id = \(bind: userID) LIMIT 1").first() == nil
-                }
-            } catch {
-                logger.warning("cluster presence: could not record a disconnection", metadata: ["user.id": "\(userID)", "error": "\(String(reflecting: error))"])
-                return true
+        await locks.with(userID) {
+            guard !isHere() else { return }
+            await decided(userID, what: "record a disconnection", announce: announce) { db in
+                try await db.raw("DELETE FROM presence_connections WHERE user_id = \(bind: userID) AND node_id = \(bind: nodeID)").run()
+                return try await db.raw("SELECT 1 AS one FROM presence_connections WHERE user_id = \(bind: userID) LIMIT 1").first() == nil
             }
+        }
+    }
+
+    /// A user of a node declared dead (``removeNodes(_:)``): calls `announce` ("offline") if, under
+    /// the user's locks, this node does not hold them and no node's row does.
+    func confirmOffline(_ userID: Int64, isHere: @Sendable () -> Bool, announce: @Sendable () async -> Void) async {
+        await locks.with(userID) {
+            guard !isHere() else { return }
+            await decided(userID, what: "confirm a dead node's user offline", announce: announce) { db in
+                try await db.raw("SELECT 1 AS one FROM presence_connections WHERE user_id = \(bind: userID) LIMIT 1").first() == nil
+            }
+        }
+    }
+
+    /// Runs `decide` in a transaction holding the user's cluster-wide presence lock
+    /// (`pg_advisory_xact_lock`) and, when it returns true, `announce` (written on another
+    /// connection) before that transaction, and with it the lock, ends.
+    private func decided(
+        _ userID: Int64, what: String, announce: @Sendable () async -> Void,
+        _ decide: @Sendable (any SQLDatabase) async throws -> Bool
+    ) async {
+        let lockClass = Self.presenceLockClass, lockKey = Int32(truncatingIfNeeded: userID)
+        await decisions.acquire()
+        defer { decisions.release() }
+        do {
+            try await database.write { db in
+                try await db.raw("SELECT pg_advisory_xact_lock(\(bind: lockClass), \(bind: lockKey))").run()
+                if try await decide(db) { await announce() }
+            }
+        } catch {
+            logger.warning("cluster presence: could not \(what)", metadata: ["user.id": "\(userID)", "error": "\(String(reflecting: error))"])
+            await announce()
         }
     }
 
@@ -149,6 +185,40 @@ final class UserLocks: Sendable {
             let first = queue.removeFirst()
             w[userID] = queue
             return first
+        }
+        next?.resume()
+    }
+}
+
+/// At most `limit` callers between ``acquire()`` and ``release()`` at once; the others wait in
+/// arrival order.
+final class AsyncLimiter: Sendable {
+    private struct State {
+        var running = 0
+        var waiting: [CheckedContinuation<Void, Never>] = []
+    }
+    private let limit: Int
+    private let state = Mutex(State())
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    func acquire() async {
+        await withCheckedContinuation { continuation in
+            let admitted = state.withLock { s -> Bool in
+                if s.running < limit { s.running += 1; return true }
+                s.waiting.append(continuation)
+                return false
+            }
+            if admitted { continuation.resume() }
+        }
+    }
+
+    func release() {
+        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if s.waiting.isEmpty { s.running -= 1; return nil }
+            return s.waiting.removeFirst()  // the slot passes on
         }
         next?.resume()
     }

@@ -34,17 +34,18 @@ final class PresenceTracker: PresenceDirectory {
     var usersHere: [Int64] { users.withLock { Array($0.keys) } }
 
     /// After ``connected(_:)`` returned true: records the user on this node for the other
-    /// nodes; true when "online" should be announced (no other node holds the user).
-    func claimOnline(_ userID: Int64) async -> Bool {
-        guard let cluster else { return true }
-        return await cluster.claim(userID) { self.isHere(userID) }
+    /// nodes and calls `announce` ("online") when no other node holds the user (with several
+    /// nodes, under the user's cluster-wide lock: ``ClusterPresence``).
+    func claimOnline(_ userID: Int64, announce: @Sendable () async -> Void) async {
+        guard let cluster else { return await announce() }
+        await cluster.claim(userID, isHere: { self.isHere(userID) }, announce: announce)
     }
 
     /// After ``settleOffline(_:generation:)`` returned true: removes the user from this node
-    /// for the other nodes; true when "offline" should be announced (no node holds the user).
-    func releaseOffline(_ userID: Int64) async -> Bool {
-        guard let cluster else { return true }
-        return await cluster.release(userID) { self.isHere(userID) }
+    /// for the other nodes and calls `announce` ("offline") when no node holds the user.
+    func releaseOffline(_ userID: Int64, announce: @Sendable () async -> Void) async {
+        guard let cluster else { return await announce() }
+        await cluster.release(userID, isHere: { self.isHere(userID) }, announce: announce)
     }
 
     /// Counts a new connection. Returns true when the user was not online: announce it.
