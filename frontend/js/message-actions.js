@@ -8,6 +8,7 @@
 import { clear, h, linkify, messageFor } from "./dom.js";
 import { ClientEvent } from "./events.js";
 import { confirmDialog } from "./dialog.js";
+import { markMentions, mentionsUser } from "./mentions.js";
 
 /** The picker's choices; the server takes any single emoji (MessageRules.emoji). */
 export const REACTION_CHOICES = ["👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "✅"];
@@ -275,8 +276,10 @@ export class MessageActions {
     if (!message || !li || message.deletedAt) return;
     message.body = event.body;
     message.editedAt = event.editedAt;
+    message.mentions = event.mentions;
+    li.classList.toggle("mentions-me", mentionsUser(message, this.selfId()));
     li.querySelector(".edit-form")?.remove();
-    const body = h("p", { class: "body", dir: "auto" }, linkify(event.body));
+    const body = markMentions(h("p", { class: "body", dir: "auto" }, linkify(event.body)), message, this.session.user);
     li.querySelector(".body")?.replaceWith(body);
     if (!li.querySelector(".edited")) li.querySelector(".meta")?.append(" ", h("span", { class: "edited", title: new Date(event.editedAt).toLocaleString() }, "(edited)"));
     // Replies quoting it show the new words.
