@@ -265,10 +265,14 @@ struct ModerationTests {
             _ = try await h.rooms.join(userID: bob, roomID: room)
             #expect(await apiCode { try await h.rooms.leave(userID: owner, roomID: room) } == "last_owner")
             #expect(try await h.role(of: owner, in: room) == .owner)
-            _ = try await h.moderation.setRole(actorID: owner, roomID: room, targetID: bob, role: .owner)
+            _ = try await h.moderation.setRole(actorID: owner, roomID: room, targetID: bob, role: .moderator)
             let before = h.events.entries.count
-            _ = try await h.moderation.setRole(actorID: owner, roomID: room, targetID: bob, role: .owner)
+            _ = try await h.moderation.setRole(actorID: owner, roomID: room, targetID: bob, role: .moderator)
             #expect(h.events.entries.count == before)
+            #expect(try await h.moderation.auditLog(actorID: owner, roomID: room, before: nil, limit: 10).entries.count == 1)
+            _ = try await h.moderation.setRole(actorID: owner, roomID: room, targetID: bob, role: .owner)
+            // co-owners are peers
+            #expect(await apiCode { try await h.moderation.setRole(actorID: owner, roomID: room, targetID: bob, role: .member) } == "cannot_act_on_peer")
             try await h.rooms.leave(userID: owner, roomID: room)
             #expect(try await h.role(of: bob, in: room) == .owner)
             // alone, the last owner may leave: the room goes
