@@ -108,6 +108,7 @@ func buildApplicationAndRoutes(
     MessageChangesController(edits: chat.edits, reactions: chat.reactions, tokens: tokens).addRoutes(to: api)
     ModerationController(moderation: chat.moderation, tokens: tokens).addRoutes(to: api)
     SearchController(search: MessageSearch(database: database), tokens: tokens).addRoutes(to: api)
+    UsersController(directory: UserDirectory(database: database), tokens: tokens).addRoutes(to: api)
     OpenAPIController(specPath: configuration.openAPIPath).addRoutes(to: api)
     api.addUnknownRouteHandler(methods: routeMethods)
     relay.addRoutes(to: router)

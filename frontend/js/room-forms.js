@@ -179,7 +179,52 @@ export function showDirect(context) {
     if (username.toLowerCase() === own()) throw { code: "self", message: "That is your own username.", fields: { username: "is yours: enter the username of the person you want to write to" } };
     return ["/direct", { username }];
   });
+  suggestPeople(context.session, f);
   context.setContent("Message someone", blockedNote(f, context.unverified?.()), f);
+}
+
+/**
+ * Under the form's username field, the people whose username or display name starts with what
+ * was typed, among those I share a room with (or whose username it is exactly):
+ * `GET /api/users?q=`. Choosing one starts the conversation.
+ */
+function suggestPeople(session, f) {
+  const input = f.elements.namedItem("username");
+  const list = h("ul", { class: "people-suggestions", id: "direct-suggestions", "aria-label": "People found", hidden: true });
+  input.closest(".field").append(list);
+  let timer = null;
+  let asked = "";
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const q = input.value.trim().replace(/^@/, "");
+      asked = q;
+      if (!q) {
+        list.hidden = true;
+        return;
+      }
+      let users = [];
+      try {
+        users = (await session.api("GET", `/users?q=${encodeURIComponent(q)}&limit=8`)).users;
+      } catch {
+        users = []; // a failed lookup only means no suggestions; the form still works by username
+      }
+      if (asked !== q) return; // an older answer arriving late
+      clear(list);
+      for (const user of users) {
+        const choose = () => {
+          input.value = user.username;
+          list.hidden = true;
+          f.requestSubmit();
+        };
+        list.append(
+          h("li", {}, h("button", { type: "button", class: "link-button person", "data-username": user.username, onclick: choose },
+            h("bdi", {}, user.displayName), " ", h("span", { class: "muted" }, `@${user.username}`), user.guest ? h("span", { class: "guest-badge" }, " guest") : null)),
+        );
+      }
+      list.hidden = users.length === 0;
+    }, 150);
+  });
 }
 
 /**

@@ -1,0 +1,109 @@
+import Accounts
+import Foundation
+import Hummingbird
+import Models
+import SQLKit
+
+/// Finding people to write to: `GET /api/users?q=…` (issue 18, "start a direct message by
+/// searching users by name").
+///
+/// A user is found when their username or display name starts with `q` (any letter case) and
+/// they share a room with the caller, or when `q` is exactly their username (usernames are
+/// public handles: a direct message can already be started by one). Disabled accounts and
+/// the caller are never listed. Nothing else about a user is revealed (no email), and a
+/// prefix never finds a stranger, so the endpoint cannot be used to list the server's users.
+public struct UserDirectory: Sendable {
+    let database: any Database
+    let store = UserDirectoryStore()
+
+    /// The longest query, in Unicode scalars (a username is at most 32, a display name 64).
+    public static let maxQueryLength = 64
+    /// The most users one answer lists (`limit`, default 10).
+    public static let maxLimit = 20
+
+    public init(database: any Database) {
+        self.database = database
+    }
+
+    /// Up to `limit` users for `query` (trimmed; an `@` in front is ignored), ordered by
+    /// username. Throws `validation_failed` (`q`) for an empty or over-long query.
+    public func search(userID: Int64, query: String, limit: Int) async throws -> [UserSummary] {
+        var q = query.trimmingCharacters(in: .whitespacesAndNewlines)
+        if q.hasPrefix("@") { q.removeFirst() }
+        guard !q.isEmpty else { throw ServiceError.validation(["q": "is required"]) }
+        guard q.unicodeScalars.count <= Self.maxQueryLength else {
+            throw ServiceError.validation(["q": "must be at most \(Self.maxQueryLength) characters"])
+        }
+        let exact = q.lowercased()
+        let pattern = Self.likePrefix(exact)
+        return try await database.read { db in
+            try await store.search(userID: userID, exact: exact, prefixPattern: pattern, limit: limit, on: db)
+        }
+    }
+
+    /// `text` as a LIKE prefix pattern with `\` escaping `%`, `_` and `\` (ESCAPE '\').
+    static func likePrefix(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            if character == "%" || character == "_" || character == "\\" { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped + "%"
+    }
+}
+
+/// The SQL behind ``UserDirectory`` (both dialects: `lower()` on both sides, since PostgreSQL's
+/// LIKE is case-sensitive and SQLite's folds only ASCII letters).
+public struct UserDirectoryStore: Sendable {
+    struct Row: Decodable {
+        let id: Int64
+        let username: String
+        let displayName: String
+        let guestExpiresAt: Int64?
+    }
+
+    public func search(userID: Int64, exact: String, prefixPattern: String, limit: Int, on db: any SQLDatabase) async throws -> [UserSummary] {
+        let rows = try await db.raw(
+            """
+            SELECT u.id, u.username, u.display_name, u.guest_expires_at FROM users u
+            WHERE u.id <> \(bind: userID) AND u.disabled_at IS NULL
+              AND (lower(u.username) = \(bind: exact)
+                   OR ((lower(u.username) LIKE \(bind: prefixPattern) ESCAPE '\\' OR lower(u.display_name) LIKE \(bind: prefixPattern) ESCAPE '\\')
+                       AND EXISTS (SELECT 1 FROM memberships mine JOIN memberships theirs ON theirs.room_id = mine.room_id
+                                   WHERE mine.user_id = \(bind: userID) AND theirs.user_id = u.id)))
+            ORDER BY lower(u.username) = \(bind: exact) DESC, u.username
+            LIMIT \(bind: limit)
+            """
+        ).all(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns)
+        return rows.map { UserSummary(id: $0.id, username: $0.username, displayName: $0.displayName, guest: $0.guestExpiresAt != nil) }
+    }
+}
+
+/// `GET /api/users?q=…&limit=…` (``UserDirectory``).
+public struct UsersController<Context: IdentityRequestContext>: Sendable {
+    let directory: UserDirectory
+    let tokens: AccessTokenService
+
+    public init(directory: UserDirectory, tokens: AccessTokenService) {
+        self.directory = directory
+        self.tokens = tokens
+    }
+
+    public func addRoutes(to group: RouterGroup<Context>) {
+        group.group().add(middleware: BearerAuthenticator<Context>(tokens: tokens)).get("users", use: search)
+    }
+
+    struct UsersResponse: ResponseEncodable {
+        let users: [UserSummary]
+    }
+
+    /// `q` (required, ≤ 64 characters), `limit` (1–20, default 10).
+    @Sendable func search(_ request: Request, context: Context) async throws -> UsersResponse {
+        let identity = try context.requireIdentity()
+        let query = request.uri.queryParameters
+        var problems: [String: String] = [:]
+        let limit = RoomsController<Context>.pageSize(query, max: UserDirectory.maxLimit, default: 10, problems: &problems)
+        if !problems.isEmpty { throw ServiceError.validation(problems) }
+        return UsersResponse(users: try await directory.search(userID: identity.userID, query: query.get("q") ?? "", limit: limit))
+    }
+}
