@@ -71,6 +71,22 @@ struct ChatPayloadTests {
         }
     }
 
+    @Test("a message with every field set: JSONValue and Encodable agree (message:new's log row and the ack use the JSONValue)")
+    func messageParityEveryField() throws {
+        let message = ChatMessage(
+            id: 12, roomId: 2, authorId: 3, body: "", createdAt: "2026-11-29T16:00:00.000Z", clientMsgId: "c-2", replyTo: 4,
+            editedAt: "2026-11-29T16:00:01.000Z", author: UserSummary(id: 3, username: "ann", displayName: "Ann", guest: true),
+            deletedAt: "2026-11-29T16:00:02.000Z",
+            replyPreview: ReplyPreview(id: 4, authorId: 5, username: "bo", displayName: "Bo", excerpt: "earlier", deleted: true),
+            reactions: [ReactionCount(emoji: "👍", count: 2, me: true)], mentions: [5, 7]
+        )
+        // A field added to ChatMessage must be set here (and then be in `jsonValue`): every optional is non-nil.
+        for child in Mirror(reflecting: message).children {
+            if let optional = child.value as? any OptionalProtocolForTest { #expect(optional.isSome, "\(child.label ?? "?") is nil") }
+        }
+        #expect(message.jsonValue == (try JSONValue(encoding: message)))
+    }
+
     @Test("verified tokens: kept until expiry, dropped when their session is revoked")
     func tokenCache() {
         let cache = VerifiedTokenCache(maxEntries: 4)
@@ -87,3 +103,6 @@ struct ChatPayloadTests {
         #expect(cache.count <= 4)
     }
 }
+
+protocol OptionalProtocolForTest { var isSome: Bool { get } }
+extension Optional: OptionalProtocolForTest { var isSome: Bool { self != nil } }
