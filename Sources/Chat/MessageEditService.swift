@@ -56,7 +56,7 @@ public struct MessageEditService: Sendable {
 
     /// Turns a message into a tombstone: its body is blanked and `deleted_at` set in one
     /// statement, its reactions removed; id and place stay. The author may delete their own
-    /// message, the room's owner and admins anyone's (``MessageRules/mayDelete(actor:isAuthor:)``).
+    /// message, the room's owners, admins and moderators anyone's (``MessageRules/mayDelete(actor:isAuthor:)``).
     /// Deleting a deleted message answers as the first delete did, changing nothing.
     ///
     /// Throws `message_not_found` (as ``edit(userID:roomID:messageID:body:)``), `not_message_author`.

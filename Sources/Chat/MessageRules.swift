@@ -10,14 +10,11 @@ public enum MessageRules {
     public static let defaultEditWindow: Duration = .seconds(900)
 
     /// Whether a member whose room role is `actor` may delete a message, being (`isAuthor`) or
-    /// not its author: authors always; others' messages, the room's owner and admins. The one
-    /// place this is decided (moderation extends it to moderators).
+    /// not its author: authors always; others' messages, the room's owners, admins and
+    /// moderators (``RoomRules/mayDeleteOthersMessages(_:)``, the moderation matrix). The one
+    /// place this is decided.
     public static func mayDelete(actor: RoomRole, isAuthor: Bool) -> Bool {
-        if isAuthor { return true }
-        switch actor {
-        case .owner, .admin: return true
-        default: return false
-        }
+        isAuthor || RoomRules.mayDeleteOthersMessages(actor)
     }
 
     /// Whether the author may still edit a message created at `createdAt` at `now` (both ms since

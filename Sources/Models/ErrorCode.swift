@@ -239,7 +239,7 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     /// 409 (and acks): the message was deleted; it can no longer be edited or reacted to.
     public static let messageDeleted = ErrorCode(.messageDeleted)
     /// 403 (and acks): only the message's author may edit it; deleting it also allows the
-    /// room's owner and admins (`MessageRules.mayDelete`).
+    /// room's owners, admins and moderators (`MessageRules.mayDelete`).
     public static let notMessageAuthor = ErrorCode(.notMessageAuthor)
     /// 403 (and acks): the message is older than the edit window (`MESSAGE_EDIT_WINDOW`).
     public static let editWindowPassed = ErrorCode(.editWindowPassed)

@@ -257,6 +257,21 @@ struct ModerationTests {
         }
     }
 
+    @Test("moderators and up delete others' messages; members and guests only their own", arguments: TestDatabases.kinds)
+    func deletingOthersMessages(kind: DatabaseKind) async throws {
+        try await Harness.with(kind) { h in
+            let owner = try await h.user("owner")
+            let room = try await h.rooms.create(userID: owner, .init(name: "Tidy", kind: .public, topic: nil, password: nil)).id
+            let author = try await h.member("author", of: room, role: .member)
+            for role in RoomRole.allCases {
+                let actor = role == .owner ? owner : try await h.member("d\(role.rawValue)", of: room, role: role)
+                let message = try await h.send(author, room, "by the author for \(role)")
+                let code = await apiCode { try await h.chat.edits.delete(userID: actor, roomID: room, messageID: message.id) }
+                #expect(code == (role.rank >= RoomRole.moderator.rank ? nil : "not_message_author"), "\(role)")
+            }
+        }
+    }
+
     @Test("the last owner cannot leave while others remain; a co-owner can; a role change of the same role changes nothing", arguments: TestDatabases.kinds)
     func lastOwner(kind: DatabaseKind) async throws {
         try await Harness.with(kind) { h in
