@@ -71,19 +71,22 @@ public struct ModerationService: Sendable {
     /// `not_a_member`, `direct_room`, `not_room_moderator` / `not_room_admin`).
     func requireRole(actorID: Int64, roomID: Int64, minimum: RoomRole, on db: any SQLDatabase) async throws -> (RoomRecord, RoomRole) {
         guard let room = try await rooms.find(id: roomID, on: db) else { throw ServiceError.roomNotFound }
-        guard let membership = try await rooms.membership(roomID: roomID, userID: actorID, on: db) else { throw ServiceError.notAMember }
+        // A server admin (users.server_role, issue 16) moderates any room as an owner would, member or not.
+        let serverAdmin = try await UserStore().find(id: actorID, on: db).map { $0.isAdmin && $0.disabledAt == nil } ?? false
+        let membershipRole = try await rooms.membership(roomID: roomID, userID: actorID, on: db)?.roomRole
+        guard let actorRole = serverAdmin ? RoomRole.owner : membershipRole else { throw ServiceError.notAMember }
         guard room.roomKind != .direct else { throw ServiceError(.directRoom, message: "Direct conversations have no moderation.") }
-        guard membership.roomRole.rank >= minimum.rank else {
+        guard actorRole.rank >= minimum.rank else {
             if minimum.rank >= RoomRole.admin.rank {
                 throw ServiceError(.notRoomAdmin, message: "Only the room's owners and admins can change roles.")
             }
             throw ServiceError(.notRoomModerator, message: "Only the room's owners, admins and moderators can do this.")
         }
-        return (room, membership.roomRole)
+        return (room, actorRole)
     }
 
     static func summary(_ user: UserRecord) -> UserSummary {
-        UserSummary(id: user.id, username: user.username, displayName: user.displayName)
+        UserSummary(id: user.id, username: user.username, displayName: user.displayName, guest: user.isGuest)
     }
 
     static func reason(_ raw: String?) throws -> String? {

@@ -44,6 +44,7 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
         let kind: String?
         let topic: String?
         let password: String?
+        let allowGuests: Bool?
     }
 
     struct RoomsResponse: ResponseEncodable {
@@ -102,7 +103,7 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
         guard let kind = RoomKind(rawValue: body.kind ?? "public") else {
             throw ServiceError.validation(["kind": "must be public or private"])
         }
-        let room = try await rooms.create(userID: identity.userID, .init(name: body.name, kind: kind, topic: body.topic, password: body.password))
+        let room = try await rooms.create(userID: identity.userID, .init(name: body.name, kind: kind, topic: body.topic, password: body.password, allowGuests: body.allowGuests))
         return EditedResponse(status: .created, response: room)
     }
 
@@ -111,14 +112,14 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
     }
 
     @Sendable func discover(_ request: Request, context: Context) async throws -> DiscoverResponse {
-        _ = try context.requireIdentity()
+        let identity = try context.requireIdentity()
         let query = request.uri.queryParameters
         var problems: [String: String] = [:]
         let limit = Self.pageSize(query, max: 50, default: 20, problems: &problems)
         let q = query.get("q") ?? ""
         if q.unicodeScalars.count > 64 { problems["q"] = "must be at most 64 characters" }
         if !problems.isEmpty { throw ServiceError.validation(problems) }
-        let result = try await rooms.discover(query: q, cursor: query.get("cursor"), limit: limit)
+        let result = try await rooms.discover(query: q, cursor: query.get("cursor"), limit: limit, userID: identity.userID)
         return DiscoverResponse(rooms: result.rooms, nextCursor: result.nextCursor)
     }
 
@@ -157,13 +158,14 @@ public struct RoomsController<Context: IdentityRequestContext>: Sendable {
     struct UpdateRequest: Decodable {
         let name: String?
         let topic: String?
+        let allowGuests: Bool?
     }
 
     @Sendable func update(_ request: Request, context: Context) async throws -> RoomView {
         let identity = try context.requireIdentity()
         var request = request
         let body = try await request.decodeJSON(UpdateRequest.self, context: context)
-        return try await rooms.update(userID: identity.userID, roomID: try roomID(context), name: body.name, topic: body.topic)
+        return try await rooms.update(userID: identity.userID, roomID: try roomID(context), name: body.name, topic: body.topic, allowGuests: body.allowGuests)
     }
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {

@@ -63,6 +63,8 @@ public struct AppConfiguration: Sendable {
     /// `CLUSTER_NODE_TIMEOUT` (seconds, 1-300, default 15): a node silent for this long is
     /// declared dead by the others, which clean up after it (its users' presence).
     public var clusterNodeTimeout: Duration = .seconds(15)
+    /// `GUEST_SESSION_LIFETIME`, `GUESTS_PER_IP_PER_HOUR` (``GuestConfiguration``).
+    public var guests = GuestConfiguration()
     /// TLS, metrics, trusted proxies, shutdown drain (`Ops/OpsConfiguration.swift`).
     public var ops = OpsConfiguration()
     /// `OAUTH_PROVIDERS` and each one's `OAUTH_<NAME>_*` keys: the sign-in providers, in the
@@ -222,6 +224,8 @@ extension AppConfiguration {
 
         let ops = OpsConfiguration.read(string: string, secret: secret, isProduction: environment == .production, problems: &problems)
 
+        let guests = GuestConfiguration.read(string: string, problems: &problems)
+
         guard let environment, problems.isEmpty else { throw ConfigurationError(problems: problems) }
         var config = AppConfiguration(
             host: host, port: port, dataDirectory: dataDirectory, database: database, publicURL: publicURL,
@@ -238,6 +242,7 @@ extension AppConfiguration {
         config.messageEditWindow = editWindow
         config.cluster = clusterMode
         config.clusterNodeTimeout = nodeTimeout
+        config.guests = guests
         config.ops = ops
         config.oauthProviders = oauthProviders
         return config

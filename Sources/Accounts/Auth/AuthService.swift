@@ -13,6 +13,11 @@ public struct AuthSettings: Sendable {
     public var ipRule = ThrottleRule(limit: 30, ratePerSecond: 0.1)
     /// Registrations per client IP: 10 free, then one every 6 minutes.
     public var registerRule = ThrottleRule(limit: 10, ratePerSecond: 1.0 / 360)
+    /// A guest's one session ends this long after it starts (`GUEST_SESSION_LIFETIME`); the
+    /// guest is swept after that (``GuestStore``).
+    public var guestSessionLifetime: Duration = .seconds(4 * 3600)
+    /// Guest sessions per client IP: a burst of 10, then one every 6 minutes (`GUESTS_PER_IP_PER_HOUR`).
+    public var guestRule = ThrottleRule(limit: 10, ratePerSecond: 1.0 / 360)
 
     public init() {}
 }
@@ -91,6 +96,9 @@ public struct AuthService: Sendable {
         let username = validator.check("username", AccountValidation.username(input.username))
         let password = validator.check("password", AccountValidation.password(input.password))
         let displayName = validator.check("displayName", AccountValidation.displayName(input.displayName ?? input.username))
+        if let username, username.hasPrefix(GuestStore.usernamePrefix) {
+            validator.check("username", Result<String, FieldProblem>.failure(FieldProblem(stringLiteral: "must not start with \"\(GuestStore.usernamePrefix)\" (kept for guests)")))
+        }
         try validator.throwIfInvalid()
         guard let email, let username, let password, let displayName else { return }
 
@@ -149,7 +157,8 @@ public struct AuthService: Sendable {
         }
         var verified = false
         var needsRehash = false
-        if let user, user.disabledAt == nil {
+        // A guest has no password (its hash never verifies); it is refused like an unknown login.
+        if let user, user.disabledAt == nil, !user.isGuest {
             let result = try await verifyPassword(password, against: user.passwordHash)
             verified = result.matches
             needsRehash = result.needsRehash
@@ -174,11 +183,12 @@ public struct AuthService: Sendable {
         return try await startSession(for: user, client: client)
     }
 
-    func startSession(for user: UserRecord, client: ClientInfo) async throws -> IssuedTokens {
+    /// Starts a session; it ends at the latest `lifetime` from now (default: the absolute lifetime).
+    func startSession(for user: UserRecord, client: ClientInfo, lifetime: Duration? = nil) async throws -> IssuedTokens {
         let sessionID = OpaqueToken.generate(bits: 128)
         let refresh = OpaqueToken.generate()
         let now = self.now
-        let expiresAt = now + settings.sessionAbsoluteLifetime.millis
+        let expiresAt = now + (lifetime ?? settings.sessionAbsoluteLifetime).millis
         try await database.write { db in
             try await sessions.create(
                 id: sessionID, userID: user.id, refreshTokenHash: OpaqueToken.hash(refresh), now: now,
@@ -202,12 +212,12 @@ public struct AuthService: Sendable {
         let hash = OpaqueToken.hash(token)
         let now = self.now
         let settings = self.settings
-        enum Outcome: Sendable { case rotated(String, Int64, Int64), reused(String, Int64), expired, unknown }
+        enum Outcome: Sendable { case rotated(String, Int64, Int64), reused(String, Int64), expired(Int64), unknown }
         let newRefresh = OpaqueToken.generate()
         let outcome: Outcome = try await database.write { db in
             guard let found = try await sessions.lookupRefreshToken(hash: hash, on: db) else { return .unknown }
             if found.revokedAt != nil || found.expiresAt <= now || found.lastUsedAt + settings.sessionIdleTimeout.millis <= now {
-                return .expired
+                return .expired(found.userId)
             }
             guard found.rotatedAt == nil, try await sessions.markRotated(hash: hash, now: now, on: db) else {
                 try await sessions.revoke(id: found.sessionId, reason: "refresh_token_reuse", now: now, on: db)
@@ -220,15 +230,21 @@ public struct AuthService: Sendable {
         switch outcome {
         case .unknown:
             throw ServiceError(.invalidRefreshToken, message: "The refresh token is not valid.")
-        case .expired:
+        case .expired(let userID):
+            if let user = try await database.read({ db in try await users.find(id: userID, on: db) }), user.disabledAt != nil {
+                throw ServiceError(.accountDisabled, message: "This account has been disabled by an administrator.")
+            }
             throw ServiceError(.sessionExpired, message: "The session has ended; log in again.")
         case .reused(let sessionID, let userID):
             logger.warning("refresh token reuse detected; session revoked", metadata: ["user.id": "\(userID)"])
             await notifyRevoked(userID: userID, sessionIDs: [sessionID], reason: "refresh_token_reuse")
             throw ServiceError(.refreshTokenReused, message: "This refresh token was already used; the session has been ended.")
         case .rotated(let sessionID, let userID, let absoluteExpiry):
-            guard let user = try await database.read({ db in try await users.find(id: userID, on: db) }), user.disabledAt == nil else {
+            guard let user = try await database.read({ db in try await users.find(id: userID, on: db) }) else {
                 throw ServiceError(.sessionExpired, message: "The session has ended; log in again.")
+            }
+            guard user.disabledAt == nil else {
+                throw ServiceError(.accountDisabled, message: "This account has been disabled by an administrator.")
             }
             let access = try await tokens.issue(userID: userID, sessionID: sessionID)
             return IssuedTokens(
@@ -325,6 +341,7 @@ public struct AuthService: Sendable {
         let newPassword = validator.check("newPassword", AccountValidation.password(new))
         try validator.throwIfInvalid()
         guard let user = try await user(id: identity.userID) else { throw ServiceError.unauthorized }
+        guard !user.isGuest else { throw ServiceError(.guestNotAllowed, message: "Guests have no password.") }
         guard try await verifyPassword(current, against: user.passwordHash).matches else {
             throw ServiceError(.invalidCurrentPassword, message: "The current password is incorrect.", fields: ["currentPassword": "is incorrect"])
         }

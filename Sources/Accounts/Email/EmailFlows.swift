@@ -109,7 +109,7 @@ public struct EmailFlows: Sendable {
                 if try await throttle.hit(key: "forgot:addr:\(AccountValidation.emailKey(email))", rule: settings.forgotPerAddressRule, now: now, on: db) != nil {
                     throw Suppressed()
                 }
-                guard let user = try await users.findByEmail(email, on: db), user.disabledAt == nil else {
+                guard let user = try await users.findByEmail(email, on: db), user.disabledAt == nil, !user.isGuest else {
                     _ = OpaqueToken.hash(token)
                     return false
                 }

@@ -20,6 +20,7 @@ public struct AuthController<Context: IdentityRequestContext>: Sendable {
         group.post("auth/register", use: register)
         group.post("auth/login", use: login)
         group.post("auth/refresh", use: refresh)
+        group.post("auth/guest", use: guest)
         let authed = group.group().add(middleware: BearerAuthenticator<Context>(tokens: auth.tokens))
         authed.post("auth/logout", use: logout)
         authed.post("auth/logout-all", use: logoutAll)
@@ -48,6 +49,11 @@ public struct AuthController<Context: IdentityRequestContext>: Sendable {
         let login: String
         let password: String
         /// Non-browser clients set this to receive the refresh token in the body instead of a cookie.
+        let refreshTokenInBody: Bool?
+    }
+
+    struct GuestRequest: Decodable {
+        let displayName: String
         let refreshTokenInBody: Bool?
     }
 
@@ -106,6 +112,14 @@ public struct AuthController<Context: IdentityRequestContext>: Sendable {
         var request = request
         let body = try await request.decodeJSON(LoginRequest.self, context: context)
         let issued = try await auth.login(login: body.login, password: body.password, client: request.clientInfo(context: context))
+        return try tokenResponse(issued, inBody: body.refreshTokenInBody == true, request: request, context: context)
+    }
+
+    /// `POST /api/auth/guest {displayName}`: a guest session (``AuthService/startGuest(displayName:client:)``).
+    @Sendable func guest(_ request: Request, context: Context) async throws -> Response {
+        var request = request
+        let body = try await request.decodeJSON(GuestRequest.self, context: context)
+        let issued = try await auth.startGuest(displayName: body.displayName, client: request.clientInfo(context: context))
         return try tokenResponse(issued, inBody: body.refreshTokenInBody == true, request: request, context: context)
     }
 

@@ -63,6 +63,10 @@ public struct MeResponse: ResponseEncodable, Sendable {
     public let displayName: String
     public let emailVerified: Bool
     public let createdAt: String
+    /// `true` for a guest (whose `email` is a placeholder that is never mailed); absent otherwise.
+    public let guest: Bool?
+    /// `admin` for a server administrator; absent otherwise.
+    public let serverRole: String?
 
     public init(_ user: UserRecord) {
         id = user.id
@@ -71,6 +75,8 @@ public struct MeResponse: ResponseEncodable, Sendable {
         displayName = user.displayName
         emailVerified = user.isEmailVerified
         createdAt = WireTime.string(millis: user.createdAt)
+        guest = user.isGuest ? true : nil
+        serverRole = user.isAdmin ? ServerRole.admin.rawValue : nil
     }
 }
 

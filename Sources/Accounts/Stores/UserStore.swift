@@ -12,8 +12,21 @@ public struct UserRecord: Codable, Sendable, Equatable {
     public var disabledAt: Int64?
     public var createdAt: Int64
     public var updatedAt: Int64
+    /// A guest's expiry (ms since the epoch); nil for an account (migration 0011).
+    public var guestExpiresAt: Int64?
+    /// `user` or `admin` (migration 0011).
+    public var serverRole: String
 
     public var isEmailVerified: Bool { emailVerifiedAt != nil }
+    /// A guest (`POST /api/auth/guest`): no email, no password, one short session.
+    public var isGuest: Bool { guestExpiresAt != nil }
+    /// A server administrator (`/api/admin/...`), above every room role.
+    public var isAdmin: Bool { serverRole == ServerRole.admin.rawValue }
+}
+
+/// A user's server-wide role (`users.server_role`).
+public enum ServerRole: String, Codable, Sendable {
+    case user, admin
 }
 
 /// Users table access. Every method takes the connection or transaction to run on,
@@ -21,7 +34,7 @@ public struct UserRecord: Codable, Sendable, Equatable {
 public struct UserStore: Sendable {
     public init() {}
 
-    static let columns = "id, email, username, display_name, password_hash, email_verified_at, disabled_at, created_at, updated_at"
+    static let columns = "id, email, username, display_name, password_hash, email_verified_at, disabled_at, created_at, updated_at, guest_expires_at, server_role"
 
     public enum InsertOutcome: Sendable, Equatable {
         case created(UserRecord)
