@@ -224,7 +224,7 @@ public struct OAuthService: Sendable {
             }
             return String(out.trimmingCharacters(in: CharacterSet(charactersIn: "_.-")).prefix(32))
         }
-        let local = String(email.split(separator: "@").first ?? "")
+        let local = String(email.split(separator: "@", omittingEmptySubsequences: false).first ?? "")
         for candidate in [preferred, local].compactMap({ $0 }) {
             let value = clean(candidate)
             if value.count >= 3 { return value }
