@@ -54,11 +54,11 @@ struct CIDRBlock: Hashable, Sendable, CustomStringConvertible {
     init?(_ text: some StringProtocol) {
         let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         guard let address = IPAddress(parts[0].trimmingWhitespace()) else { return nil }
-        let maxLength = address.bytes.count * 8
+        let spelledV6 = parts[0].contains(":")
+        let maxLength = spelledV6 ? 128 : 32
         if parts.count == 2 {
             guard let length = Int(parts[1].trimmingWhitespace()), (0...maxLength).contains(length) else { return nil }
             // `::ffff:10.0.0.0/104` is stored as IPv4: move its prefix into IPv4's 32 bits.
-            let spelledV6 = parts[0].contains(":")
             if spelledV6 && address.isIPv4 {
                 guard length >= 96 else { return nil }
                 prefixLength = length - 96
@@ -66,7 +66,7 @@ struct CIDRBlock: Hashable, Sendable, CustomStringConvertible {
                 prefixLength = length
             }
         } else {
-            prefixLength = maxLength
+            prefixLength = address.bytes.count * 8
         }
         network = address
     }
