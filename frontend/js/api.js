@@ -89,7 +89,7 @@ export class Session extends EventTarget {
       await this.refresh({ force: true });
       return true;
     } catch (error) {
-      if (error.status === 401) localStorage.removeItem(HINT_KEY);
+      if (error.status === 401 || error.code === "account_disabled") localStorage.removeItem(HINT_KEY);
       if (error.code === "network_error") throw error;
       return false;
     }
@@ -115,6 +115,18 @@ export class Session extends EventTarget {
   }
 
   /**
+   * Starts a guest session (POST /auth/guest {displayName}): no email, no password; the
+   * answer is a session like a login's (tokens, the refresh cookie, `user` with `guest: true`),
+   * whose absolute lifetime no refresh extends (GUEST_SESSION_LIFETIME on the server).
+   */
+  async startGuest(displayName) {
+    const answer = await request("POST", "/auth/guest", { displayName });
+    this.#adopt(answer, { broadcast: true });
+    localStorage.setItem(HINT_KEY, "1");
+    return answer.user;
+  }
+
+  /**
    * A fresh access token from the refresh cookie (one request at a time, across tabs).
    * Without `force`, a token another tab refreshed while we waited is taken instead.
    */
@@ -132,7 +144,9 @@ export class Session extends EventTarget {
       this.refreshing = null;
     });
     this.refreshing.catch((error) => {
-      if (error.status === 401) this.#ended(error.code === "refresh_token_reused" ? "reused" : "expired");
+      // 403 `account_disabled`: a server admin disabled the account (docs/openapi.yaml, /auth/refresh).
+      if (error.code === "account_disabled") this.#ended("disabled");
+      else if (error.status === 401) this.#ended(error.code === "refresh_token_reused" ? "reused" : "expired");
     });
     return this.refreshing;
   }

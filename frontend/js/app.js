@@ -2,7 +2,7 @@
 //
 // Routes: "#/login", "#/register", "#/check-email", "#/forgot", and when logged in
 // "#/rooms", "#/rooms/<id>", "#/new-room", "#/discover", "#/join", "#/direct",
-// "#/sessions", "#/settings". The mailed links are real paths (/verify-email?token=…,
+// "#/sessions", "#/settings", "#/search", and for server admins "#/admin". The mailed links are real paths (/verify-email?token=…,
 // /reset-password?token=…) that the server answers with this same page.
 
 import { Session, request } from "./api.js";
@@ -10,6 +10,7 @@ import { $, clear, h, messageFor } from "./dom.js";
 import { field, form, showError } from "./form.js";
 import { ChatApp } from "./chat.js";
 import { handleOAuthRoute, providerButtons } from "./oauth.js";
+import { guestBadge, guestSignIn } from "./guest.js";
 
 const session = new Session();
 const main = $("#main");
@@ -91,7 +92,10 @@ function renderAccountNav() {
   clear(accountNav);
   if (!session.loggedIn) return;
   accountNav.append(
-    h("a", { href: "#/settings", class: "who nav-link", id: "nav-settings", title: `Settings (${session.user.email})`, dir: "auto" }, session.user.displayName || session.user.username),
+    h("a", { href: "#/settings", class: "who nav-link", id: "nav-settings", title: session.user.guest ? "Settings (guest)" : `Settings (${session.user.email})`, dir: "auto" }, session.user.displayName || session.user.username),
+    guestBadge(session.user),
+    // Server administrators (GET /me's `serverRole`) get the admin screen (admin.js).
+    session.user.serverRole === "admin" ? h("a", { href: "#/admin", class: "nav-link", id: "nav-admin" }, "Admin") : null,
     h("a", { href: "#/sessions", class: "nav-link", id: "nav-sessions" }, "Sessions"),
     h("button", { type: "button", class: "link-button", id: "logout-button", onclick: logout }, "Log out"),
   );
@@ -119,6 +123,7 @@ session.addEventListener("ended", (event) => {
     revoked: "Your session has ended. Log in again.",
     expired: "Your session has ended. Log in again.",
     reused: "Your session was ended for safety. Log in again.",
+    disabled: "Your account was disabled by an administrator.",
   };
   flash = messages[reason] || "Your session has ended. Log in again.";
   navigate("#/login");
@@ -206,6 +211,13 @@ function loginScreen() {
     providerButtons(),
     h("p", { class: "alt" }, h("a", { href: "#/forgot", id: "forgot-link" }, "Forgot your password?")),
     h("p", { class: "alt" }, "New here? ", h("a", { href: "#/register", id: "register-link" }, "Create an account")),
+    guestSignIn({
+      session,
+      onSignedIn: () => {
+        renderAccountNav();
+        navigate("#/discover");
+      },
+    }),
   );
 }
 

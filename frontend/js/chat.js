@@ -9,10 +9,12 @@
 //   dialog.js      our confirmation dialog
 //   notifications.js  desktop notifications for direct messages, per-room mute
 //   banner.js      the "verify your email" banner
+//   guest.js       what guests cannot do, their badge, a room's "Allow guests" setting
+//   admin.js       the server admins' screen (#/admin)
 //   chat-socket.js the socket: authentication, refused connections, acks
 //   presence.js, typing.js  who is online, who is typing
 
-import { $, clear, formatBadge, h, messageFor } from "./dom.js";
+import { $, append, clear, formatBadge, h, messageFor } from "./dom.js";
 import { DisconnectReason, MessageChangeEvent, ModerationEvent, ServerEvent, SocketEvent } from "./events.js";
 import { VerifyBanner } from "./banner.js";
 import { confirmDialog } from "./dialog.js";
@@ -27,6 +29,8 @@ import { showSearch } from "./search.js";
 import { mentionsUser } from "./mentions.js";
 import { Notifier } from "./notifications.js";
 import { Typists } from "./typing.js";
+import { GUEST_SCOPE, guestReason, guestSidebarNote, isGuest } from "./guest.js";
+import { showAdmin } from "./admin.js";
 
 const CONNECTION_TEXT = { connected: "Online", connecting: "Connecting…", waiting: "Reconnecting…", closed: "Offline", idle: "" };
 
@@ -70,6 +74,8 @@ export class ChatApp {
       notice,
       setContent: (title, ...nodes) => this.setContent(title, ...nodes),
       unverified: () => this.unverifiedReason("create rooms and start conversations"),
+      // Why a guest cannot `what` (guest.js), or null for an account.
+      guest: (what) => guestReason(session, what),
     };
     this.currentRoute = null;
     this.buildShell();
@@ -170,6 +176,7 @@ export class ChatApp {
 
   buildShell() {
     this.connection = $("#connection");
+    const guest = isGuest(this.session.user);
     const sidebar = h(
       "nav",
       { class: "sidebar", "aria-label": "Rooms" },
@@ -177,12 +184,14 @@ export class ChatApp {
       h(
         "ul",
         { class: "sidebar-actions" },
-        h("li", {}, h("a", { href: "#/new-room", id: "new-room-link" }, "New room")),
+        // A guest gets only what it may do, and a note saying what needs an account.
+        guest ? null : h("li", {}, h("a", { href: "#/new-room", id: "new-room-link" }, "New room")),
         h("li", {}, h("a", { href: "#/discover", id: "discover-link" }, "Discover")),
-        h("li", {}, h("a", { href: "#/join", id: "join-link" }, "Join by code")),
-        h("li", {}, h("a", { href: "#/direct", id: "direct-link" }, "Message someone")),
+        guest ? null : h("li", {}, h("a", { href: "#/join", id: "join-link" }, "Join by code")),
+        guest ? null : h("li", {}, h("a", { href: "#/direct", id: "direct-link" }, "Message someone")),
         h("li", {}, h("a", { href: "#/search", id: "search-link" }, "Search")),
       ),
+      guest ? guestSidebarNote() : null,
       this.notificationOffer(),
       this.rooms.list,
     );
@@ -269,6 +278,8 @@ export class ChatApp {
         return showSearch(this.screens);
       case "room-created":
         return showRoomCreated(this.screens, Number(args[0]));
+      case "admin":
+        return showAdmin(this.screens);
       default:
         this.navigate("#/rooms");
     }
@@ -280,7 +291,8 @@ export class ChatApp {
     clear(this.content);
     const heading = h("h2", { tabindex: "-1", id: "content-title" }, title);
     const back = h("a", { href: "#/rooms", class: "back-link" }, "‹ Rooms");
-    this.content.append(h("div", { class: "content-head" }, back, heading), ...children);
+    // dom.js append: null children (a form's absent note) are skipped, not written as "null".
+    append(this.content, [h("div", { class: "content-head" }, back, heading), ...children]);
     if (!this.content.contains(document.activeElement) || document.activeElement === document.body) heading.focus({ preventScroll: true });
     return heading;
   }
@@ -289,6 +301,12 @@ export class ChatApp {
     this.setTitle("Rooms");
     this.shell.dataset.view = "list";
     clear(this.content);
+    if (isGuest(this.session.user)) {
+      this.content.append(
+        h("div", { class: "empty" }, h("h2", {}, "Welcome"), h("p", {}, GUEST_SCOPE), h("p", { class: "button-row" }, h("a", { href: "#/discover", class: "button" }, "Discover rooms"))),
+      );
+      return;
+    }
     this.content.append(
       h(
         "div",
@@ -344,7 +362,7 @@ export class ChatApp {
       presence: this.presence,
       typists: this.typists,
       postingBlocked: () => this.unverifiedReason("post"),
-      directBlocked: () => this.unverifiedReason("start conversations"),
+      directBlocked: () => guestReason(this.session, "start direct messages") || this.unverifiedReason("start conversations"),
       onLeave: (v) => this.leaveRoom(v),
       onDelete: (v) => this.deleteRoom(v),
       onDirect: (user) => this.startDirect(user),
@@ -495,6 +513,7 @@ export class ChatApp {
     const changes = {};
     if (event.name !== undefined && event.name !== null && event.name !== room.name) changes.name = room.name = event.name;
     if (event.topic !== undefined && (event.topic || null) !== (room.topic || null)) changes.topic = room.topic = event.topic;
+    if (typeof event.allowGuests === "boolean" && event.allowGuests !== !!room.allowGuests) changes.allowGuests = room.allowGuests = event.allowGuests;
     this.rooms.update(room.id);
     if (this.view?.id === room.id) {
       this.view.onUpdated(changes);

@@ -3,6 +3,7 @@
 // current from `room:member` and `presence` events.
 
 import { clear, h } from "./dom.js";
+import { guestBadge } from "./guest.js";
 
 const ROLE_ORDER = { owner: 0, admin: 1, moderator: 2, member: 3, guest: 4 };
 
@@ -93,8 +94,10 @@ export class MembersPanel {
           this.presence.dot(member.user.id),
           h("span", { class: "member-name", dir: "auto" }, member.user.displayName || member.user.username),
           h("span", { class: "member-username" }, ` @${member.user.username}`),
-          member.role !== "member" ? h("span", { class: "role" }, member.role) : null,
-          this.onMessage && member.user.id !== this.selfId()
+          // A guest's role is "guest": the badge says it once (guest.js).
+          member.user.guest ? guestBadge(member.user) : member.role !== "member" ? h("span", { class: "role" }, member.role) : null,
+          // No direct messages with a guest (the server answers guest_not_allowed).
+          this.onMessage && member.user.id !== this.selfId() && !member.user.guest
             ? h("button", { type: "button", class: "link-button message-member", "aria-label": `Message ${member.user.displayName || member.user.username}`, disabled: !!blocked, title: blocked, onclick: () => this.onMessage(member.user) }, "Message")
             : null,
           this.menu ? this.menu(member) : null,

@@ -17,6 +17,7 @@
 // and scrolls to it. Away from the bottom, a button under the list jumps to the latest
 // message, counting the messages of others that arrived meanwhile.
 
+import { guestBadge } from "./guest.js";
 import { clear, formatDay, formatRelativeTime, h, linkify, messageFor } from "./dom.js";
 import { markMentions, mentionsUser } from "./mentions.js";
 
@@ -261,7 +262,7 @@ export class MessageList {
     return h(
       "li",
       { class: ["message", mine && "mine", mentionsUser(message, this.selfId()) && "mentions-me"], "data-message-id": message.id },
-      h("div", { class: "meta" }, h("span", { class: "author", dir: "auto" }, mine ? "You" : author), " ", h("time", { datetime: message.createdAt, title: new Date(message.createdAt).toLocaleString() }, formatRelativeTime(message.createdAt))),
+      h("div", { class: "meta" }, h("span", { class: "author", dir: "auto" }, mine ? "You" : author), guestBadge(message.author), " ", h("time", { datetime: message.createdAt, title: new Date(message.createdAt).toLocaleString() }, formatRelativeTime(message.createdAt))),
       markMentions(h("p", { class: "body", dir: "auto" }, linkify(message.body)), message, this.selfUser?.()),
     );
   }

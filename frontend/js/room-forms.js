@@ -9,6 +9,7 @@
 
 import { clear, h, messageFor } from "./dom.js";
 import { field, form, showError } from "./form.js";
+import { allowGuestsField, guestBadge } from "./guest.js";
 
 export function showCreateRoom(context) {
   const { session, rooms, navigate, setContent } = context;
@@ -22,14 +23,19 @@ export function showCreateRoom(context) {
   );
   const password = field({ label: "Room password (optional)", name: "password", type: "password", autocomplete: "new-password", required: false, maxlength: 128, hint: "Asked together with the code." });
   password.hidden = true;
+  // Public rooms only (the server answers 422 to allowGuests on another kind).
+  const guests = allowGuestsField(false);
   visibility.addEventListener("change", () => {
-    password.hidden = visibility.querySelector("input:checked")?.value !== "private";
+    const kind = visibility.querySelector("input:checked")?.value;
+    password.hidden = kind !== "private";
+    guests.hidden = kind !== "public";
   });
-  const fields = [field({ label: "Name", name: "name", maxlength: 64, autocomplete: "off" }), field({ label: "Topic (optional)", name: "topic", required: false, maxlength: 200, autocomplete: "off" }), visibility, password];
+  const fields = [field({ label: "Name", name: "name", maxlength: 64, autocomplete: "off" }), field({ label: "Topic (optional)", name: "topic", required: false, maxlength: 200, autocomplete: "off" }), visibility, guests, password];
   const f = form("create-room-form", fields, "Create room", async (values, el) => {
     const body = { name: values.name.trim(), kind: values.kind };
     if (values.topic?.trim()) body.topic = values.topic.trim();
     if (values.kind === "private" && values.password) body.password = values.password;
+    if (values.kind === "public" && values.allowGuests === "on") body.allowGuests = true;
     try {
       const room = await session.api("POST", "/rooms", body);
       rooms.put(room);
@@ -38,7 +44,7 @@ export function showCreateRoom(context) {
       showError(el, error, { email_unverified: "Verify your email address first: open the link we mailed you." });
     }
   });
-  setContent("New room", blockedNote(f, context.unverified?.()), f);
+  setContent("New room", blockedNote(f, context.guest?.("create rooms") || context.unverified?.()), f);
 }
 
 /**
@@ -120,7 +126,8 @@ export async function showDiscover(context) {
     }, 250);
   });
   const searchForm = h("form", { role: "search", class: "search", onsubmit: (e) => e.preventDefault() }, h("label", { for: "discover-query" }, "Search public rooms"), search);
-  setContent("Discover rooms", searchForm, status, results, more);
+  const guestHint = session.user?.guest ? h("p", { class: "hint", id: "discover-guest-hint" }, "As a guest you see the public rooms that allow guests.") : null;
+  setContent("Discover rooms", guestHint, searchForm, status, results, more);
   await load(true);
 }
 
@@ -152,7 +159,7 @@ function discoverItem({ session, rooms, navigate, notice }, room) {
   return h(
     "li",
     { "data-room-id": room.id },
-    h("div", { class: "room-text" }, h("span", { class: "room-name" }, "# ", h("bdi", {}, room.name)), h("span", { class: "preview" }, members, room.topic ? [" · ", h("bdi", {}, room.topic)] : "")),
+    h("div", { class: "room-text" }, h("span", { class: "room-name" }, "# ", h("bdi", {}, room.name)), h("span", { class: "preview" }, members, room.allowGuests ? " · guests welcome" : "", room.topic ? [" · ", h("bdi", {}, room.topic)] : "")),
     button,
   );
 }
@@ -167,7 +174,7 @@ export function showJoinByCode(context) {
     if (values.password) body.password = values.password;
     return ["/rooms/join-by-code", body];
   });
-  context.setContent("Join a private room", f);
+  context.setContent("Join a private room", blockedNote(f, context.guest?.("join private rooms")), f);
 }
 
 export function showDirect(context) {
@@ -180,7 +187,7 @@ export function showDirect(context) {
     return ["/direct", { username }];
   });
   suggestPeople(context.session, f);
-  context.setContent("Message someone", blockedNote(f, context.unverified?.()), f);
+  context.setContent("Message someone", blockedNote(f, context.guest?.("start direct messages") || context.unverified?.()), f);
 }
 
 /**
@@ -219,7 +226,7 @@ function suggestPeople(session, f) {
         };
         list.append(
           h("li", {}, h("button", { type: "button", class: "link-button person", "data-username": user.username, onclick: choose },
-            h("bdi", {}, user.displayName), " ", h("span", { class: "muted" }, `@${user.username}`), user.guest ? h("span", { class: "guest-badge" }, " guest") : null)),
+            h("bdi", {}, user.displayName), " ", h("span", { class: "muted" }, `@${user.username}`), guestBadge(user))),
         );
       }
       list.hidden = users.length === 0;

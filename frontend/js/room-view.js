@@ -14,6 +14,7 @@ import { MessageList } from "./message-list.js";
 import { RoomModeration, describeEvent } from "./moderation.js";
 import { roomName } from "./room-list.js";
 import { typingText } from "./typing.js";
+import { canSetGuests, guestSettingLine, roomSettingsButton } from "./guest.js";
 
 const PAGE_SIZE = 50; // messages per history page
 const CATCH_UP_PAGE = 100; // messages per page when catching up after a reconnect
@@ -147,6 +148,7 @@ export class RoomView {
     }
     if ("name" in changes) this.messages.addEvent(`The room was renamed “${changes.name}”`);
     if ("topic" in changes) this.messages.addEvent(changes.topic ? `The topic is now “${changes.topic}”` : "The topic was cleared");
+    if ("allowGuests" in changes) this.messages.addEvent(guestSettingLine(changes.allowGuests));
   }
 
   onPresence(userId, online) {
@@ -188,7 +190,7 @@ export class RoomView {
       { class: "room-info" },
       h("a", { href: "#/rooms", class: "back-link" }, "‹ Rooms"),
       h("h2", { id: "room-title", tabindex: "-1", dir: "auto", title: this.name }, h("bdi", {}, this.name), room.kind === "direct" && room.peer ? this.presence.dot(room.peer.id) : null),
-      h("p", { class: "room-meta", title: meta }, kindText, room.topic ? [" · ", h("bdi", {}, room.topic)] : "", room.joinCode ? [" · Code ", h("code", { id: "room-join-code" }, room.joinCode)] : null),
+      h("p", { class: "room-meta", title: meta }, kindText, room.kind === "public" && room.allowGuests ? h("span", { id: "room-guests-allowed" }, " · Guests allowed") : null, room.topic ? [" · ", h("bdi", {}, room.topic)] : "", room.joinCode ? [" · Code ", h("code", { id: "room-join-code" }, room.joinCode)] : null),
     );
     const actions = h("div", { class: "room-actions", id: "room-actions" });
     // Phones: the buttons sit behind one menu button (CSS shows them inline on wider screens).
@@ -233,6 +235,19 @@ export class RoomView {
     }
     if (room.kind !== "direct") actions.append(h("button", { type: "button", class: "secondary", id: "leave-room", onclick: () => this.onLeave(this) }, "Leave"));
     if (room.kind !== "direct" && this.moderation.canModerate()) actions.append(this.moderation.auditButton());
+    // "Allow guests" (guest.js): public rooms, for their owners and admins (PATCH /rooms/{id}).
+    if (canSetGuests({ ...room, role: (this.rooms.get(this.id) || room).role })) {
+      actions.append(roomSettingsButton({
+        session: this.session,
+        room,
+        onSaved: (answer) => {
+          const changed = !!answer.allowGuests !== !!room.allowGuests;
+          room.allowGuests = !!answer.allowGuests;
+          this.rooms.update(this.id);
+          if (changed) this.onUpdated({ allowGuests: room.allowGuests });
+        },
+      }));
+    }
     if (room.role === "owner" && room.kind !== "direct") actions.append(h("button", { type: "button", class: "danger", id: "delete-room", onclick: () => this.onDelete(this) }, "Delete"));
     this.header.append(info, menu, actions);
   }

@@ -78,8 +78,10 @@ export function showSettings({ session, setContent }) {
   setContent(
     "Settings",
     h("section", { "aria-labelledby": "settings-profile" }, h("h3", { id: "settings-profile" }, "Profile"), nameForm, nameDone),
-    h("section", { "aria-labelledby": "settings-password" }, h("h3", { id: "settings-password" }, "Password"), passwordForm, passwordDone),
-    identitiesSection({ session }),
+    // A guest has no password nor sign-in identities (POST /me/password answers guest_not_allowed).
+    ...(user?.guest
+      ? [h("section", { "aria-labelledby": "settings-password" }, h("h3", { id: "settings-password" }, "Password"), h("p", { class: "blocked-note", id: "guest-password-note" }, "Guests have no password: this guest session ends by itself after a few hours. Create an account to keep a name and your rooms."))]
+      : [h("section", { "aria-labelledby": "settings-password" }, h("h3", { id: "settings-password" }, "Password"), passwordForm, passwordDone), identitiesSection({ session })]),
     h(
       "section",
       { "aria-labelledby": "settings-sessions" },
