@@ -168,6 +168,21 @@ def login(driver, login_name: str, password: str):
     find(driver, "#connection[data-state=connected]")
 
 
+def promote_admin(server, username: str):
+    """`switchboard admin promote <username>` with the built binary on the test server's own
+    database (its DATA_DIR's SQLite file, or INTEROP_DATABASE_URL's PostgreSQL)."""
+    import subprocess
+    from relay_fixture import bin_dir
+    env = dict(os.environ)
+    env.pop("DATABASE_URL", None)
+    env.update({"DATA_DIR": server.data_dir, "MIGRATIONS_DIR": str(REPO_ROOT / "Migrations"), "LOG_LEVEL": "warning"})
+    if os.environ.get("INTEROP_DATABASE_URL"):
+        env["DATABASE_URL"] = os.environ["INTEROP_DATABASE_URL"]
+    done = subprocess.run([str(bin_dir() / "switchboard"), "admin", "promote", username], capture_output=True, text=True,
+                          env=env, cwd=REPO_ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
 def logout(driver):
     find(driver, "#logout-button").click()
     find(driver, "form#login-form")

@@ -20,7 +20,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from browser_support import DESKTOP, PHONE, find, login, make_driver, require_browser, screenshot, send_message, wait, wait_message
+from browser_support import DESKTOP, PHONE, find, login, make_driver, promote_admin, require_browser, screenshot, send_message, wait, wait_message
 from switchboard_fixture import Switchboard
 
 PASSWORD = "correct horse battery"
@@ -89,8 +89,14 @@ def test_logged_out_screens_pass_axe(server, driver):
 
 def test_logged_in_screens_pass_axe(server, driver):
     me, friend = server.new_user("axe"), server.new_user("axepal")
-    room = make_room(server, me["accessToken"], topic="Where the accessible things are")
+    promote_admin(server, me["user"]["username"])  # for the admin screen (#/admin)
+    room = make_room(server, me["accessToken"], topic="Where the accessible things are", allowGuests=True)
     assert server.api("POST", f"/rooms/{room['id']}/join", token=friend["accessToken"]).status_code == 200
+    # A guest in the room: its badge (messages, members) is checked too.
+    guest = server.api("POST", "/auth/guest", json={"displayName": "Passing guest"}).json()
+    assert server.api("POST", f"/rooms/{room['id']}/join", token=guest["accessToken"]).status_code == 200
+    r = server.api("POST", f"/rooms/{room['id']}/messages", token=guest["accessToken"], json={"body": "a guest was here", "clientMsgId": uuid.uuid4().hex})
+    assert r.status_code == 201, r.text
     for i in range(3):
         r = server.api("POST", f"/rooms/{room['id']}/messages", token=friend["accessToken"], json={"body": f"hello {i} https://example.com", "clientMsgId": uuid.uuid4().hex})
         assert r.status_code == 201, r.text
@@ -102,10 +108,14 @@ def test_logged_in_screens_pass_axe(server, driver):
     wait_message(driver, "hello 2 https://example.com")
     check_screen(driver, "room", name)
     for route, screen in (("#/new-room", "new-room"), ("#/discover", "discover"), ("#/join", "join"),
-                          ("#/direct", "direct"), ("#/sessions", "sessions"), ("#/settings", "settings")):
+                          ("#/direct", "direct"), ("#/sessions", "sessions"), ("#/settings", "settings"), ("#/admin", "admin")):
         driver.get(server.url + "/" + route)
         find(driver, "main form, main ul, main section, main table, main")
         wait(driver).until(lambda d: d.execute_script("return document.readyState") == "complete")
+        if screen == "admin":  # its lists loaded
+            find(driver, "#admin-stats dd")
+            find(driver, "#admin-users > li[data-user-id]")
+            find(driver, "#admin-rooms > li[data-room-id]")
         check_screen(driver, screen, name)
 
 

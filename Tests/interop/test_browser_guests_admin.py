@@ -5,17 +5,15 @@ posting there, the "guest" badge a member sees (message, members panel) and the 
 (top bar); an admin (made with the built `switchboard admin promote` on the server's own
 database) disables a user from the admin screen and that user's open page is logged out,
 then enables them again."""
-import os
-import subprocess
 import uuid
 
 import pytest
 from selenium.webdriver.common.by import By
 
 from browser_support import (
-    DESKTOP, find, gone, login, make_driver, require_browser, screenshot, send_message, submit, text_of, wait, wait_message,
+    DESKTOP, find, gone, login, make_driver, promote_admin, require_browser, screenshot, send_message, submit, text_of, wait,
+    wait_message,
 )
-from relay_fixture import REPO_ROOT, bin_dir
 from switchboard_fixture import Switchboard
 
 PASSWORD = "correct horse battery"
@@ -46,18 +44,6 @@ def browser():
                 print(f"console {entry['level']}: {entry['message']}")
         finally:
             driver.quit()
-
-
-def promote(server, username):
-    """`switchboard admin promote <username>` with the built binary on the test server's database."""
-    env = dict(os.environ)
-    env.pop("DATABASE_URL", None)
-    env.update({"DATA_DIR": server.data_dir, "MIGRATIONS_DIR": str(REPO_ROOT / "Migrations"), "LOG_LEVEL": "warning"})
-    if os.environ.get("INTEROP_DATABASE_URL"):
-        env["DATABASE_URL"] = os.environ["INTEROP_DATABASE_URL"]
-    done = subprocess.run([str(bin_dir() / "switchboard"), "admin", "promote", username], capture_output=True, text=True,
-                          env=env, cwd=REPO_ROOT, timeout=120)
-    assert done.returncode == 0, done.stderr
 
 
 def public_room(server, token, **extra):
@@ -159,7 +145,7 @@ def test_new_room_form_allows_guests(server, browser):
 
 def test_admin_disables_a_user_whose_open_page_is_logged_out(server, browser):
     boss, victim = server.new_user("boss"), server.new_user("vic")
-    promote(server, boss["user"]["username"])
+    promote_admin(server, boss["user"]["username"])
     room = public_room(server, victim["accessToken"])
 
     # The victim's page is open; they are no admin, so no link and no screen.
