@@ -201,7 +201,7 @@ struct RealtimeGatewayTests {
             let ack = try await b1.call("room:read", ["roomId": Self.id(room), "messageId": message["id"]!])
             #expect(Set(ack.objectValue?.keys.map { $0 } ?? []) == ["ok", "read"] && ack["ok"] == true)
             let read = try #require(ack["read"])
-            #expect(Set(read.objectValue?.keys.map { $0 } ?? []) == ["roomId", "lastReadMessageId", "lastReadAt", "unreadCount"])
+            #expect(Set(read.objectValue?.keys.map { $0 } ?? []) == ["roomId", "lastReadMessageId", "lastReadAt", "unreadCount", "mentionCount"])
             #expect(read["roomId"] == Self.id(room) && read["lastReadMessageId"] == message["id"] && read["unreadCount"] == 0)
             // The other tab clears its badge from the same delta; the writer gets none.
             #expect(try await b2.waitFor("read") == read)
