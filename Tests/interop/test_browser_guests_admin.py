@@ -90,6 +90,7 @@ def test_guest_joins_an_allowed_room_posts_and_is_marked_for_members(server, bro
     # Marked as a guest in the top bar; nothing offered that a guest cannot do.
     find(guest, "#account .guest-badge")
     assert "Visiting Vera" in find(guest, "#nav-settings").text
+    assert "null" not in find(guest, "#account").text
     find(guest, "#guest-note")
     for link in ("#new-room-link", "#join-link", "#direct-link", "#nav-admin"):
         assert not present(guest, link), f"{link} offered to a guest"

@@ -6,7 +6,7 @@
 // /reset-password?token=…) that the server answers with this same page.
 
 import { Session, request } from "./api.js";
-import { $, clear, h, messageFor } from "./dom.js";
+import { $, append, clear, h, messageFor } from "./dom.js";
 import { field, form, showError } from "./form.js";
 import { ChatApp } from "./chat.js";
 import { handleOAuthRoute, providerButtons } from "./oauth.js";
@@ -91,14 +91,15 @@ function notice(text, kind = "info") {
 function renderAccountNav() {
   clear(accountNav);
   if (!session.loggedIn) return;
-  accountNav.append(
+  // dom.js append: the absent parts (null) are skipped, never written as "null".
+  append(accountNav, [
     h("a", { href: "#/settings", class: "who nav-link", id: "nav-settings", title: session.user.guest ? "Settings (guest)" : `Settings (${session.user.email})`, dir: "auto" }, session.user.displayName || session.user.username),
     guestBadge(session.user),
     // Server administrators (GET /me's `serverRole`) get the admin screen (admin.js).
     session.user.serverRole === "admin" ? h("a", { href: "#/admin", class: "nav-link", id: "nav-admin" }, "Admin") : null,
     h("a", { href: "#/sessions", class: "nav-link", id: "nav-sessions" }, "Sessions"),
     h("button", { type: "button", class: "link-button", id: "logout-button", onclick: logout }, "Log out"),
-  );
+  ]);
 }
 
 async function logout() {

@@ -192,7 +192,7 @@ export class ChatApp {
         h("li", {}, h("a", { href: "#/search", id: "search-link" }, "Search")),
       ),
       guest ? guestSidebarNote() : null,
-      this.notificationOffer(),
+      guest ? null : this.notificationOffer(), // for direct messages, which guests have none of
       this.rooms.list,
     );
     this.content = h("section", { class: "content", id: "content", "aria-live": "off" });
