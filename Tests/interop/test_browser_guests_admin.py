@@ -148,6 +148,8 @@ def test_admin_disables_a_user_whose_open_page_is_logged_out(server, browser):
     boss, victim = server.new_user("boss"), server.new_user("vic")
     promote_admin(server, boss["user"]["username"])
     room = public_room(server, victim["accessToken"])
+    r = server.api("POST", f"/rooms/{room['id']}/messages", victim["accessToken"], json={"body": "before the ban hammer", "clientMsgId": uuid.uuid4().hex})
+    assert r.status_code == 201, r.text
 
     # The victim's page is open; they are no admin, so no link and no screen.
     page = browser()
@@ -170,6 +172,11 @@ def test_admin_disables_a_user_whose_open_page_is_logged_out(server, browser):
     assert online == "1 online", online
     find(admin, "#admin-user-query").send_keys(victim["user"]["username"])
     wait(admin).until(lambda d: [li.get_attribute("data-username") for li in d.find_elements(By.CSS_SELECTOR, "#admin-users > li[data-username]")] == [victim["user"]["username"]])
+    # A user's latest messages and a room's members, on demand.
+    find(admin, f"#admin-users li[data-username='{victim['user']['username']}'] button[aria-controls$='-messages']").click()
+    text_of(admin, f"#admin-user-{victim['user']['id']}-messages li", "before the ban hammer")
+    find(admin, f"#admin-rooms li[data-room-id='{room['id']}'] button[aria-controls$='-members']").click()
+    text_of(admin, f"#admin-room-{room['id']}-members li", "@" + victim["user"]["username"])
     screenshot(admin, "admin-users")
     find(admin, f"#admin-users li[data-username='{victim['user']['username']}'] [data-action=disable]").click()
     find(admin, "#confirm-dialog")

@@ -8,7 +8,7 @@
 // Only linked for `serverRole: "admin"` (GET /me); the server answers 403 `admin_required`
 // to anyone else, which the screen shows as such.
 
-import { clear, formatTime, h, messageFor } from "./dom.js";
+import { append, clear, formatTime, h, messageFor } from "./dom.js";
 import { confirmDialog } from "./dialog.js";
 import { guestBadge } from "./guest.js";
 
@@ -198,11 +198,11 @@ class UsersSection {
         box.append(h("p", { class: "muted" }, "No messages."));
         return;
       }
-      box.append(
+      append(box, [
         h("ul", { class: "admin-messages" }, answer.messages.map((m) =>
           h("li", {}, h("span", { class: "muted" }, m.roomKind === "direct" ? "Direct message" : ["# ", h("bdi", {}, m.roomName || `room ${m.roomId}`)], ` · ${formatTime(m.createdAt)}`), " ", h("span", { dir: "auto" }, m.body)))),
         answer.hasMore ? h("p", { class: "muted" }, "Only the latest 20 are shown.") : null,
-      );
+      ]);
     } catch (error) {
       clear(box).append(h("p", { class: "error" }, messageFor(error)));
     }
