@@ -33,29 +33,59 @@ public enum MessageRules {
 
     /// A reaction's emoji: any single emoji, not an allow-list, so every emoji a keyboard offers
     /// works. It must be exactly one extended grapheme cluster (Unicode UAX #29, Swift's
-    /// `Character`) of at most ``maxEmojiBytes`` UTF-8 bytes made only of emoji scalars
-    /// (`Emoji=Yes`) and the glue of emoji sequences as UTS #51 defines them (ZWJ U+200D, VS16
-    /// U+FE0F, the keycap U+20E3, tag characters U+E0020–E007F), and it must show as an emoji:
-    /// its first scalar has `Emoji_Presentation`, or it carries VS16, a keycap or a skin-tone
-    /// modifier. A lone text-style emoji scalar (❤ U+2764) gets its VS16 appended, so ❤ and ❤️
-    /// are one reaction; a bare digit, `#` or `*` (which are `Emoji=Yes`) is refused.
-    /// Fails with the problem for `fields.emoji`.
+    /// `Character`) of at most ``maxEmojiBytes`` UTF-8 bytes, shaped as UTS #51 (ED-14 to ED-17)
+    /// shapes an emoji: a keycap (`[0-9#*]` VS16 U+20E3), a flag (exactly two regional
+    /// indicators), a tag sequence (U+1F3F4, tag characters U+E0020–E007E, U+E007F), or a ZWJ
+    /// sequence of at most four elements, each an `Emoji=Yes` scalar other than ASCII, a
+    /// regional indicator or a lone skin-tone modifier, optionally followed by one skin-tone
+    /// modifier when the scalar is an `Emoji_Modifier_Base`.
+    ///
+    /// Returns ONE canonical form so equal emoji are one reaction: every VS16 U+FE0F is removed,
+    /// then one is put back after a scalar that lacks `Emoji_Presentation` and carries no
+    /// modifier (❤ and ❤️ → ❤️; 👍️ and 👍️️️ → 👍; 1⃣ → 1️⃣). Fails with the problem for
+    /// `fields.emoji`.
     public static func emoji(_ raw: String) -> Result<String, FieldProblem> {
-        guard raw.count == 1, raw.utf8.count <= maxEmojiBytes else { return .failure("must be one emoji") }
-        let scalars = Array(raw.unicodeScalars)
-        let glue: Set<UInt32> = [0x200D, 0xFE0F, 0x20E3]
-        guard scalars.allSatisfy({ $0.properties.isEmoji || glue.contains($0.value) || (0xE0020...0xE007F).contains($0.value) }) else {
-            return .failure("must be one emoji")
+        let refused: Result<String, FieldProblem> = .failure("must be one emoji")
+        guard raw.count == 1, raw.utf8.count <= maxEmojiBytes else { return refused }
+        let scalars = Array(raw.unicodeScalars).filter { $0.value != 0xFE0F }
+        guard let first = scalars.first else { return refused }
+        let vs16 = Unicode.Scalar(0xFE0F)!
+        func isRegional(_ s: Unicode.Scalar) -> Bool { (0x1F1E6...0x1F1FF).contains(s.value) }
+        func isTag(_ s: Unicode.Scalar) -> Bool { (0xE0020...0xE007E).contains(s.value) }
+        var canonical = String.UnicodeScalarView()
+
+        if scalars.count == 2, scalars[1].value == 0x20E3 {
+            // Keycap: [0-9#*] VS16 U+20E3.
+            guard first.value == 0x23 || first.value == 0x2A || (0x30...0x39).contains(first.value) else { return refused }
+            canonical.append(contentsOf: [first, vs16, scalars[1]])
+        } else if isRegional(first) {
+            guard scalars.count == 2, isRegional(scalars[1]) else { return refused }
+            canonical.append(contentsOf: scalars)
+        } else if first.value == 0x1F3F4, scalars.count > 2 {
+            // Tag sequence (subdivision flags): black flag, tags, cancel tag.
+            guard scalars.last!.value == 0xE007F, scalars.dropFirst().dropLast().allSatisfy(isTag) else { return refused }
+            canonical.append(contentsOf: scalars)
+        } else {
+            let elements = scalars.split(separator: Unicode.Scalar(0x200D)!, omittingEmptySubsequences: false)
+            guard elements.count <= 4 else { return refused }
+            for (index, element) in elements.enumerated() {
+                guard let base = element.first, element.count <= 2 else { return refused }
+                let props = base.properties
+                guard props.isEmoji, base.value > 0x7F, !props.isEmojiModifier, !isRegional(base) else { return refused }
+                if index > 0 { canonical.append(Unicode.Scalar(0x200D)!) }
+                canonical.append(base)
+                if element.count == 2 {
+                    let modifier = element[element.startIndex + 1]
+                    guard modifier.properties.isEmojiModifier, props.isEmojiModifierBase else { return refused }
+                    canonical.append(modifier)
+                } else if !props.isEmojiPresentation {
+                    canonical.append(vs16)
+                }
+            }
         }
-        let first = scalars[0]
-        if first.properties.isEmojiPresentation
-            || scalars.contains(where: { $0.value == 0xFE0F || $0.value == 0x20E3 || $0.properties.isEmojiModifier }) {
-            return .success(raw)
-        }
-        if scalars.count == 1, first.value > 0x7F, first.properties.isEmoji {
-            return .success(raw + "\u{FE0F}")
-        }
-        return .failure("must be one emoji")
+        let result = String(canonical)
+        guard result.count == 1, result.utf8.count <= maxEmojiBytes else { return refused }
+        return .success(result)
     }
 
     /// A reply's quote of its parent: the first 100 characters (grapheme clusters, so an emoji

@@ -215,6 +215,29 @@ struct RichMessageTests {
         for bad in ["", "ab", "a", "9", "*", "é", "\u{200D}", "👍\u{301}"] {
             #expect((try? MessageRules.emoji(bad).get()) == nil, "\(bad)")
         }
+    }
+
+    @Test("emoji: garbage made of emoji glue is refused, spellings of one emoji are one reaction")
+    func emojiCanonicalForm() {
+        let thumbs7 = Array(repeating: "👍", count: 7).joined(separator: "\u{200D}")
+        let garbage = [
+            "\u{FE0F}", "\u{FE0F}\u{FE0F}", "\u{200D}\u{FE0F}", "\u{20E3}", "\u{E0061}\u{FE0F}",
+            "\u{1F3FD}", "\u{1F1EB}", "0\u{FE0F}", thumbs7, "\u{1F4A9}\u{1F3FD}",
+        ]
+        for bad in garbage {
+            #expect((try? MessageRules.emoji(bad).get()) == nil, "\(bad.unicodeScalars.map { String($0.value, radix: 16) })")
+        }
+        let same: [(String, String)] = [
+            ("👍", "👍"), ("👍\u{FE0F}", "👍"), ("👍\u{FE0F}\u{FE0F}\u{FE0F}", "👍"),
+            ("1\u{20E3}", "1\u{FE0F}\u{20E3}"), ("1\u{FE0F}\u{20E3}", "1\u{FE0F}\u{20E3}"),
+            ("\u{2764}", "\u{2764}\u{FE0F}"), ("\u{2764}\u{FE0F}", "\u{2764}\u{FE0F}"),
+            ("\u{1F3C3}\u{200D}\u{2642}", "\u{1F3C3}\u{200D}\u{2642}\u{FE0F}"),
+            ("\u{1F3CC}\u{1F3FD}\u{200D}\u{2642}\u{FE0F}", "\u{1F3CC}\u{1F3FD}\u{200D}\u{2642}\u{FE0F}"),
+            ("\u{00A9}", "\u{00A9}\u{FE0F}"),
+        ]
+        for (input, canonical) in same {
+            #expect((try? MessageRules.emoji(input).get()) == canonical, "\(input.unicodeScalars.map { String($0.value, radix: 16) })")
+        }
         #expect(MessageRules.excerpt("  a \n\n b  ") == "a b")
         #expect(MessageRules.excerpt(String(repeating: "é", count: 150)).count == 100)
         #expect(MessageRules.mayEdit(createdAt: 0, now: 60_000, window: .seconds(60)))
