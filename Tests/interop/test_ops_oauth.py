@@ -153,15 +153,26 @@ def test_oidc_first_sign_in_creates_a_verified_account_with_a_normal_session(wor
     assert login.status_code == 401 and login.json()["error"]["code"] == "invalid_credentials"
 
 
-def test_unverified_provider_email_makes_an_unverified_account_and_mails_a_link(world):
+def test_unverified_provider_email_creates_no_account(world):
+    """Pre-hijacking: an attacker signs in with the victim's address, unverified at the
+    provider. No account is created (so none is left carrying the attacker's identity for the
+    victim to take over with "forgot password"), no mail goes out, and the victim can still
+    register the address."""
     server = world["server"]
     sub = unique("una")
-    set_mock_user(world, sub, email=f"{sub}@example.com", email_verified=False)
+    victim = f"victim-{sub}@example.com"
+    set_mock_user(world, sub, email=victim, email_verified=False)
     browser = requests.Session()
-    r = exchange(server, browser, mock_sign_in(world, browser, sub))
-    assert r.status_code == 200, r.text
-    assert r.json()["user"]["emailVerified"] is False
-    assert server.mail_link(f"{sub}@example.com", "/verify-email")
+    assert mock_sign_in(world, browser, sub) == "/#/oauth-error/provider_email_unverified"
+    # a claim that is absent counts as unverified too
+    absent = unique("unb")
+    set_mock_user(world, absent, email=f"{absent}@example.com")
+    assert mock_sign_in(world, requests.Session(), absent) == "/#/oauth-error/provider_email_unverified"
+    # no account holds the address: forgot-password has nobody to mail, registration works
+    r = server.api("POST", "/auth/register", json={"email": victim, "username": f"v{sub}", "password": "correct horse battery", "displayName": "V"})
+    assert r.status_code == 202, r.text
+    # and the attacker's identity still signs nobody in
+    assert mock_sign_in(world, requests.Session(), sub) == "/#/oauth-error/provider_email_unverified"
 
 
 def test_github_sign_in_uses_the_verified_primary_email(world):
@@ -187,9 +198,8 @@ def test_github_unverified_primary_email_is_not_trusted(world):
     github.user = {"id": 6_000_000 + int(uuid.uuid4().int % 1_000_000), "login": login, "name": None}
     github.emails = [{"email": f"{login}@example.com", "primary": True, "verified": False}]
     browser = requests.Session()
-    r = exchange(server, browser, callback(browser, fake_consent(start(server, browser, "github"))))
-    assert r.status_code == 200, r.text
-    assert r.json()["user"]["emailVerified"] is False
+    location = callback(browser, fake_consent(start(server, browser, "github")))
+    assert location == "/#/oauth-error/provider_email_unverified"
 
 
 def test_denied_consent_returns_to_the_app_with_access_denied(world):
@@ -259,7 +269,10 @@ def test_the_exchange_code_is_single_use(world):
 
 
 def test_github_replayed_code_is_refused(world):
-    server = world["server"]
+    server, github = world["server"], world["github"]
+    login = unique("octr")
+    github.user = {"id": 7_000_000 + int(uuid.uuid4().int % 1_000_000), "login": login, "name": None}
+    github.emails = [{"email": f"{login}@example.com", "primary": True, "verified": True}]
     browser = requests.Session()
     location = fake_consent(start(server, browser, "github"))
     assert callback(browser, location).startswith("/#/oauth/")

@@ -24,6 +24,7 @@ const FAILURES = {
   email_in_use: "An account with this email address exists. Log in with your password, then link the provider in Settings.",
   identity_in_use: "That provider account is already linked to another Switchboard account.",
   email_missing: "The provider did not share an email address, which a new account needs.",
+  provider_email_unverified: "The provider has not verified your email address. Verify it there, or register with a password.",
   account_disabled: "This account is disabled.",
   internal_error: "Something went wrong on the server. Try again.",
 };

@@ -14,6 +14,7 @@ public struct OAuthFailure: Error, Sendable, Equatable, CustomStringConvertible 
         case emailInUse = "email_in_use"
         case identityInUse = "identity_in_use"
         case emailMissing = "email_missing"
+        case providerEmailUnverified = "provider_email_unverified"
         case accountDisabled = "account_disabled"
     }
 
@@ -49,6 +50,10 @@ public struct OAuthFailure: Error, Sendable, Equatable, CustomStringConvertible 
     public static let identityInUse = OAuthFailure(.identityInUse)
     /// A first sign-in without an address the account could be created with.
     public static let emailMissing = OAuthFailure(.emailMissing)
+    /// A first sign-in whose provider did not verify the address (`email_verified` false or
+    /// absent; GitHub's primary address unverified): no account is created, as an unverified
+    /// address would let anyone pre-hijack the address owner's future account.
+    public static let providerEmailUnverified = OAuthFailure(.providerEmailUnverified)
     /// The linked account is disabled.
     public static let accountDisabled = OAuthFailure(.accountDisabled)
 

@@ -25,9 +25,13 @@ extension UserRecord {
 /// used once.
 ///
 /// Accounts: an identity already linked signs its user in. Otherwise the first sign-in
-/// creates an account (verified when the provider says the address is; else the usual
-/// verification mail goes out), unless the address belongs to an account: that is never
-/// linked silently (``OAuthFailure/emailInUse``); its owner logs in and links from settings.
+/// creates an account, verified, only when the provider says it verified the address
+/// (`email_verified`; GitHub's verified primary address); an unverified one creates nothing
+/// (``OAuthFailure/providerEmailUnverified``). Otherwise whoever controls a provider account
+/// could claim someone else's address: the account would carry the attacker's linked identity,
+/// and once the real owner took it over with "forgot password" the attacker could still sign
+/// in through that identity (a pre-hijacked account). An address that belongs to an account is
+/// never linked silently (``OAuthFailure/emailInUse``); its owner logs in and links from settings.
 public struct OAuthService: Sendable {
     let settings: OAuthSettings
     let database: any Database
@@ -177,9 +181,10 @@ public struct OAuthService: Sendable {
             return linked
         }
         guard let raw = identity.email, case .success(let email) = AccountValidation.email(raw) else { throw OAuthFailure.emailMissing }
+        // Only an address the provider verified creates an account (see the type's docs).
+        guard identity.emailVerified else { throw OAuthFailure.providerEmailUnverified }
         let displayName: String
         if let name = identity.name, case .success(let valid) = AccountValidation.displayName(name) { displayName = valid } else { displayName = "" }
-        let mailHooks = self.mailHooks
         let user = try await database.write { db -> UserRecord in
             if try await users.findByEmail(email, on: db) != nil { throw OAuthFailure.emailInUse }
             let base = Self.usernameBase(preferred: identity.preferredUsername, email: email)
@@ -190,12 +195,8 @@ public struct OAuthService: Sendable {
                     passwordHash: UserRecord.noPasswordMarker, now: now, on: db
                 ) {
                 case .created(var user):
-                    if identity.emailVerified {
-                        try await users.markEmailVerified(id: user.id, now: now, on: db)
-                        user.emailVerifiedAt = now
-                    } else {
-                        try await mailHooks?.accountCreated(user, on: db)
-                    }
+                    try await users.markEmailVerified(id: user.id, now: now, on: db)
+                    user.emailVerifiedAt = now
                     guard try await identities.insert(
                         provider: provider.name, subject: identity.subject, userID: user.id, email: identity.email, now: now, on: db
                     ) != nil else { throw OAuthFailure.identityInUse }
