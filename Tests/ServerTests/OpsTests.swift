@@ -82,9 +82,34 @@ struct TrustedProxiesTests {
         #expect(proxies.clientAddress(peer: nil, headers: xff("198.51.100.7")) == nil)
     }
 
-    @Test("Forwarded (RFC 7239) is preferred and its for= values are walked the same way")
+    @Test("Only TRUSTED_PROXY_HEADER is read: a client's own Forwarded is ignored by default (nginx appends only X-Forwarded-For)")
+    func onlyTheConfiguredHeader() async throws {
+        let proxies = try TrustedProxies(parsing: "10.0.0.0/8,127.0.0.1")
+        #expect(proxies.header == .xForwardedFor)
+        // what the shipped nginx forwards for a client that sent `Forwarded: for=1.2.3.4` itself
+        let forged = fields([("Forwarded", "for=1.2.3.4"), ("X-Forwarded-For", "198.51.100.7")])
+        #expect(proxies.clientAddress(peer: "127.0.0.1", headers: forged) == "198.51.100.7")
+        #expect(proxies.clientAddress(peer: "127.0.0.1", headers: fields([("Forwarded", "for=1.2.3.4")])) == "127.0.0.1")
+        // TRUSTED_PROXY_HEADER=forwarded: the other way round
+        var viaForwarded = proxies
+        viaForwarded.header = .forwarded
+        #expect(viaForwarded.clientAddress(peer: "127.0.0.1", headers: forged) == "1.2.3.4")
+        #expect(viaForwarded.clientAddress(peer: "127.0.0.1", headers: fields([("X-Forwarded-For", "198.51.100.7")])) == "127.0.0.1")
+        // the key is read and checked
+        let config = try await AppConfiguration.load(arguments: [], environment: ["TRUSTED_PROXIES": "::1", "TRUSTED_PROXY_HEADER": "Forwarded"])
+        #expect(config.ops.trustedProxies.header == .forwarded)
+        do {
+            _ = try await AppConfiguration.load(arguments: [], environment: ["TRUSTED_PROXY_HEADER": "x-real-ip"])
+            Issue.record("expected a configuration error")
+        } catch let error as ConfigurationError {
+            #expect(error.problems.map(\.key).contains("TRUSTED_PROXY_HEADER"))
+        }
+    }
+
+    @Test("Forwarded (RFC 7239), when TRUSTED_PROXY_HEADER=forwarded: its for= values are walked the same way")
     func forwardedHeader() throws {
-        let proxies = try TrustedProxies(parsing: "10.0.0.0/8,::1")
+        var proxies = try TrustedProxies(parsing: "10.0.0.0/8,::1")
+        proxies.header = .forwarded
         let value = #"for=203.0.113.99;proto=http, For="[2001:db8:cafe::17]:4711";by=10.0.0.1, for=10.0.0.3"#
         let headers = fields([("Forwarded", value), ("X-Forwarded-For", "198.51.100.1")])
         #expect(proxies.clientAddress(peer: "::1", headers: headers) == "2001:db8:cafe::17")

@@ -136,10 +136,16 @@ def test_trusted_proxy_forwarded_for_gets_separate_rate_limit_buckets(started):
         assert register(server, "198.51.100.7, 10.1.2.3").status_code == 202
     refused = register(server, "203.0.113.99, 198.51.100.7, 10.1.2.3")
     assert refused.status_code == 429, refused.text
+    # a client's own `Forwarded` (which nginx passes through untouched) is not read: only
+    # TRUSTED_PROXY_HEADER (default X-Forwarded-For) names the client
+    name = f"r{uuid.uuid4().hex[:8]}"
+    forged = server.api("POST", "/auth/register", headers={"Forwarded": "for=203.0.113.50", "X-Forwarded-For": "198.51.100.7"},
+                        json={"email": f"{name}@example.com", "username": name, "password": "correct horse battery", "displayName": "R"})
+    assert forged.status_code == 429, forged.text
     # another client behind the same proxy has its own bucket
     assert register(server, "198.51.100.8").status_code == 202
     r = requests.get(server.url + "/metrics", timeout=5)
-    assert sample(r.text, "switchboard_rate_limited_total", route="/api/auth/register") == 1
+    assert sample(r.text, "switchboard_rate_limited_total", route="/api/auth/register") == 2
 
 
 def test_untrusted_peer_forwarded_for_is_ignored(started):

@@ -14,7 +14,8 @@ public struct OpsConfiguration: Sendable {
     /// Whether `/metrics` is served at all: in development always; in production only with
     /// `METRICS_TOKEN` or `METRICS_PORT` (an operator chose who can read it).
     public var metricsEnabled: Bool
-    /// `TRUSTED_PROXIES`: comma-separated CIDRs whose `X-Forwarded-For`/`Forwarded` are believed.
+    /// `TRUSTED_PROXIES`: comma-separated CIDRs whose forwarding header is believed;
+    /// `TRUSTED_PROXY_HEADER` (`x-forwarded-for`, the default, or `forwarded`): which one.
     public var trustedProxies: TrustedProxies
     /// `DRAIN_DELAY` (seconds, 0-300; default 0 in development, 5 in production): after SIGTERM,
     /// how long `/ready` answers 503 while the node still serves, before it stops accepting.
@@ -69,6 +70,11 @@ public struct OpsConfiguration: Sendable {
         if let raw = string("trusted.proxies") {
             do { ops.trustedProxies = try TrustedProxies(parsing: raw) } catch {
                 problems.append(("TRUSTED_PROXIES", "\(error)"))
+            }
+        }
+        if let raw = string("trusted.proxy.header") {
+            if let header = TrustedProxies.Header(rawValue: raw.lowercased()) { ops.trustedProxies.header = header } else {
+                problems.append(("TRUSTED_PROXY_HEADER", "must be 'x-forwarded-for' or 'forwarded', got '\(raw)'"))
             }
         }
         ops.drainDelay = isProduction ? .seconds(5) : .zero

@@ -96,12 +96,26 @@ struct CIDRBlock: Hashable, Sendable, CustomStringConvertible {
 /// of what our proxy appended). The rule is the one MDN and RFC 7239 §7.4 describe for
 /// `X-Forwarded-For`/`Forwarded`; nginx's `real_ip_recursive on` does the same.
 ///
-/// `Forwarded` (RFC 7239: `for=192.0.2.60;proto=https, for="[2001:db8::1]:4711"`) is used when
-/// present, else `X-Forwarded-For` (`client, proxy1, proxy2`). A hop that is not an address
+/// Only ONE header is read, the one the operator's proxy maintains (`TRUSTED_PROXY_HEADER`,
+/// ``Header``): `X-Forwarded-For` (`client, proxy1, proxy2`; the default, what nginx's
+/// `$proxy_add_x_forwarded_for` appends to) or `Forwarded` (RFC 7239:
+/// `for=192.0.2.60;proto=https, for="[2001:db8::1]:4711"`). The other header is ignored: a proxy
+/// that appends to one passes a client's own copy of the other through untouched, so preferring
+/// whichever is present would let the client pick its address. A hop that is not an address
 /// (`unknown`, an obfuscated `_id`, garbage) ends the walk at the hop to its right, so junk
 /// never yields a key-less client that would escape per-IP rate limits.
 public struct TrustedProxies: Sendable, Equatable {
     let blocks: [CIDRBlock]
+    /// The forwarding header the trusted proxies maintain (`TRUSTED_PROXY_HEADER`).
+    public var header: Header = .xForwardedFor
+
+    /// `TRUSTED_PROXY_HEADER`: which forwarding header names the client.
+    public enum Header: String, Sendable, Equatable, CaseIterable {
+        /// `X-Forwarded-For` (the default; nginx's `$proxy_add_x_forwarded_for`).
+        case xForwardedFor = "x-forwarded-for"
+        /// `Forwarded` (RFC 7239), for a proxy that appends `for=` to it.
+        case forwarded = "forwarded"
+    }
 
     /// No proxy is trusted: the peer address is the client.
     public static let none = TrustedProxies(blocks: [])
@@ -138,12 +152,13 @@ public struct TrustedProxies: Sendable, Equatable {
         guard let peerAddress = IPAddress(peerText) else { return peerText }
         guard !blocks.isEmpty, trusts(peerAddress) else { return peerAddress.description }
         let hops: [Substring]
-        if let forwarded = Self.headerValues(headers, .forwarded), !forwarded.isEmpty {
+        switch header {
+        case .forwarded:
+            guard let forwarded = Self.headerValues(headers, .forwarded) else { return peerAddress.description }
             hops = Self.forwardedFor(forwarded)
-        } else if let xff = Self.headerValues(headers, .xForwardedFor), !xff.isEmpty {
+        case .xForwardedFor:
+            guard let xff = Self.headerValues(headers, .xForwardedFor) else { return peerAddress.description }
             hops = xff.flatMap { $0.split(separator: ",") }.map { $0.trimmingWhitespace() }
-        } else {
-            return peerAddress.description
         }
         var client = peerAddress
         for hop in hops.reversed() {
