@@ -30,14 +30,16 @@ class ThrowawayCA:
                 cwd=directory)
         self.serial = 1
 
-    def issue(self, name: str, days: int = 1, start: str | None = None) -> tuple[pathlib.Path, pathlib.Path]:
+    def issue(self, name: str, days: int = 1, start: str | None = None, key_type: str = "ec") -> tuple[pathlib.Path, pathlib.Path]:
         """A server certificate and key (`name`.pem, `name`.key) for localhost/127.0.0.1,
-        valid `days` from now, or from `start` (YYMMDDHHMMSSZ) when given."""
+        valid `days` from now, or from `start` (YYMMDDHHMMSSZ) when given; an ECDSA P-256 key,
+        or RSA 2048 with `key_type="rsa"`."""
         self.serial += 1
         (self.dir / "ext.cnf").write_text(
             "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
             "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", f"{name}.key",
+        key_args = ["-newkey", "rsa:2048"] if key_type == "rsa" else ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+        openssl("req", *key_args, "-nodes", "-keyout", f"{name}.key",
                 "-out", f"{name}.csr", "-subj", f"/CN=localhost {name}", cwd=self.dir)
         if start is None:
             openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", str(self.serial),
@@ -76,9 +78,9 @@ class TLSSwitchboard(Switchboard):
     """The built server serving HTTPS/WSS with the live files `live.pem` / `live.key` in the CA's
     directory (replace them, then `reload()`)."""
 
-    def __init__(self, ca: ThrowawayCA, **env: str):
+    def __init__(self, ca: ThrowawayCA, key_type: str = "ec", **env: str):
         self.ca = ca
-        cert, key = ca.issue("first")
+        cert, key = ca.issue("first", key_type=key_type)
         self.cert_file, self.key_file = ca.dir / "live.pem", ca.dir / "live.key"
         self.install(cert, key)
         # The base class starts the process and waits on http://…/health: point it at https.

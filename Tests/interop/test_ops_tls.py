@@ -3,6 +3,7 @@ verifying the chain of a throwaway CA, REST over https with HSTS, and certificat
 SIGHUP without dropping open connections."""
 import pathlib
 import socket
+import subprocess
 import ssl
 import threading
 import time
@@ -138,3 +139,36 @@ def test_bad_certificate_on_reload_keeps_the_old_one(server, spoil):
     assert "TLS certificate reload failed" in log, log
     assert served_certificate(server.port, server.ca.cert) == first
     assert requests.get(server.url + "/health", verify=str(server.ca.cert), timeout=5).status_code == 200
+
+
+def s_client(server, *args: str) -> tuple[bool, str]:
+    """An `openssl s_client` TLS 1.2 handshake with `args`; whether it finished, and its output."""
+    r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{server.port}", "-servername", "localhost",
+                        "-tls1_2", *args], input=b"", capture_output=True, timeout=30)
+    out = (r.stdout + r.stderr).decode(errors="replace")
+    return r.returncode == 0 and "Cipher is (NONE)" not in out, out
+
+
+@pytest.mark.parametrize("key_type", ["rsa", "ec"])
+def test_tls12_offers_only_forward_secret_aead_suites(ca, key_type):
+    """Mozilla's "intermediate" TLS 1.2 suites: static-RSA key exchange and CBC/SHA-1 suites are
+    refused (the client's own security level lowered, so the refusal is the server's), with an
+    RSA certificate (where static RSA would be possible) and an ECDSA one."""
+    server = TLSSwitchboard(ca, key_type=key_type)
+    try:
+        auth = "RSA" if key_type == "rsa" else "ECDSA"
+        weak = [f"ECDHE-{auth}-AES128-SHA", f"ECDHE-{auth}-AES256-SHA"]
+        if key_type == "rsa":
+            weak += ["AES128-SHA", "AES256-SHA", "AES128-GCM-SHA256", "AES256-GCM-SHA384"]
+        for suite in weak:
+            ok, out = s_client(server, "-cipher", f"{suite}:@SECLEVEL=0")
+            assert not ok, f"{suite} was accepted:\n{out}"
+        for suite in [f"ECDHE-{auth}-AES128-GCM-SHA256", f"ECDHE-{auth}-AES256-GCM-SHA384", f"ECDHE-{auth}-CHACHA20-POLY1305"]:
+            ok, out = s_client(server, "-cipher", suite)
+            assert ok and f"Cipher is {suite}" in out, out
+        # TLS 1.3 is unchanged
+        r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{server.port}", "-servername", "localhost", "-tls1_3"],
+                           input=b"", capture_output=True, timeout=30)
+        assert r.returncode == 0 and b"TLSv1.3" in r.stdout, r.stdout
+    finally:
+        server.stop()

@@ -10,6 +10,9 @@ import NIOSSL
 /// WebSockets) as they are. A reload that fails (unreadable file, bad PEM, a key that is not the
 /// certificate's, a certificate past its `notAfter`) throws and keeps the old context.
 /// TLS 1.2 is the minimum version (Mozilla's "intermediate" profile; OWASP ASVS 5.0 V12.1.1).
+/// TLS 1.2 offers only ``tls12CipherSuites`` (forward-secret ECDHE with an AEAD cipher), so
+/// static-RSA key exchange and CBC/SHA-1 suites are refused; TLS 1.3's suites are BoringSSL's
+/// fixed set (all AEAD) and unchanged.
 public final class TLSCertificates: Sendable {
     public let files: OpsConfiguration.TLSFiles
     private let context: NIOLockedValueBox<NIOSSLContext>
@@ -35,6 +38,15 @@ public final class TLSCertificates: Sendable {
         context.withLockedValue { $0 = loaded.context }
         notAfter.withLockedValue { $0 = loaded.notAfter }
     }
+
+    /// The TLS 1.2 cipher suites, in preference order (OpenSSL names): Mozilla's "intermediate"
+    /// configuration (ssl-config.mozilla.org, guidelines 5.7) without its DHE suites, which
+    /// BoringSSL does not implement.
+    public static let tls12CipherSuites = [
+        "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+    ]
 
     public struct TLSLoadError: Error, CustomStringConvertible {
         public let description: String
@@ -62,6 +74,7 @@ public final class TLSCertificates: Sendable {
             certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key)
         )
         configuration.minimumTLSVersion = .tlsv12
+        configuration.cipherSuites = tls12CipherSuites.joined(separator: ":")
         configuration.applicationProtocols = ["http/1.1"]
         let context: NIOSSLContext
         do {
