@@ -325,6 +325,22 @@ public struct RoomService: Sendable {
         try await database.read { db in try await rooms.roomIDs(userID: userID, on: db) }
     }
 
+    /// The rooms `userID` is the last owner of while others remain, by id: they must hand the
+    /// room over before leaving it (``leave(userID:roomID:)`` refuses with `last_owner`), so
+    /// also before deleting their account. Values are the rooms' names.
+    public func roomsAwaitingHandOver(userID: Int64) async throws -> [Int64: String] {
+        try await database.read { db in
+            var found: [Int64: String] = [:]
+            for roomID in try await rooms.roomIDs(userID: userID, on: db) {
+                guard try await rooms.ownerIDs(roomID: roomID, on: db) == [userID],
+                      try await rooms.memberIDs(roomID: roomID, on: db).count > 1,
+                      let room = try await rooms.find(id: roomID, on: db) else { continue }
+                found[roomID] = room.name ?? "#\(roomID)"
+            }
+            return found
+        }
+    }
+
     public func isMember(userID: Int64, roomID: Int64) async throws -> Bool {
         try await database.read { db in try await rooms.membership(roomID: roomID, userID: userID, on: db) != nil }
     }

@@ -77,6 +77,21 @@ public struct MailTemplates: Sendable {
         )
     }
 
+    /// "Your account was deleted": the last mail to an address, sent when its owner deleted
+    /// the account (nothing to click: the account can no longer be signed in to).
+    public func accountDeleted(displayName: String?, deletedAt: Date) -> MailContent {
+        let product = self.productName
+        return self.render(
+            subject: "Your \(product) account was deleted",
+            displayName: displayName,
+            paragraphs: [
+                .text("Your \(product) account was deleted on \(Self.timestamp(deletedAt)), as you asked, and every session of it was signed out."),
+                .text("Your messages stay in their rooms under the name \"Deleted user\"; your email address, username and name were removed."),
+                .text("If you did not do this, reply to this mail."),
+            ]
+        )
+    }
+
     /// "Someone tried to register with your address": sent instead of a
     /// second verification mail, so registration does not reveal which
     /// addresses have accounts.

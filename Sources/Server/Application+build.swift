@@ -109,6 +109,8 @@ func buildApplicationAndRoutes(
     ModerationController(moderation: chat.moderation, tokens: tokens).addRoutes(to: api)
     SearchController(search: MessageSearch(database: database), tokens: tokens).addRoutes(to: api)
     UsersController(directory: UserDirectory(database: database), tokens: tokens).addRoutes(to: api)
+    AccountDeletionController(deletion: AccountDeletion(auth: auth, email: (mail.settings, mail.outbox)), rooms: chat.rooms, tokens: tokens)
+        .addRoutes(to: api)
     OpenAPIController(specPath: configuration.openAPIPath).addRoutes(to: api)
     api.addUnknownRouteHandler(methods: routeMethods)
     relay.addRoutes(to: router)

@@ -44,6 +44,7 @@ struct AccountMailer: Sendable {
         static let resetPassword = "reset_password"
         static let passwordChanged = "password_changed"
         static let registrationAttempt = "registration_attempt"
+        static let accountDeleted = "account_deleted"
     }
 
     /// A new verification token (older ones superseded) and the mail carrying it.
@@ -72,6 +73,11 @@ struct AccountMailer: Sendable {
     func enqueuePasswordChanged(to user: UserRecord, now: Int64, on db: any SQLDatabase) async throws {
         let content = templates.passwordChanged(displayName: user.displayName, changedAt: Date(millis: now), resetPageLink: settings.resetPageLink)
         try await enqueue(content, to: user.email, kind: Kind.passwordChanged, now: now, on: db)
+    }
+
+    func enqueueAccountDeleted(to user: UserRecord, now: Int64, on db: any SQLDatabase) async throws {
+        let content = templates.accountDeleted(displayName: user.displayName, deletedAt: Date(millis: now))
+        try await enqueue(content, to: user.email, kind: Kind.accountDeleted, now: now, on: db)
     }
 
     func enqueueRegistrationNotice(to user: UserRecord, now: Int64, on db: any SQLDatabase) async throws {

@@ -16,6 +16,9 @@ public struct UserRecord: Codable, Sendable, Equatable {
     public var guestExpiresAt: Int64?
     /// `user` or `admin` (migration 0011).
     public var serverRole: String
+    /// When its owner deleted the account (migration 0013; ``AccountDeletion``): the row stays
+    /// as its messages' author, with nothing left that identifies the person.
+    public var deletedAt: Int64? = nil
 
     public var isEmailVerified: Bool { emailVerifiedAt != nil }
     /// A guest (`POST /api/auth/guest`): no email, no password, one short session.
@@ -34,7 +37,7 @@ public enum ServerRole: String, Codable, Sendable {
 public struct UserStore: Sendable {
     public init() {}
 
-    static let columns = "id, email, username, display_name, password_hash, email_verified_at, disabled_at, created_at, updated_at, guest_expires_at, server_role"
+    static let columns = "id, email, username, display_name, password_hash, email_verified_at, disabled_at, created_at, updated_at, guest_expires_at, server_role, deleted_at"
 
     public enum InsertOutcome: Sendable, Equatable {
         case created(UserRecord)
