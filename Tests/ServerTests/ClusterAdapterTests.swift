@@ -138,6 +138,40 @@ struct ClusterAdapterTests {
         }
     }
 
+    @Test("presence: a node paused past the bound is announced offline by the other, and online again by itself when it resumes", .enabled(if: enabled))
+    func pausedNodeReannouncesItsUsers() async throws {
+        try await Self.withTwoNodes(nodeTimeout: .seconds(1)) { a, b, db in
+            let announced = Announcements()
+            let user: Int64 = 5151
+            // A holds the user (a connected socket); B holds nobody. Wired as Cluster.install wires the chat.
+            for (node, name, holds) in [(a, "A", true), (b, "B", false)] {
+                node.cluster.installPresence(
+                    usersHere: { holds ? [user] : [] }, isHere: { holds && $0 == user },
+                    announce: { id, online in announced.items.withLock { $0.append("\(id) \(online ? "online" : "offline") by \(name)") } },
+                    logger: TestDatabases.logger
+                )
+            }
+            await a.cluster.presence.claim(user, isHere: { true }) { announced.items.withLock { $0.append("\(user) online by A") } }
+            // A is paused (SIGSTOP): its heartbeat stops past the bound; B declares it dead.
+            await a.stop()
+            try await Self.eventually("B announces A's user offline") { announced.items.withLock { $0 } == ["\(user) online by A", "\(user) offline by B"] }
+            // A resumes (SIGCONT): its next heartbeat finds its row gone.
+            await a.cluster.registry.beat()
+            #expect(announced.items.withLock { $0 } == ["\(user) online by A", "\(user) offline by B", "\(user) online by A"])
+            let aID = a.cluster.registry.nodeID
+            let rows = try await db.read { db in
+                try await db.raw("SELECT node_id FROM presence_connections WHERE user_id = \(bind: user)").all().map { try $0.decode(column: "node_id", as: String.self) }
+            }
+            #expect(rows == [aID])
+            // A late cleanup of A's old death (a slow reaper) leaves the node that is back alone.
+            #expect(try await b.cluster.presence.removeNodes([aID]).isEmpty)
+            let after = try await db.read { db in
+                try await db.raw("SELECT node_id FROM presence_connections WHERE user_id = \(bind: user)").all().map { try $0.decode(column: "node_id", as: String.self) }
+            }
+            #expect(after == [aID])
+        }
+    }
+
     @Test("presence: a release on one node racing a claim on the other announces in decision order, the last one true", .enabled(if: enabled))
     func presenceDecisionsAreSerializedAcrossNodes() async throws {
         try await Self.withTwoNodes { a, b, _ in

@@ -62,23 +62,38 @@ final class Cluster: Sendable {
     /// at once (REST refuses their tokens; their sockets are closed by the adapter's
     /// `disconnectSockets` on `session:<id>`, which the revoking node sends).
     func install(namespace: Namespace, gateway: ChatGateway, tracker: PresenceTracker, sessionLiveness: SessionLiveness) {
-        let presence = self.presence
-        registry.onNodesDead { nodes in
-            do {
-                for userID in try await presence.removeNodes(nodes) {
-                    await presence.confirmOffline(userID, isHere: { tracker.isHere(userID) }) { await gateway.announceOffline(userID) }
-                }
-            } catch {
-                gateway.logger.warning("cluster: could not clean up after dead nodes", metadata: ["error": "\(String(reflecting: error))"])
-            }
-        }
-        registry.onRejoined {
-            await presence.republish(tracker.usersHere)
-        }
+        installPresence(
+            usersHere: { tracker.usersHere }, isHere: { tracker.isHere($0) },
+            announce: { userID, online in await gateway.announce(userID: userID, online: online) }, logger: gateway.logger
+        )
         namespace.onServerSideEmit(Self.sessionsEndedEvent) { arguments in
             let sessionIDs = arguments.compactMap(\.stringValue)
             await sessionLiveness.ended(sessionIDs)
             gateway.verifiedTokens.forget(sessionIDs: sessionIDs)   // as the revoking node's observer does
+        }
+    }
+
+    /// Presence across node deaths: the node that declares others dead announces their users
+    /// offline (unless another node, or this one, holds them), and a node that finds itself
+    /// declared dead (paused past the bound) or back from an outage restores its rows and
+    /// announces online each of its users it restores that no other node holds
+    /// (``ClusterPresence/republish(_:isHere:announce:)``), as DEPLOYMENT.md promises.
+    func installPresence(
+        usersHere: @escaping @Sendable () -> [Int64], isHere: @escaping @Sendable (Int64) -> Bool,
+        announce: @escaping @Sendable (Int64, Bool) async -> Void, logger: Logger
+    ) {
+        let presence = self.presence
+        registry.onNodesDead { nodes in
+            do {
+                for userID in try await presence.removeNodes(nodes) {
+                    await presence.confirmOffline(userID, isHere: { isHere(userID) }) { await announce(userID, false) }
+                }
+            } catch {
+                logger.warning("cluster: could not clean up after dead nodes", metadata: ["error": "\(String(reflecting: error))"])
+            }
+        }
+        registry.onRejoined {
+            await presence.republish(usersHere(), isHere: isHere) { await announce($0, true) }
         }
     }
 

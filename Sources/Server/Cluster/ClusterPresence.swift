@@ -117,11 +117,18 @@ final class ClusterPresence: Sendable {
 
     /// Removes the rows of nodes declared dead. Returns the users no node holds any more
     /// (announce them offline).
+    ///
+    /// A node that is back (its `nodes` row written again: it was paused, not gone) keeps its
+    /// rows: it restores them itself after its heartbeat (``restore(_:isHere:announce:)``), and a
+    /// late delete here would otherwise remove what it just restored and announce its users offline.
     func removeNodes(_ nodeIDs: [String]) async throws -> [Int64] {
         try await database.withConnection { db in
             var gone: Set<Int64> = []
             for node in nodeIDs {
-                let users = try await db.raw("DELETE FROM presence_connections WHERE node_id = \(bind: node) RETURNING user_id").all()
+                let users = try await db.raw("""
+                    DELETE FROM presence_connections WHERE node_id = \(bind: node)
+                    AND NOT EXISTS (SELECT 1 FROM nodes WHERE node_id = \(bind: node)) RETURNING user_id
+                    """).all()
                 gone.formUnion(try users.map { try $0.decode(column: "user_id", as: Int64.self) })
             }
             var offline: [Int64] = []
@@ -135,24 +142,50 @@ final class ClusterPresence: Sendable {
     }
 
     /// Makes this node's rows match who it holds now (after an outage, when writes failed, or
-    /// after being declared dead meanwhile): rows of users it no longer holds go, missing ones come.
-    func republish(_ userIDs: [Int64]) async {
+    /// after being declared dead meanwhile): rows of users it no longer holds go (their offline
+    /// was announced when the write failed, or by the node that declared this one dead), and each
+    /// user it holds whose row is missing is restored by ``restore(_:isHere:announce:)``.
+    func republish(_ userIDs: [Int64], isHere: @escaping @Sendable (Int64) -> Bool, announce: @escaping @Sendable (Int64) async -> Void) async {
         let nodeID = self.nodeID
+        let stored: [Int64]
         do {
-            try await database.withConnection { db in
+            stored = try await database.withConnection { db in
                 let stored = try await db.raw("SELECT user_id FROM presence_connections WHERE node_id = \(bind: nodeID)").all()
                     .map { try $0.decode(column: "user_id", as: Int64.self) }
                 for user in Set(stored).subtracting(userIDs) {
                     try await db.raw("DELETE FROM presence_connections WHERE user_id = \(bind: user) AND node_id = \(bind: nodeID)").run()
                 }
-                for user in Set(userIDs).subtracting(stored) {
-                    try await db.raw("""
-                        INSERT INTO presence_connections (user_id, node_id) VALUES (\(bind: user), \(bind: nodeID)) ON CONFLICT DO NOTHING
-                        """).run()
-                }
+                return stored
             }
         } catch {
             logger.warning("cluster presence: could not republish", metadata: ["error": "\(String(reflecting: error))"])
+            return
+        }
+        for user in Set(userIDs).subtracting(stored).sorted() {
+            await restore(user, isHere: { isHere(user) }, announce: { await announce(user) })
+        }
+    }
+
+    /// This node holds the user but its row is missing (this node was declared dead while paused,
+    /// or the write failed): writes the row again and, when it was missing and no other node holds
+    /// the user, calls `announce` ("online"): the node that declared this one dead announced them
+    /// offline, and without it every client would keep seeing a connected user offline.
+    /// Under the user's locks, as ``claim(_:isHere:announce:)``, so it cannot race another node's decision.
+    func restore(_ userID: Int64, isHere: @Sendable () -> Bool, announce: @Sendable () async -> Void) async {
+        let nodeID = self.nodeID
+        await locks.with(userID) {
+            guard isHere() else { return }
+            await decided(userID, what: "restore a connection", announce: announce) { db in
+                let inserted = try await db.raw("""
+                    INSERT INTO presence_connections (user_id, node_id) VALUES (\(bind: userID), \(bind: nodeID))
+                    ON CONFLICT DO NOTHING RETURNING user_id
+                    """).first()
+                guard inserted != nil else { return false }
+                let others = try await db.raw("""
+                    SELECT 1 AS one FROM presence_connections WHERE user_id = \(bind: userID) AND node_id <> \(bind: nodeID) LIMIT 1
+                    """).first()
+                return others == nil
+            }
         }
     }
 }
