@@ -194,6 +194,26 @@ export class Session extends EventTarget {
   }
 
   /**
+   * Deletes the account (`DELETE /me`; `password` is null for an account without one). On
+   * success the session ends here and in the other tabs ("ended", reason account_deleted);
+   * on failure (wrong password, last owner of a room) it throws and nothing changes.
+   */
+  async deleteAccount(password) {
+    // The server ends our sockets before it answers: that is not a revocation to chase.
+    this.loggingOut = true;
+    try {
+      await this.api("DELETE", "/me", password == null ? {} : { password });
+    } catch (error) {
+      this.loggingOut = false;
+      throw error;
+    }
+    this.loggingOut = false;
+    this.channel?.postMessage({ type: "logout" });
+    this.#clear();
+    this.#emit("ended", { reason: "account_deleted" });
+  }
+
+  /**
    * The user's account changed (`GET /me`'s answer, or `{emailVerified: true}` after the
    * mailed link was opened): merged into `user`, told to the other tabs, "user" emitted.
    */

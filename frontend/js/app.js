@@ -125,6 +125,7 @@ session.addEventListener("ended", (event) => {
     expired: "Your session has ended. Log in again.",
     reused: "Your session was ended for safety. Log in again.",
     disabled: "Your account was disabled by an administrator.",
+    account_deleted: "Your account was deleted. A confirmation was mailed to you.",
   };
   flash = messages[reason] || "Your session has ended. Log in again.";
   navigate("#/login");

@@ -1,7 +1,7 @@
 // The settings screen: the display name (PATCH /me), the password (POST /me/password, which
 // logs out every other session), and logging out the other sessions (DELETE /sessions/{id}
-// for each one that is not this browser). Deleting the account is not offered: the server
-// has no such endpoint yet.
+// for each one that is not this browser), and deleting the account (DELETE /me, after our
+// confirm dialog: messages stay under "Deleted user", sessions end, a confirmation is mailed).
 
 import { confirmDialog } from "./dialog.js";
 import { h, messageFor } from "./dom.js";
@@ -75,6 +75,32 @@ export function showSettings({ session, setContent }) {
     },
     "Log out other sessions",
   );
+  // An account made by a sign-in provider has no password: the server then asks for none.
+  const hasPassword = !user?.guest;
+  const deleteForm = form(
+    "delete-account-form",
+    hasPassword ? [field({ label: "Your password", name: "password", type: "password", autocomplete: "current-password", required: false, hint: "To confirm it is you (leave empty if you only sign in with a provider)." })] : [],
+    "Delete my account",
+    async (values, el) => {
+      const ok = await confirmDialog({
+        title: "Delete your account?",
+        text: "Your name, email address and password are removed and every session is logged out. Your messages stay in their rooms as \u201cDeleted user\u201d. This cannot be undone.",
+        confirmLabel: "Delete my account",
+        danger: true,
+      });
+      if (!ok) return;
+      try {
+        await session.deleteAccount(hasPassword && values.password ? values.password : null);
+      } catch (error) {
+        const rooms = Object.values(error?.fields || {}).length;
+        showError(el, error, {
+          invalid_current_password: "The password is wrong.",
+          last_owner: `You are the last owner of ${rooms === 1 ? "a room" : `${rooms} rooms`} with other members: make someone else owner first (member menu, or /role @name owner).`,
+        });
+      }
+    },
+  );
+  deleteForm.querySelector("button[type=submit]").className = "danger";
   setContent(
     "Settings",
     h("section", { "aria-labelledby": "settings-profile" }, h("h3", { id: "settings-profile" }, "Profile"), nameForm, nameDone),
@@ -89,6 +115,13 @@ export function showSettings({ session, setContent }) {
       h("p", {}, h("a", { href: "#/sessions" }, "See where you are logged in"), "."),
       h("p", {}, others),
       othersStatus,
+    ),
+    h(
+      "section",
+      { "aria-labelledby": "settings-delete" },
+      h("h3", { id: "settings-delete" }, "Delete account"),
+      h("p", {}, "Removes your name, email address and password for good. Your messages stay, shown as \u201cDeleted user\u201d."),
+      deleteForm,
     ),
   );
 }
