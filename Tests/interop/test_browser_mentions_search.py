@@ -168,3 +168,39 @@ def test_search_screen_finds_and_opens_the_room(server, browser):
     wait(driver).until(lambda d: d.current_url.endswith(f"#/rooms/{room['id']}"), "the room opened")
     wait_message(driver, f"the {word} is ripe today")
     assert_no_console_errors(driver)
+
+
+def test_room_list_preview_and_mention_badge_follow_edits_and_deletes(server, browser):
+    """A message edited or deleted in a room I am not looking at: its preview in the room list
+    shows the new body or "message deleted" (not the old text), and the mention badge follows
+    an edit that drops or adds a mention of me and a delete."""
+    me, friend = server.new_user("me"), server.new_user("friend")
+    room = make_room(server, friend["accessToken"])
+    other = make_room(server, me["accessToken"])
+    assert server.api("POST", f"/rooms/{room['id']}/join", token=me["accessToken"]).status_code == 200
+    driver = browser()
+    driver.get(server.url + "/")
+    login(driver, me["user"]["username"], PASSWORD)
+    find(driver, f"#room-list li[data-room-id='{other['id']}'] a").click()
+    find(driver, f"#room-list li[data-room-id='{room['id']}']")
+    name = me["user"]["username"]
+
+    def preview(d):
+        items = d.find_elements(By.CSS_SELECTOR, f"#room-list li[data-room-id='{room['id']}'] .preview")
+        return items[0].text if items else None
+
+    def edit(message, body):
+        r = server.api("PATCH", f"/rooms/{room['id']}/messages/{message['id']}", friend["accessToken"], json={"body": body})
+        assert r.status_code == 200, r.text
+
+    sent = post(server, friend["accessToken"], room["id"], f"secret plan @{name}")
+    wait(driver).until(lambda d: mention_badge_of(d, room["id"]) == "@1" and preview(d) == f"secret plan @{name}", "badge @1")
+    edit(sent, "public plan")
+    wait(driver).until(lambda d: mention_badge_of(d, room["id"]) is None and preview(d) == "public plan", "edit drops the mention and the old text")
+    edit(sent, f"public plan, @{name}")
+    wait(driver).until(lambda d: mention_badge_of(d, room["id"]) == "@1" and preview(d) == f"public plan, @{name}", "edit adds a mention")
+    r = server.api("DELETE", f"/rooms/{room['id']}/messages/{sent['id']}", friend["accessToken"])
+    assert r.status_code in (200, 204), r.text
+    wait(driver).until(lambda d: mention_badge_of(d, room["id"]) is None and preview(d) == "message deleted", "delete: no badge, no old text")
+    assert "plan" not in find(driver, "#room-list").text
+    assert_no_console_errors(driver)

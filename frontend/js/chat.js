@@ -103,6 +103,7 @@ export class ChatApp {
     for (const name of Object.values(ModerationEvent)) on(name, (event) => this.onModeration(name, event));
     for (const name of Object.values(MessageChangeEvent)) on(name, (event) => {
       if (this.view?.id === event.roomId) this.view.onMessageChange(name, event);
+      if (name !== MessageChangeEvent.REACTION) this.onMessageEdited(name, event);
     });
     this.onVisibility = () => {
       if (document.visibilityState !== "visible") return;
@@ -451,6 +452,24 @@ export class ChatApp {
       }
     }
     this.rooms.update(room.id);
+  }
+
+  /**
+   * An edit or delete elsewhere in the room list: the room's preview follows it (the edited
+   * body, or "message deleted"), and when the message is one I have not read its room's
+   * counts are fetched again (GET /api/rooms): an edit may add or drop a mention of me and a
+   * delete drops it (the server's message_mentions rows go with the old body).
+   */
+  onMessageEdited(name, event) {
+    const room = this.rooms.get(event.roomId);
+    if (!room) return;
+    if (room.lastMessage?.id === event.id) {
+      if (name === MessageChangeEvent.DELETED) room.lastMessage = { ...room.lastMessage, body: "", deletedAt: event.deletedAt };
+      else room.lastMessage = { ...room.lastMessage, body: event.body, editedAt: event.editedAt };
+      this.rooms.update(room.id);
+    }
+    const unread = event.id > (room.lastReadMessageId || 0) && (room.unreadCount || 0) > 0;
+    if (unread && this.view?.id !== event.roomId) this.loadRooms();
   }
 
   onRead(event) {

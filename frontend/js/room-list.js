@@ -181,7 +181,8 @@ export class RoomList {
     const name = roomName(room);
     const dot = room.kind === "direct" && room.peer ? this.presence.dot(room.peer.id) : null;
     const kindLabel = { public: "#", private: "", direct: "@" }[room.kind] || "";
-    const preview = room.lastMessage ? room.lastMessage.body.slice(0, 80) : room.topic || "";
+    const last = room.lastMessage;
+    const preview = last ? (last.deletedAt || last.body === "" ? "message deleted" : last.body.slice(0, 80)) : room.topic || "";
     const mentioned = room.mentionCount || 0;
     const badge = unread > 0 ? h("span", { class: "badge", "aria-hidden": "true" }, formatBadge(unread)) : null;
     // Mentions of me beside the unread badge: "@2" (docs/PROTOCOL.md, "Mentions").
