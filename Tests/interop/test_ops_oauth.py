@@ -34,6 +34,8 @@ def world():
             "OAUTH_GITHUB_API_URL": github.url,
             "OAUTH_FAKE_ISSUER": fake.url,
             "OAUTH_FAKE_CLIENT_ID": fake.client_id, "OAUTH_FAKE_CLIENT_SECRET": fake.client_secret,
+            # the start rate-limit test poses as its own client behind a proxy
+            "TRUSTED_PROXIES": "127.0.0.1,::1",
         }
         server = Switchboard(**env)
         try:
@@ -238,8 +240,33 @@ def test_someone_elses_state_is_refused(world):
     attacker, victim = requests.Session(), requests.Session()
     location = mock_consent(start(world["server"], attacker, "mock"), mock_user(world, "atk"))
     assert callback(victim, location) == "/#/oauth-error/invalid_state"
-    # ...and the state is used up: the attacker cannot finish it either.
-    assert callback(attacker, location) == "/#/oauth-error/invalid_state"
+
+
+def test_a_foreign_browser_cannot_burn_a_sign_in(world):
+    """The binding is checked before anything is used up: another browser presenting
+    someone's state, or their one-time code, spends neither; the owner still signs in."""
+    server = world["server"]
+    owner, stranger = requests.Session(), requests.Session()
+    location = mock_consent(start(server, owner, "mock"), mock_user(world, "own"))
+    assert callback(stranger, location) == "/#/oauth-error/invalid_state"
+    app = callback(owner, location)
+    assert app.startswith("/#/oauth/"), app
+    foreign = exchange(server, stranger, app)
+    assert foreign.status_code == 400 and foreign.json()["error"]["code"] == "oauth_code_invalid"
+    assert exchange(server, owner, app).status_code == 200
+
+
+def test_sign_in_starts_are_rate_limited_per_client_address(world):
+    """Each start writes a flow row: one address gets 60 at once (then one a second)."""
+    server = world["server"]
+    url = server.url + "/api/auth/oauth/mock/start"
+    client = {"X-Forwarded-For": f"198.51.100.{uuid.uuid4().int % 200 + 20}"}
+    statuses = [requests.get(url, headers=client, allow_redirects=False, timeout=30).status_code for _ in range(62)]
+    assert statuses[0] == 302 and statuses[-1] == 429, statuses
+    r = requests.get(url, headers=client, allow_redirects=False, timeout=30)
+    assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_requests" and "Retry-After" in r.headers
+    # another address is not affected
+    assert requests.get(url, headers={"X-Forwarded-For": "203.0.113.200"}, allow_redirects=False, timeout=30).status_code == 302
 
 
 def test_replayed_callback_and_replayed_code_are_refused(world):

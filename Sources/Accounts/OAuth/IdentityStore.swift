@@ -61,7 +61,9 @@ struct OAuthFlowRecord: Codable, Sendable {
 /// `oauth_flows` (started flows, keyed by the SHA-256 of `state`) and `oauth_handoffs` (the
 /// one-time codes that hand a finished sign-in to the web app, keyed by their SHA-256).
 /// Each row is used at most once: the read that uses it is an `UPDATE … WHERE used_at IS NULL
-/// RETURNING`, so two callbacks with one `state` cannot both proceed.
+/// RETURNING`, so two callbacks with one `state` cannot both proceed. The browser binding is
+/// part of that `WHERE`: a request from another browser uses nothing up, so it cannot burn
+/// someone else's sign-in.
 struct OAuthFlowStore: Sendable {
     func insertFlow(
         stateHash: String, browserHash: String, provider: String, codeVerifier: String, nonce: String, linkUserID: Int64?,
@@ -75,12 +77,13 @@ struct OAuthFlowStore: Sendable {
         ).run()
     }
 
-    /// Marks the flow used and returns it; nil when it is unknown, used or expired.
-    func consumeFlow(stateHash: String, now: Int64, on db: any SQLDatabase) async throws -> OAuthFlowRecord? {
+    /// Marks the flow used and returns it; nil when it is unknown, used, expired or bound to
+    /// another browser (left unused then).
+    func consumeFlow(stateHash: String, browserHash: String, now: Int64, on db: any SQLDatabase) async throws -> OAuthFlowRecord? {
         try await db.raw(
             """
             UPDATE oauth_flows SET used_at = \(bind: now)
-            WHERE state_hash = \(bind: stateHash) AND used_at IS NULL AND expires_at > \(bind: now)
+            WHERE state_hash = \(bind: stateHash) AND browser_hash = \(bind: browserHash) AND used_at IS NULL AND expires_at > \(bind: now)
             RETURNING browser_hash, provider, code_verifier, nonce, link_user_id
             """
         ).first(decoding: OAuthFlowRecord.self, keyDecodingStrategy: .snakeCaseColumns)
@@ -100,12 +103,13 @@ struct OAuthFlowStore: Sendable {
         var userId: Int64
     }
 
-    /// Marks the code used and returns it; nil when it is unknown, used or expired.
-    func consumeHandoff(codeHash: String, now: Int64, on db: any SQLDatabase) async throws -> Handoff? {
+    /// Marks the code used and returns it; nil when it is unknown, used, expired or bound to
+    /// another browser (left unused then).
+    func consumeHandoff(codeHash: String, browserHash: String, now: Int64, on db: any SQLDatabase) async throws -> Handoff? {
         try await db.raw(
             """
             UPDATE oauth_handoffs SET used_at = \(bind: now)
-            WHERE code_hash = \(bind: codeHash) AND used_at IS NULL AND expires_at > \(bind: now)
+            WHERE code_hash = \(bind: codeHash) AND browser_hash = \(bind: browserHash) AND used_at IS NULL AND expires_at > \(bind: now)
             RETURNING browser_hash, user_id
             """
         ).first(decoding: Handoff.self, keyDecodingStrategy: .snakeCaseColumns)

@@ -85,7 +85,9 @@ public struct OAuthController<Context: IdentityRequestContext>: Sendable {
     @Sendable func start(_ request: Request, context: Context) async throws -> Response {
         let name = try context.parameters.require("provider")
         do {
-            let started = try await service.start(providerName: name, browserBinding: cookie(Self.bindingCookieName, in: request))
+            let started = try await service.start(
+                providerName: name, browserBinding: cookie(Self.bindingCookieName, in: request), clientIP: request.clientInfo(context: context).ip
+            )
             return redirect(to: started.authorizationURL, binding: started.browserBinding)
         } catch let failure as OAuthFailure {
             logger.warning("sign-in could not start", metadata: ["oauth.provider": "\(name)", "reason": "\(failure)"])
@@ -98,7 +100,9 @@ public struct OAuthController<Context: IdentityRequestContext>: Sendable {
         let name = try context.parameters.require("provider")
         let started: OAuthService.Started
         do {
-            started = try await service.start(providerName: name, browserBinding: cookie(Self.bindingCookieName, in: request), linkUserID: identity.userID)
+            started = try await service.start(providerName: name, browserBinding: cookie(Self.bindingCookieName, in: request), linkUserID: identity.userID,
+                clientIP: request.clientInfo(context: context).ip
+            )
         } catch let failure as OAuthFailure {
             logger.warning("link could not start", metadata: ["oauth.provider": "\(name)", "reason": "\(failure)"])
             throw APIError(.providerUnavailable, message: "The sign-in provider could not be reached; try again later.")

@@ -62,6 +62,10 @@ public struct OAuthService: Sendable {
 
     // MARK: Start
 
+    /// Sign-in starts per client address: 60 at once, refilled at one a second (a leaky
+    /// bucket, ``ThrottleStore``), so one address cannot fill `oauth_flows` with rows.
+    public static let startRule = ThrottleRule(limit: 60, ratePerSecond: 1)
+
     public struct Started: Sendable {
         /// Where to send the browser (the provider's authorization endpoint with the request).
         public let authorizationURL: String
@@ -72,9 +76,20 @@ public struct OAuthService: Sendable {
     /// Starts a flow at `providerName`: to sign in, or with `linkUserID` to link the
     /// provider account to that (logged-in) user. Throws ``ServiceError`` `not_found` for a
     /// provider that is not configured, ``OAuthFailure/providerError`` when its discovery
-    /// document cannot be read.
-    public func start(providerName: String, browserBinding presented: String?, linkUserID: Int64? = nil) async throws -> Started {
+    /// document cannot be read, 429 `rate_limited` when `clientIP` started more than
+    /// ``startRule`` allows (each start writes a row).
+    public func start(
+        providerName: String, browserBinding presented: String?, linkUserID: Int64? = nil, clientIP: String? = nil
+    ) async throws -> Started {
         guard let provider = settings.provider(named: providerName) else { throw ServiceError.notFound }
+        if let clientIP {
+            let now = self.now
+            if let wait = try await database.write({ db in
+                try await ThrottleStore().hit(key: "oauth-start:ip:\(clientIP)", rule: Self.startRule, now: now, on: db)
+            }) {
+                throw ServiceError.tooManyRequests(.tooManyRequests, retryAfter: wait)
+            }
+        }
         let binding = presented.flatMap { Self.isWellFormedToken($0) ? $0 : nil } ?? OpaqueToken.generate()
         let state = OpaqueToken.generate(), verifier = PKCE.makeVerifier(), nonce = OpaqueToken.generate(bits: 128)
         let url = try await client.authorizationURL(provider, state: state, codeVerifier: verifier, nonce: nonce)
@@ -115,7 +130,8 @@ public struct OAuthService: Sendable {
     /// Finishes a flow. Throws ``OAuthFailure`` for everything a person can cause (and
     /// database errors as they are).
     ///
-    /// Any callback naming a `state` uses that flow up, whatever else is wrong with it. An
+    /// Any callback naming a `state` from the browser that started the flow uses that flow up,
+    /// whatever else is wrong with it; one from another browser uses nothing. An
     /// error answer without `state` (some providers drop it from `access_denied`, against
     /// RFC 6749 §4.1.2.1) is reported as that error: it can sign nobody in.
     public func callback(providerName: String, _ parameters: CallbackParameters, browserBinding: String?) async throws -> Outcome {
@@ -126,11 +142,13 @@ public struct OAuthService: Sendable {
             throw OAuthFailure.state("no state")
         }
         let now = self.now
-        guard let flow = try await database.write({ db in try await flows.consumeFlow(stateHash: OpaqueToken.hash(state), now: now, on: db) }) else {
-            throw OAuthFailure.state("unknown, used or expired state")
-        }
-        guard let browserBinding, OpaqueToken.hash(browserBinding) == flow.browserHash else {
-            throw OAuthFailure.state("state started in another browser")
+        // The binding is checked in the same statement that uses the flow up, so a callback
+        // from another browser leaves the real one's flow usable (it cannot burn it).
+        guard let browserBinding else { throw OAuthFailure.state("no browser-binding cookie") }
+        guard let flow = try await database.write({ db in
+            try await flows.consumeFlow(stateHash: OpaqueToken.hash(state), browserHash: OpaqueToken.hash(browserBinding), now: now, on: db)
+        }) else {
+            throw OAuthFailure.state("unknown, used or expired state, or one started in another browser")
         }
         guard flow.provider == providerName, let provider = settings.provider(named: providerName) else {
             throw OAuthFailure.state("state of another provider")
@@ -242,8 +260,10 @@ public struct OAuthService: Sendable {
     /// meanwhile).
     public func exchange(code: String, browserBinding: String?, client: ClientInfo) async throws -> IssuedTokens {
         let now = self.now
-        let handoff = try await database.write { db in try await flows.consumeHandoff(codeHash: OpaqueToken.hash(code), now: now, on: db) }
-        guard let handoff, let browserBinding, OpaqueToken.hash(browserBinding) == handoff.browserHash else {
+        // Binding checked in the statement that uses the code: another browser cannot burn it.
+        guard let browserBinding, let handoff = try await database.write({ db in
+            try await flows.consumeHandoff(codeHash: OpaqueToken.hash(code), browserHash: OpaqueToken.hash(browserBinding), now: now, on: db)
+        }) else {
             throw ServiceError(.oauthCodeInvalid, message: "This sign-in link is not valid any more; sign in again.")
         }
         guard let user = try await auth.user(id: handoff.userId), user.disabledAt == nil else {
