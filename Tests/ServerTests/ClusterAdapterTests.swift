@@ -118,6 +118,18 @@ struct ClusterAdapterTests {
         }
     }
 
+    @Test("admin stats' online census says it is partial, and how many nodes are missing, when a node does not answer", .enabled(if: enabled))
+    func onlineCensusReportsMissingNodes() async throws {
+        try await Self.withTwoNodes { a, b, _ in
+            let whole = await OnlineCensus.take(a.relay.namespace("/"), timeout: .seconds(5), logger: TestDatabases.logger)
+            #expect(!whole.partial && whole.missingNodes == 0 && whole.sockets == 0)
+            await b.stop()   // B no longer answers but is still within the bound
+            let census = await OnlineCensus.take(a.relay.namespace("/"), timeout: .milliseconds(300), logger: TestDatabases.logger)
+            #expect(census.partial)
+            #expect(census.missingNodes == 1)
+        }
+    }
+
     @Test("a node silent past the bound is declared dead by the other, once, and its presence rows go", .enabled(if: enabled))
     func deadNodeIsReaped() async throws {
         try await Self.withTwoNodes(nodeTimeout: .seconds(1)) { a, b, db in

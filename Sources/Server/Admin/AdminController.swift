@@ -119,6 +119,11 @@ struct AdminController<Context: IdentityRequestContext>: Sendable {
         let messages: Int64
         let socketsOnline: Int
         let usersOnline: Int
+        /// Present (true) only when some node did not answer, or the count failed: the online
+        /// numbers are then a lower bound.
+        let partial: Bool?
+        /// How many nodes did not answer in time (with `partial`; nil when the count itself failed).
+        let missingNodes: Int?
     }
 
     // MARK: Handlers
@@ -244,7 +249,8 @@ struct AdminController<Context: IdentityRequestContext>: Sendable {
         let online = await onlineByRoom()
         return StatsResponse(
             users: counts.users, guests: counts.guests, admins: counts.admins, disabledUsers: counts.disabledUsers, rooms: counts.rooms,
-            messages: counts.messages, socketsOnline: online.sockets, usersOnline: online.users.count
+            messages: counts.messages, socketsOnline: online.sockets, usersOnline: online.users.count,
+            partial: online.partial ? true : nil, missingNodes: online.partial ? online.missingNodes : nil
         )
     }
 
@@ -262,25 +268,9 @@ struct AdminController<Context: IdentityRequestContext>: Sendable {
         return value
     }
 
-    /// Who is online where, from every node's sockets (`fetchSockets`; a node that does not
-    /// answer within 2 s is left out): sockets, distinct users, and per room the users there.
-    func onlineByRoom() async -> (sockets: Int, users: Set<Int64>, rooms: [Int64: Set<Int64>]) {
-        let sockets: [SocketSummary]
-        do { sockets = try await namespace.fetchSockets(timeout: .seconds(2)) } catch let timeout as FetchSocketsTimeout {
-            sockets = timeout.partial
-        } catch {
-            sockets = []
-        }
-        var users = Set<Int64>()
-        var rooms: [Int64: Set<Int64>] = [:]
-        for socket in sockets {
-            guard let user = socket.rooms.lazy.compactMap({ $0.hasPrefix("user:") ? Int64($0.dropFirst(5)) : nil }).first else { continue }
-            users.insert(user)
-            for room in socket.rooms where room.hasPrefix("room:") {
-                if let id = Int64(room.dropFirst(5)) { rooms[id, default: []].insert(user) }
-            }
-        }
-        return (sockets.count, users, rooms)
+    /// Who is online where, from every node's sockets (``OnlineCensus``; 2 s for the nodes to answer).
+    func onlineByRoom() async -> OnlineCensus {
+        await OnlineCensus.take(namespace, timeout: .seconds(2), logger: logger)
     }
 
     func userID(_ context: Context) throws -> Int64 {
@@ -317,5 +307,45 @@ struct AdminOnly<Context: IdentityRequestContext>: RouterMiddleware {
             throw APIError(.adminRequired, message: "Only server administrators can do this.")
         }
         return try await next(request, context)
+    }
+}
+
+/// Who is online where, from every node's sockets (`fetchSockets`): sockets, distinct users
+/// (their `user:<id>` room), and per room (`room:<id>`) the users there.
+///
+/// Never silently short: a node that does not answer within `timeout` is left out and counted in
+/// `missingNodes`; any other failure is logged and gives empty numbers with `missingNodes` nil.
+/// Either way `partial` is true and the numbers are a lower bound.
+struct OnlineCensus: Sendable {
+    var sockets = 0
+    var users = Set<Int64>()
+    var rooms: [Int64: Set<Int64>] = [:]
+    var partial = false
+    /// Nodes that did not answer in time (nil when the count failed another way).
+    var missingNodes: Int? = 0
+
+    static func take(_ namespace: Namespace, timeout: Duration, logger: Logger) async -> OnlineCensus {
+        var census = OnlineCensus()
+        let sockets: [SocketSummary]
+        do { sockets = try await namespace.fetchSockets(timeout: timeout) } catch let timedOut as FetchSocketsTimeout {
+            logger.warning("admin: online counts partial, nodes did not answer", metadata: ["cluster.missing_nodes": "\(timedOut.missingNodes)"])
+            sockets = timedOut.partial
+            census.partial = true
+            census.missingNodes = timedOut.missingNodes
+        } catch {
+            logger.error("admin: could not count who is online", metadata: ["error": "\(String(reflecting: error))"])
+            sockets = []
+            census.partial = true
+            census.missingNodes = nil
+        }
+        census.sockets = sockets.count
+        for socket in sockets {
+            guard let user = socket.rooms.lazy.compactMap({ $0.hasPrefix("user:") ? Int64($0.dropFirst(5)) : nil }).first else { continue }
+            census.users.insert(user)
+            for room in socket.rooms where room.hasPrefix("room:") {
+                if let id = Int64(room.dropFirst(5)) { census.rooms[id, default: []].insert(user) }
+            }
+        }
+        return census
     }
 }
