@@ -21,18 +21,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from browser_support import DESKTOP, PHONE, find, login, make_driver, promote_admin, require_browser, screenshot, send_message, wait, wait_message
-from switchboard_fixture import Switchboard
 
 PASSWORD = "correct horse battery"
 BLOCKING = {"critical", "serious"}
-
-
-@pytest.fixture(scope="module")
-def server():
-    require_browser()
-    s = Switchboard()
-    yield s
-    s.stop()
 
 
 @pytest.fixture(params=[DESKTOP, PHONE], ids=["desktop", "phone"])

@@ -9,17 +9,8 @@ import requests
 from selenium.webdriver.common.by import By
 
 from browser_support import DESKTOP, find, login, make_driver, require_browser, screenshot, text_of, wait
-from switchboard_fixture import Switchboard
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(scope="module")
-def server():
-    require_browser()
-    s = Switchboard()
-    yield s
-    s.stop()
 
 
 def delete_with(driver, password):

@@ -8,17 +8,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from browser_support import DESKTOP, find, login, make_driver, require_browser, screenshot, wait
-from switchboard_fixture import Switchboard
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(scope="module")
-def server():
-    require_browser()
-    s = Switchboard()
-    yield s
-    s.stop()
 
 
 def put_text(driver, el, text):

@@ -14,19 +14,10 @@ from browser_support import (
     open_mailed_link, register_and_verify, require_browser, screenshot, send_message, submit,
     text_of, unique_name, wait, wait_message,
 )
-from switchboard_fixture import Switchboard
 
 # The 401s a step provokes on purpose (Chromium logs failed fetches as SEVERE).
 WRONG_PASSWORD_401 = r"/api/auth/login - Failed to load resource: the server responded with a status of 401"
 REVOKED_REFRESH_401 = r"/api/auth/refresh - Failed to load resource: the server responded with a status of 401"
-
-
-@pytest.fixture(scope="module")
-def server():
-    require_browser()
-    s = Switchboard()
-    yield s
-    s.stop()
 
 
 @pytest.fixture

@@ -11,36 +11,8 @@ from browser_support import (
     DESKTOP, assert_no_console_errors, badge_of, find, gone, login, make_driver, require_browser, screenshot, wait,
     wait_message,
 )
-from switchboard_fixture import Switchboard
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(scope="module")
-def server():
-    require_browser()
-    s = Switchboard()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def browser():
-    require_browser()
-    drivers = []
-
-    def open_browser(size=DESKTOP):
-        driver = make_driver(size)
-        drivers.append(driver)
-        return driver
-
-    yield open_browser
-    for driver in drivers:
-        try:
-            for entry in driver.get_log("browser"):
-                print(f"console {entry['level']}: {entry['message']}")
-        finally:
-            driver.quit()
 
 
 def make_room(server, token, kind="public"):

@@ -7,17 +7,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from browser_support import DESKTOP, assert_no_console_errors, find, login, make_driver, require_browser, send_message, wait, wait_message
-from switchboard_fixture import Switchboard
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(scope="module")
-def server():
-    require_browser()
-    s = Switchboard()
-    yield s
-    s.stop()
 
 
 @pytest.fixture

@@ -19,33 +19,6 @@ from switchboard_fixture import Switchboard
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(scope="module")
-def server():
-    require_browser()
-    s = Switchboard()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def browser():
-    require_browser()
-    drivers = []
-
-    def open_browser(size=DESKTOP):
-        driver = make_driver(size)
-        drivers.append(driver)
-        return driver
-
-    yield open_browser
-    for driver in drivers:
-        try:
-            for entry in driver.get_log("browser"):
-                print(f"console {entry['level']}: {entry['message']}")
-        finally:
-            driver.quit()
-
-
 def make_room(server, token, name=None, kind="public", **extra):
     r = server.api("POST", "/rooms", token=token, json={"name": name or f"room-{uuid.uuid4().hex[:6]}", "kind": kind, **extra})
     assert r.status_code == 201, r.text
