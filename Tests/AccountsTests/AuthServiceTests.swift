@@ -216,4 +216,27 @@ struct AuthServiceTests {
             _ = try await strong.login(login: "rehash", password: "password one", client: AuthHarness.client)
         }
     }
+
+    @Test("a guest's access token ends with its session; the expiry sweep revokes its (expired) session", arguments: TestDatabases.kinds)
+    func guestExpiryRevokes(kind: DatabaseKind) async throws {
+        var settings = AuthSettings()
+        settings.guestSessionLifetime = .seconds(120)
+        try await AuthHarness.with(kind, settings: settings) { h in
+            let started = h.clock.now
+            let guest = try await h.auth.startGuest(displayName: "Visitor", client: AuthHarness.client)
+            // The access TTL is 900 s; the guest's session ends after 120 s: so does the token.
+            #expect(guest.accessTokenExpiresAt <= started.addingTimeInterval(120))
+            h.clock.advance(60)
+            let identity = try await h.auth.tokens.verify(guest.accessToken)
+            let reissued = try #require(try await h.auth.reissueAccessToken(for: identity))
+            #expect(reissued.expiresAt <= started.addingTimeInterval(120))
+            h.clock.advance(61)
+            #expect(await apiCode { _ = try await h.auth.tokens.verify(guest.accessToken) } != nil)
+            // The sweep: the session ended at the guest's expiry, yet its sockets must be closed.
+            #expect(try await h.auth.expiredGuests(limit: 10) == [guest.user.id])
+            _ = try await h.auth.removeExpiredGuest(userID: guest.user.id)
+            #expect(h.revocations.sessionIDs == [guest.sessionID])
+            #expect(h.revocations.reasons == ["guest_expired"])
+        }
+    }
 }

@@ -73,9 +73,14 @@ public struct AccessTokenService: Sendable {
         self.sessionLiveness = sessionLiveness
     }
 
-    public func issue(userID: Int64, sessionID: String) async throws -> (token: String, expiresAt: Date) {
+    /// - Parameter notAfter: the session's absolute expiry: the token's `exp` is the earlier of
+    ///   now + TTL and this (whole seconds, rounded down), so a token never outlives its session
+    ///   (a guest's session ends after hours, sooner than a token issued near its end would).
+    public func issue(userID: Int64, sessionID: String, notAfter: Date? = nil) async throws -> (token: String, expiresAt: Date) {
         let now = clock.now()
-        let expiresAt = Date(timeIntervalSince1970: (now.timeIntervalSince1970 + ttl.seconds).rounded(.down))
+        var seconds = now.timeIntervalSince1970 + ttl.seconds
+        if let notAfter { seconds = min(seconds, notAfter.timeIntervalSince1970) }
+        let expiresAt = Date(timeIntervalSince1970: seconds.rounded(.down))
         let claims = AccessClaims(
             sub: .init(value: String(userID)), sid: sessionID, iat: .init(value: now), exp: .init(value: expiresAt),
             iss: .init(value: AccessClaims.issuer), aud: .init(value: [AccessClaims.audience]), typ: AccessClaims.type

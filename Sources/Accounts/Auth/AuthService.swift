@@ -195,7 +195,7 @@ public struct AuthService: Sendable {
                 expiresAt: expiresAt, userAgent: client.userAgent, ip: client.ip, on: db
             )
         }
-        let access = try await tokens.issue(userID: user.id, sessionID: sessionID)
+        let access = try await tokens.issue(userID: user.id, sessionID: sessionID, notAfter: Date(millis: expiresAt))
         logger.info("session started", metadata: ["user.id": "\(user.id)"])
         return IssuedTokens(
             accessToken: access.token, accessTokenExpiresAt: access.expiresAt, refreshToken: refresh,
@@ -246,7 +246,7 @@ public struct AuthService: Sendable {
             guard user.disabledAt == nil else {
                 throw ServiceError(.accountDisabled, message: "This account has been disabled by an administrator.")
             }
-            let access = try await tokens.issue(userID: userID, sessionID: sessionID)
+            let access = try await tokens.issue(userID: userID, sessionID: sessionID, notAfter: Date(millis: absoluteExpiry))
             return IssuedTokens(
                 accessToken: access.token, accessTokenExpiresAt: access.expiresAt, refreshToken: newRefresh,
                 refreshTokenExpiresAt: Date(millis: min(absoluteExpiry, now + settings.sessionIdleTimeout.millis)),
@@ -267,10 +267,12 @@ public struct AuthService: Sendable {
 
     /// A fresh access token for a live session (the relay's refresh-on-event).
     public func reissueAccessToken(for identity: AccessIdentity) async throws -> (token: String, expiresAt: Date)? {
-        guard try await isSessionActive(identity.sessionID) else { return nil }
         let now = self.now
+        let idle = settings.sessionIdleTimeout.millis
+        guard let session = try await database.read({ db in try await sessions.find(id: identity.sessionID, on: db) }),
+              session.revokedAt == nil, session.expiresAt > now, session.lastUsedAt + idle > now else { return nil }
         try await database.write { db in try await sessions.touch(id: identity.sessionID, now: now, on: db) }
-        return try await tokens.issue(userID: identity.userID, sessionID: identity.sessionID)
+        return try await tokens.issue(userID: identity.userID, sessionID: identity.sessionID, notAfter: Date(millis: session.expiresAt))
     }
 
     public func logout(_ identity: AccessIdentity) async throws {

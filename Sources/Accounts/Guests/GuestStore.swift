@@ -63,14 +63,18 @@ public struct GuestStore: Sendable {
     }
 
     /// Retires an expired guest: deletes its sessions (their refresh tokens cascade) and marks
-    /// it disabled at `now`; returns the ids of the sessions that were still live, for
+    /// it disabled at `now`; returns the ids of the sessions that had not been revoked (expired
+    /// ones included: their sockets may still be open), for
     /// ``AuthService/notifyRevoked(userID:sessionIDs:reason:)``.
     public func retire(userID: Int64, now: Int64, on db: any SQLDatabase) async throws -> [String] {
         struct Row: Decodable { let id: String; let revokedAt: Int64?; let expiresAt: Int64 }
         try await db.raw("UPDATE users SET disabled_at = \(bind: now), updated_at = \(bind: now) WHERE id = \(bind: userID)").run()
         let rows = try await db.raw("DELETE FROM sessions WHERE user_id = \(bind: userID) RETURNING id, revoked_at, expires_at")
             .all(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns)
-        return rows.filter { $0.revokedAt == nil && $0.expiresAt > now }.map(\.id)
+        // Every session not already revoked, including those that ended at the guest's expiry
+        // (all of them: a guest's session ends exactly at `guest_expires_at`): their sockets
+        // are still open and must be closed.
+        return rows.filter { $0.revokedAt == nil }.map(\.id)
     }
 
     /// Deletes the guest's row when nothing refers to it any more; false when something does
