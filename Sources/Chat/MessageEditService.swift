@@ -30,7 +30,8 @@ public struct MessageEditService: Sendable {
     /// and sets `editedAt`. `roomID`, when given, must be the message's room.
     ///
     /// Throws `validation_failed` (`body`), `message_not_found` (unknown, another room's, or the
-    /// caller is not a member), `message_deleted`, `not_message_author`, `edit_window_passed`.
+    /// caller is not a member), `message_deleted`, `not_message_author`, `muted` (with the seconds
+    /// left as `retryAfter`, as a send: a mute stops every change of the room's content), `edit_window_passed`.
     public func edit(userID: Int64, roomID: Int64?, messageID: Int64, body rawBody: String) async throws -> MessageUpdatedEvent {
         let body = try MessageService.validBody(rawBody)
         let now = clock.now().millis
@@ -39,6 +40,7 @@ public struct MessageEditService: Sendable {
             let target = try await messages.target(messageID: messageID, userID: userID, roomID: roomID, on: db)
             guard target.deletedAt == nil else { throw ServiceError.messageDeleted }
             guard target.authorId == userID else { throw ServiceError.notMessageAuthor }
+            try target.requireNotMuted(now: now)
             guard MessageRules.mayEdit(createdAt: target.createdAt, now: now, window: window) else { throw ServiceError.editWindowPassed }
             try await db.raw("UPDATE messages SET body = \(bind: body), edited_at = \(bind: now) WHERE id = \(bind: messageID)").run()
             // The UPDATE dropped the old mentions (a trigger of migration 0009); the new body's count from here.
@@ -99,8 +101,19 @@ struct MessageTarget: Decodable, Sendable {
     let createdAt: Int64
     let deletedAt: Int64?
     let memberRole: String
+    /// The acting user's mute in the room (`room_mutes.expires_at`, ms), if any, lapsed or not.
+    let mutedUntil: Int64?
 
     var role: RoomRole { RoomRole(rawValue: memberRole) ?? .member }
+
+    /// Throws `muted` (with the seconds left as `retryAfter`, as a send does) while the acting
+    /// user's mute lasts at `now`: a muted member may not edit or react either.
+    func requireNotMuted(now: Int64) throws {
+        if let until = mutedUntil, until > now {
+            let seconds = ModerationService.remainingSeconds(until: until, now: now)
+            throw ServiceError(.muted, message: "You are muted in this room for \(seconds) more seconds.", retryAfter: seconds)
+        }
+    }
 }
 
 extension MessageStore {
@@ -110,7 +123,8 @@ extension MessageStore {
     /// turns and none acts on a message another just deleted; SQLite has one writer.
     func target(messageID: Int64, userID: Int64, roomID: Int64?, on db: any SQLDatabase) async throws -> MessageTarget {
         var query: SQLQueryString = """
-            SELECT m.id, m.room_id, m.author_id, m.created_at, m.deleted_at, ms.role AS member_role
+            SELECT m.id, m.room_id, m.author_id, m.created_at, m.deleted_at, ms.role AS member_role,
+                   (SELECT expires_at FROM room_mutes WHERE room_id = m.room_id AND user_id = \(bind: userID)) AS muted_until
             FROM messages m JOIN memberships ms ON ms.room_id = m.room_id AND ms.user_id = \(bind: userID)
             WHERE m.id = \(bind: messageID)
             """

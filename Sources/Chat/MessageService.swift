@@ -77,12 +77,19 @@ public struct MessageService: Sendable {
 
     /// A page of a room's history in ascending id order (``MessageStore/page(roomID:before:after:limit:on:)``);
     /// `limit` defaults to 50 and is clamped to 1...``maxPageSize``. A public room's history is
-    /// readable by anyone; other rooms', by members only (`not_a_member`).
+    /// readable by anyone but a guest when the room does not allow guests (`guest_not_allowed`,
+    /// unless the guest is a member); other rooms', by members only (`not_a_member`).
     public func history(userID: Int64, roomID: Int64, before: Int64?, after: Int64?, limit: Int?) async throws -> (messages: [ChatMessage], hasMore: Bool) {
         let limit = min(max(limit ?? 50, 1), Self.maxPageSize)
         return try await database.read { db in
             guard let room = try await rooms.find(id: roomID, on: db) else { throw ServiceError.roomNotFound }
-            if room.roomKind != .public, try await rooms.membership(roomID: roomID, userID: userID, on: db) == nil { throw ServiceError.notAMember }
+            if try await rooms.membership(roomID: roomID, userID: userID, on: db) == nil {
+                guard room.roomKind == .public else { throw ServiceError.notAMember }
+                // A guest reads a public room it is not in only when the room allows guests (discovery hides the others).
+                if try await UserStore().find(id: userID, on: db)?.isGuest == true, !(try await rooms.allowsGuests(roomID: roomID, on: db)) {
+                    throw GuestRules.refuse("This room does not allow guests.")
+                }
+            }
             let page = try await messages.page(roomID: roomID, before: before, after: after, limit: limit, viewer: userID, on: db)
             let mentioned = try await MentionStore().mentioned(messageIDs: page.messages.map(\.id), on: db)
             return (page.messages.map { record in

@@ -49,7 +49,9 @@ public struct ModerationService: Sendable {
 
     /// Checks, in this order: the room exists, the caller is a member, the room is not direct,
     /// the caller's role is at least `minimum` (``requireRole(actorID:roomID:minimum:on:)``), the target is not the caller and exists, is a
-    /// member (when `targetMustBeMember`), and ranks below the caller.
+    /// member (when `targetMustBeMember`), and ranks below the caller: a server admin ranks above
+    /// every room role, as actor (acts on anyone, owners included) and as target (no room role
+    /// acts on one); two server admins are peers.
     func acting(actorID: Int64, roomID: Int64, targetID: Int64, minimum: RoomRole, targetMustBeMember: Bool,
                 on db: any SQLDatabase) async throws -> Acting {
         let (room, actorRole) = try await requireRole(actorID: actorID, roomID: roomID, minimum: minimum, on: db)
@@ -61,7 +63,13 @@ public struct ModerationService: Sendable {
         if targetMustBeMember && targetRole == nil {
             throw ServiceError(.memberNotFound, message: "That user is not a member of this room.")
         }
-        guard RoomRules.outranks(actorRole, targetRole) else {
+        // Server roles rank above every room role (issue 16: "admin above everyone"): a server
+        // admin acts on anyone in any room, owners included; room staff never act on a server
+        // admin, and server admins are peers of each other.
+        let actorIsServerAdmin = actor.isAdmin && actor.disabledAt == nil
+        let targetIsServerAdmin = target.isAdmin && target.disabledAt == nil
+        let allowed = targetIsServerAdmin ? false : (actorIsServerAdmin || RoomRules.outranks(actorRole, targetRole))
+        guard allowed else {
             throw ServiceError(.cannotActOnPeer, message: "You cannot act on a member whose role is equal to or above yours.")
         }
         return Acting(room: room, actor: Self.summary(actor), actorRole: actorRole, target: Self.summary(target), targetRole: targetRole)

@@ -32,19 +32,22 @@ public struct AuditRecord: Codable, Sendable, Equatable {
     public var targetId: Int64?
     public var targetUsername: String?
     public var targetDisplayName: String?
+    /// `users.guest_expires_at` of the actor and the target: set for a guest (its summary says `guest: true`).
+    public var actorGuestExpiresAt: Int64? = nil
+    public var targetGuestExpiresAt: Int64? = nil
     public var role: String?
     public var reason: String?
     public var expiresAt: Int64?
     public var createdAt: Int64
 
     public var wire: AuditEntry {
-        func summary(_ id: Int64?, _ username: String?, _ name: String?) -> UserSummary? {
+        func summary(_ id: Int64?, _ username: String?, _ name: String?, _ guestExpiresAt: Int64?) -> UserSummary? {
             guard let id, let username else { return nil }
-            return UserSummary(id: id, username: username, displayName: name ?? username)
+            return UserSummary(id: id, username: username, displayName: name ?? username, guest: guestExpiresAt != nil)
         }
         return AuditEntry(
-            id: id, action: ModerationAction(rawValue: action) ?? .role, actor: summary(actorId, actorUsername, actorDisplayName),
-            target: summary(targetId, targetUsername, targetDisplayName), role: role.flatMap(RoomRole.init(rawValue:)), reason: reason,
+            id: id, action: ModerationAction(rawValue: action) ?? .role, actor: summary(actorId, actorUsername, actorDisplayName, actorGuestExpiresAt),
+            target: summary(targetId, targetUsername, targetDisplayName, targetGuestExpiresAt), role: role.flatMap(RoomRole.init(rawValue:)), reason: reason,
             until: expiresAt.map { WireTime.string(millis: $0) }, createdAt: WireTime.string(millis: createdAt)
         )
     }
@@ -140,6 +143,7 @@ public struct ModerationStore: Sendable {
             """
             SELECT a.id, a.action, a.actor_id, ua.username AS actor_username, ua.display_name AS actor_display_name,
                    a.target_id, ut.username AS target_username, ut.display_name AS target_display_name,
+                   ua.guest_expires_at AS actor_guest_expires_at, ut.guest_expires_at AS target_guest_expires_at,
                    a.role, a.reason, a.expires_at, a.created_at
             FROM room_audit_log a
             LEFT JOIN users ua ON ua.id = a.actor_id

@@ -32,7 +32,8 @@ public struct ReactionService: Sendable {
     ///
     /// Throws `validation_failed` (`emoji`: not one emoji, or a 21st different emoji),
     /// `message_not_found` (unknown, another room's, or the caller is not a member),
-    /// `message_deleted`.
+    /// `message_deleted`, `muted` (adding only, with the seconds left as `retryAfter`, as a
+    /// send; a muted member may still take a reaction back).
     public func react(userID: Int64, roomID: Int64?, messageID: Int64, emoji raw: String, added: Bool) async throws -> (event: ReactionEvent, changed: Bool) {
         let emoji: String
         switch MessageRules.emoji(raw) {
@@ -45,6 +46,7 @@ public struct ReactionService: Sendable {
             guard target.deletedAt == nil else { throw ServiceError.messageDeleted }
             let changed: Bool
             if added {
+                try target.requireNotMuted(now: now)
                 let present = try await reactions.emoji(messageID: messageID, on: db)
                 if !present.contains(emoji), present.count >= MessageRules.maxEmojiPerMessage {
                     throw ServiceError.validation(["emoji": "a message takes at most \(MessageRules.maxEmojiPerMessage) different emoji"])

@@ -257,6 +257,88 @@ struct ModerationTests {
         }
     }
 
+    @Test("a mute refuses edits and new reactions too, with the same muted error and seconds left; taking a reaction back and deleting still work", arguments: TestDatabases.kinds)
+    func muteBlocksEditsAndReactions(kind: DatabaseKind) async throws {
+        try await Harness.with(kind) { h in
+            let owner = try await h.user("owner"), bob = try await h.user("bob")
+            let room = try await h.rooms.create(userID: owner, .init(name: "Hushed", kind: .public, topic: nil, password: nil)).id
+            _ = try await h.rooms.join(userID: bob, roomID: room)
+            let mine = try await h.send(bob, room, "before the mute")
+            _ = try await h.chat.reactions.react(userID: bob, roomID: room, messageID: mine.id, emoji: "👍", added: true)
+            _ = try await h.moderation.mute(actorID: owner, roomID: room, targetID: bob, durationSeconds: 600, reason: nil)
+            h.clock.advance(100)
+            func refusal(_ body: () async throws -> Void) async -> ServiceError? {
+                do { try await body(); return nil } catch { return error as? ServiceError }
+            }
+            let edit = await refusal { _ = try await h.chat.edits.edit(userID: bob, roomID: room, messageID: mine.id, body: "sneaky") }
+            #expect(edit?.code == .muted && edit?.retryAfter == 500)
+            let react = await refusal { _ = try await h.chat.reactions.react(userID: bob, roomID: room, messageID: mine.id, emoji: "🎉", added: true) }
+            #expect(react?.code == .muted && react?.retryAfter == 500)
+            #expect(await refusal { _ = try await h.chat.reactions.react(userID: bob, roomID: room, messageID: mine.id, emoji: "👍", added: false) } == nil)
+            // Nothing changed: the body is the old one.
+            let stored = try await h.db.read { sql in try await MessageStore().find(id: mine.id, on: sql) }
+            #expect(stored?.body == "before the mute" && stored?.editedAt == nil)
+            // The mute ends: both work again.
+            h.clock.advance(500)
+            _ = try await h.chat.edits.edit(userID: bob, roomID: room, messageID: mine.id, body: "after the mute")
+            _ = try await h.chat.reactions.react(userID: bob, roomID: room, messageID: mine.id, emoji: "🎉", added: true)
+        }
+    }
+
+    @Test("a server admin ranks above every room role: room staff cannot act on one, one acts on owners too", arguments: TestDatabases.kinds)
+    func serverAdminAboveEveryone(kind: DatabaseKind) async throws {
+        try await Harness.with(kind) { h in
+            let owner = try await h.user("owner")
+            let room = try await h.rooms.create(userID: owner, .init(name: "Ranks", kind: .public, topic: nil, password: nil)).id
+            let moderator = try await h.member("moddy", of: room, role: .moderator)
+            let boss = try await h.member("boss", of: room, role: .member)
+            let coOwner = try await h.member("coowner", of: room, role: .owner)
+            try await h.db.write { sql in try await sql.raw("UPDATE users SET server_role = 'admin' WHERE id = \(bind: boss)").run() }
+            let m = h.moderation
+            // Room staff, the owner included, cannot act on a server admin who is a plain member.
+            for actor in [moderator, owner] {
+                #expect(await apiCode { try await m.mute(actorID: actor, roomID: room, targetID: boss, durationSeconds: 60, reason: nil) } == "cannot_act_on_peer")
+                #expect(await apiCode { try await m.ban(actorID: actor, roomID: room, targetID: boss, reason: nil) } == "cannot_act_on_peer")
+                #expect(await apiCode { try await m.kick(actorID: actor, roomID: room, targetID: boss, reason: nil) } == "cannot_act_on_peer")
+            }
+            #expect(await apiCode { try await m.setRole(actorID: owner, roomID: room, targetID: boss, role: .moderator) } == "cannot_act_on_peer")
+            // The server admin acts on an owner: demotes one, mutes and kicks another.
+            _ = try await m.setRole(actorID: boss, roomID: room, targetID: coOwner, role: .member)
+            #expect(try await h.role(of: coOwner, in: room) == .member)
+            _ = try await m.mute(actorID: boss, roomID: room, targetID: owner, durationSeconds: 60, reason: nil)
+            _ = try await m.kick(actorID: boss, roomID: room, targetID: owner, reason: nil)
+            #expect(try await h.role(of: owner, in: room) == nil)
+        }
+    }
+
+    @Test("the audit log marks a guest actor or target guest: true, as every other user summary", arguments: TestDatabases.kinds)
+    func auditLogMarksGuests(kind: DatabaseKind) async throws {
+        try await Harness.with(kind) { h in
+            let owner = try await h.user("owner")
+            let room = try await h.rooms.create(userID: owner, .init(name: "Visitors", kind: .public, topic: nil, password: nil)).id
+            let visitor = try await h.member("visitor", of: room, role: .guest)
+            try await h.db.write { sql in try await sql.raw("UPDATE users SET guest_expires_at = 9999999999999 WHERE id = \(bind: visitor)").run() }
+            _ = try await h.moderation.mute(actorID: owner, roomID: room, targetID: visitor, durationSeconds: 60, reason: nil)
+            let entry = try #require(try await h.moderation.auditLog(actorID: owner, roomID: room, before: nil, limit: 10).entries.first)
+            #expect(entry.target?.id == visitor && entry.target?.guest == true)
+            #expect(entry.actor?.id == owner && entry.actor?.guest == nil)
+        }
+    }
+
+    @Test("a guest reads a public room's history only when the room allows guests (or it is a member)", arguments: TestDatabases.kinds)
+    func guestHistoryNeedsAllowGuests(kind: DatabaseKind) async throws {
+        try await Harness.with(kind) { h in
+            let owner = try await h.user("owner"), visitor = try await h.user("visitor"), reader = try await h.user("reader")
+            try await h.db.write { sql in try await sql.raw("UPDATE users SET guest_expires_at = 9999999999999 WHERE id = \(bind: visitor)").run() }
+            let room = try await h.rooms.create(userID: owner, .init(name: "Accounts only", kind: .public, topic: nil, password: nil)).id
+            _ = try await h.send(owner, room, "members' talk")
+            #expect(await apiCode { try await h.chat.messages.history(userID: visitor, roomID: room, before: nil, after: nil, limit: nil) } == "guest_not_allowed")
+            #expect(try await h.chat.messages.history(userID: reader, roomID: room, before: nil, after: nil, limit: nil).messages.count == 1)
+            try await h.db.write { sql in try await RoomStore().setAllowGuests(roomID: room, true, on: sql) }
+            #expect(try await h.chat.messages.history(userID: visitor, roomID: room, before: nil, after: nil, limit: nil).messages.count == 1)
+        }
+    }
+
     @Test("moderators and up delete others' messages; members and guests only their own", arguments: TestDatabases.kinds)
     func deletingOthersMessages(kind: DatabaseKind) async throws {
         try await Harness.with(kind) { h in
