@@ -172,6 +172,49 @@ struct RecoveryTests {
         }
     }
 
+    @Test("a deleted or edited message's old body leaves the event log in the same change; a recovering session never gets it", arguments: TestApp.databaseKinds)
+    func deleteAndEditRedactTheLog(kind: DatabaseKind) async throws {
+        let configuration = try Self.configuration(kind)
+        try await Self.withApp(configuration) { client, port in
+            let (ann, bob, room) = try await ChatREST.roomOfTwo(client)
+            func send(_ body: String) async throws -> Int64 {
+                let response = try await client.execute(
+                    uri: "/api/rooms/\(room)/messages", method: .post, headers: SessionRevocationHTTPTests.bearer(ann.token), body: .json(["body": body])
+                )
+                return Int64(try #require((response.json["message"] as? [String: Any])?["id"] as? Int))
+            }
+            let first = try await Client.connect(port: port, token: bob.token)
+            _ = try await send("seen")
+            _ = try await first.events(through: "message:new")
+            let pid = try #require(first.pid), offset = try #require(first.lastOffset)
+            first.close()
+
+            let doomed = try await send("to delete"), edited = try await send("before edit")
+            var response = try await client.execute(
+                uri: "/api/rooms/\(room)/messages/\(edited)", method: .patch, headers: SessionRevocationHTTPTests.bearer(ann.token), body: .json(["body": "after edit"])
+            )
+            #expect(response.status == .ok)
+            response = try await client.execute(uri: "/api/rooms/\(room)/messages/\(doomed)", method: .delete, headers: SessionRevocationHTTPTests.bearer(ann.token))
+            #expect(response.status == .ok || response.status == .noContent)
+
+            let db = try await DatabaseFactory.open(configuration.database, logger: TestApp.logger)
+            let stored = try await db.read { sql in
+                try await sql.raw("SELECT data FROM event_log").all().map { try $0.decode(column: "data", as: String.self) }
+            }
+            await db.shutdown()
+            #expect(!stored.isEmpty)
+            #expect(!stored.contains { $0.contains("to delete") || $0.contains("before edit") })
+
+            let again = try await Client.connect(port: port, token: bob.token, pid: pid, offset: offset)
+            defer { again.close() }
+            let events = try await again.events(through: "message:deleted")
+            let bodies = events.filter { $0.name == "message:new" || $0.name == "message:updated" }.compactMap { $0.args.first?["body"]?.stringValue }
+            #expect(bodies == ["", "after edit", "after edit"])
+            let replayedDelete = events.first { $0.name == "message:new" && $0.args.first?["id"]?.intValue == Int(doomed) }
+            #expect(replayedDelete?.args.first?["deletedAt"]?.stringValue != nil)
+        }
+    }
+
     @Test("a member who left a room while away recovers its own room:member left and nothing of that room after it", arguments: TestApp.databaseKinds)
     func leftWhileAway(kind: DatabaseKind) async throws {
         try await Self.withApp(try Self.configuration(kind)) { client, port in

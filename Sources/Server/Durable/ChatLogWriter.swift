@@ -26,6 +26,7 @@ struct ChatLogWriter: ChatEventLog {
     func append(_ deltas: [ChatDelta], on db: any SQLDatabase) async throws -> UInt64? {
         let entries = try deltas.compactMap(Self.entry)
         guard !entries.isEmpty else { return nil }
+        for delta in deltas { try await redactEarlierRows(for: delta, on: db) }
         let records = try await log.appendRecords(entries, on: db)
         // Kept for the tail until `committed(through:)`: delivered from memory, not read back.
         tail.keep(records)
@@ -37,8 +38,44 @@ struct ChatLogWriter: ChatEventLog {
         await tail.delivered(through: position)
     }
 
+    /// A delete erases the message's body from its earlier `message:new` / `message:updated`
+    /// rows (body "", `deletedAt` set, no `mentions`); an edit puts the new body (and its
+    /// `editedAt`, `mentions`) into them, so the pre-edit body is gone too. docs/PROTOCOL.md:
+    /// a deleted message's body is erased from storage, and the log is storage.
+    private func redactEarlierRows(for delta: ChatDelta, on db: any SQLDatabase) async throws {
+        guard case .messageChanged(let change) = delta else { return }
+        let earlier = [ChatEventName.messageNew, ChatEventName.messageUpdated]
+        switch change {
+        case .deleted(let event):
+            try await log.redact(messageID: event.id, events: earlier, on: db) { payload in
+                payload["body"] = .string("")
+                payload["deletedAt"] = .string(event.deletedAt)
+                payload["mentions"] = nil
+            }
+        case .updated(let event):
+            try await log.redact(messageID: event.id, events: earlier, on: db) { payload in
+                payload["body"] = .string(event.body)
+                payload["editedAt"] = .string(event.editedAt)
+                payload["mentions"] = event.mentions.map { .array($0.map { .number(Double($0)) }) }
+            }
+        case .reaction:
+            return
+        }
+    }
+
     /// The log row of one delta (nil for a presence change of a user in no room).
     static func entry(_ delta: ChatDelta) throws -> EventLogEntry? {
+        var entry = try baseEntry(delta)
+        switch delta {
+        case .messageCreated(let message): entry?.messageID = message.id
+        case .messageChanged(.updated(let event)): entry?.messageID = event.id
+        case .messageChanged(.deleted(let event)): entry?.messageID = event.id
+        default: break
+        }
+        return entry
+    }
+
+    private static func baseEntry(_ delta: ChatDelta) throws -> EventLogEntry? {
         switch delta {
         case .messageCreated(let message):
             // The hand-built JSONValue the ack also sends (ChatPayloads; its test holds it equal to

@@ -56,6 +56,10 @@ struct EventLogEntry: Sendable, Equatable {
     /// The arguments `data` was written from, when the entry was built from them: kept so this
     /// node's ``LogTail`` can deliver the committed entry without reading it back and parsing it.
     var arguments: [JSONValue]?
+    /// The message a `message:new` / `message:updated` / `message:deleted` row reports
+    /// (`event_log.message_id`, migration 0014), so a later delete or edit can find the message's
+    /// earlier rows exactly (``EventLogStore/redact(messageID:events:on:_:)``); nil otherwise.
+    var messageID: Int64?
 
     init(namespace: String = "/", event: String, data: String, rooms: [String], except: [String] = [], effect: LogEffect? = nil) {
         self.namespace = namespace
@@ -135,12 +139,12 @@ struct EventLogStore: Sendable {
             values.append(
                 """
                 (\(bind: entry.namespace), \(bind: Self.jsonArray(entry.rooms)), \(bind: Self.jsonArray(entry.except)),
-                 \(bind: entry.event), \(bind: entry.data), \(bind: effect), \(bind: now))
+                 \(bind: entry.event), \(bind: entry.data), \(bind: effect), \(bind: now), \(bind: entry.messageID))
                 """
             )
         }
         let query: SQLQueryString =
-            "INSERT INTO event_log (namespace, rooms, except_rooms, event, data, effect, created_at) VALUES "
+            "INSERT INTO event_log (namespace, rooms, except_rooms, event, data, effect, created_at, message_id) VALUES "
             + values.joined(separator: ", ") + " RETURNING seq"
         struct Row: Decodable { let seq: Int64 }
         // Identity / AUTOINCREMENT values are assigned in VALUES order; RETURNING's row order is
@@ -156,6 +160,27 @@ struct EventLogStore: Sendable {
                 arguments: try entry.arguments ?? JSONValue(parsing: entry.data).arrayValue ?? [],
                 rooms: Set(entry.rooms), except: Set(entry.except), effect: entry.effect, createdAt: now
             )
+        }
+    }
+
+    /// Rewrites, in the caller's transaction, the first argument (the payload object) of every
+    /// row of `events` that reports message `messageID` (found by the `message_id` column, never
+    /// by matching JSON text): how a delete erases the old body from the log and an edit the
+    /// pre-edit one. Rows already delivered stay delivered; what is replayed from now on (connection
+    /// state recovery) and what stays stored until pruning is the rewritten payload. Run it before
+    /// ``append(_:on:)`` (which must be the transaction's last statement).
+    func redact(messageID: Int64, events: [String], on db: any SQLDatabase, _ rewrite: (inout [String: JSONValue]) -> Void) async throws {
+        guard !events.isEmpty else { return }
+        struct Found: Decodable { let seq: Int64; let data: String }
+        let names = SQLList(events.map { SQLBind($0) })
+        let rows = try await db.raw(
+            "SELECT seq, data FROM event_log WHERE message_id = \(bind: messageID) AND event IN (\(names))"
+        ).all(decoding: Found.self)
+        for row in rows {
+            guard var arguments = try JSONValue(parsing: row.data).arrayValue, var payload = arguments.first?.objectValue else { continue }
+            rewrite(&payload)
+            arguments[0] = .object(payload)
+            try await db.raw("UPDATE event_log SET data = \(bind: JSONValue.array(arguments).jsonString) WHERE seq = \(bind: row.seq)").run()
         }
     }
 
