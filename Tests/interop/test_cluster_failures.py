@@ -78,6 +78,29 @@ def test_postgresql_restart_during_traffic_nodes_listen_again_and_deliver(cluste
         assert bodies.count(body) == 1, bodies
 
 
+def test_a_paused_node_is_declared_dead_and_announces_its_users_online_when_it_resumes(cluster, clients):
+    """kill -STOP of node B past CLUSTER_NODE_TIMEOUT: the others announce its user offline; kill
+    -CONT: B finds it was declared dead, writes its presence again and announces the user, still
+    connected to it, online (issue 13; before, the user stayed offline for everyone)."""
+    a_node, b_node = cluster.nodes[0], cluster.nodes[1]
+    watcher_user, paused = cluster.new_user("pwat"), cluster.new_user("paused")
+    cluster.room_of(watcher_user, paused)
+    watcher = clients(a_node, watcher_user)
+    on_b = clients(b_node, paused)
+    is_paused = lambda online: (lambda p: p["userId"] == paused["user"]["id"] and p["online"] is online)  # noqa: E731
+    watcher.wait_for("presence", is_paused(True))
+    b_node.process.send_signal(signal.SIGSTOP)
+    try:
+        watcher.wait_for("presence", is_paused(False), timeout=NODE_TIMEOUT_S + 10)
+        seen = len(watcher.events["presence"])
+    finally:
+        b_node.process.send_signal(signal.SIGCONT)
+    watcher.wait_for("presence", lambda p: is_paused(True)(p) and any(q is p for q in watcher.events["presence"][seen:]),
+                     timeout=NODE_TIMEOUT_S + 10)
+    assert not on_b.disconnected.is_set()
+    assert cluster.pg.sql(f"SELECT count(*) FROM presence_connections WHERE user_id = {paused['user']['id']}") == "1"
+
+
 def test_a_killed_node_is_declared_dead_its_users_go_offline_and_its_clients_reconnect_elsewhere(cluster, clients):
     """kill -9 of node C during steady traffic (senders on A, B and C). Counted by message id: every
     acked message is in the history exactly once, and every client that survived (on A and B) and
