@@ -191,3 +191,9 @@ let package = Package(
         ),
     ]
 )
+
+// A clean build of our targets prints no warnings: in them (never in dependencies) every
+// warning is an error.
+for target in package.targets {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.treatAllWarnings(as: .error)]
+}
