@@ -220,6 +220,23 @@ struct GuestAdminTests {
             while try await memberIDs().count > 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
             #expect(try await memberIDs().count == 1, "both guests left the room")
 
+            // The quiet guest's row is gone; the talker's stays as its message's author, marked a guest.
+            // The sweep takes the guest out of its rooms first, then ends its sessions (closing its
+            // sockets) and deletes its row: wait until that last step is done.
+            let quietID = Self.id(quietUser), talkerID = Self.id(talkerUser)
+            func readRows() async throws -> (UserRecord?, UserRecord?) {
+                try await Self.withDatabase(configuration) { db in
+                    try await db.read { sql in
+                        (try await UserStore().find(id: quietID, on: sql), try await UserStore().find(id: talkerID, on: sql))
+                    }
+                }
+            }
+            var rows = try await readRows()
+            while rows.0 != nil, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+                rows = try await readRows()
+            }
+
             // Their tokens and refresh tokens are dead.
             for token in [talker, quiet] {
                 let me = try await Self.call(client, .get, "/api/me", token)
@@ -229,14 +246,6 @@ struct GuestAdminTests {
                 uri: "/api/auth/refresh", method: .post, headers: Self.json, body: .json(["refreshToken": talkerRefresh])
             )
             #expect(refreshed.status == .unauthorized)
-
-            // The quiet guest's row is gone; the talker's stays as its message's author, marked a guest.
-            let quietID = Self.id(quietUser), talkerID = Self.id(talkerUser)
-            let rows = try await Self.withDatabase(configuration) { db in
-                try await db.read { sql in
-                    (try await UserStore().find(id: quietID, on: sql), try await UserStore().find(id: talkerID, on: sql))
-                }
-            }
             #expect(rows.0 == nil)
             #expect(rows.1?.isGuest == true && rows.1?.disabledAt != nil)
             let history = try await Self.call(client, .get, "/api/rooms/\(lobbyID)/messages", owner)
