@@ -175,4 +175,7 @@ def test_room_list_preview_and_mention_badge_follow_edits_and_deletes(server, br
     assert r.status_code in (200, 204), r.text
     wait(driver).until(lambda d: mention_badge_of(d, room["id"]) is None and preview(d) == "message deleted", "delete: no badge, no old text")
     assert "plan" not in find(driver, "#room-list").text
+    # A signed-in member's top bar (no Admin link, not a guest) shows no "null" for the absent parts.
+    top = find(driver, "#account").text
+    assert me["user"]["displayName"] in top and "Sessions" in top and "null" not in top
     assert_no_console_errors(driver)
