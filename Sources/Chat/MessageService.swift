@@ -100,6 +100,21 @@ public struct MessageService: Sendable {
         }
     }
 
+    /// Throws `muted` (with the seconds left as `retryAfter`, as a send) while `userID` is muted
+    /// in `roomID`: the gateway's `typing: true` asks here (a muted member does not type either).
+    public func requireNotMuted(userID: Int64, roomID: Int64) async throws {
+        struct Row: Decodable { let expiresAt: Int64 }
+        let now = clock.now().millis
+        let until = try await database.read { db in
+            try await db.raw("SELECT expires_at FROM room_mutes WHERE room_id = \(bind: roomID) AND user_id = \(bind: userID)")
+                .first(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns)?.expiresAt
+        }
+        if let until, until > now {
+            let seconds = ModerationService.remainingSeconds(until: until, now: now)
+            throw ServiceError(.muted, message: "You are muted in this room for \(seconds) more seconds.", retryAfter: seconds)
+        }
+    }
+
     // MARK: Sending
 
     /// A message that passed ``validate(userID:roomID:body:clientMsgID:replyTo:)``: `body` trimmed.

@@ -140,6 +140,25 @@ struct RealtimeGatewayTests {
         }
     }
 
+    @Test("a muted member's typing: true is refused with muted and retryAfter; a stop passes", arguments: TestApp.databaseKinds)
+    func mutedTyping(kind: DatabaseKind) async throws {
+        try await Self.withChat(kind) { client, port in
+            let (ann, bob, room) = try await ChatREST.roomOfTwo(client)
+            let b = try await ChatSocket.connect(port: port, token: bob.token)
+            defer { b.close() }
+            #expect(try await b.call("typing", ["roomId": Self.id(room), "typing": true])["ok"] == true)
+            let muted = try await client.execute(
+                uri: "/api/rooms/\(room)/mutes", method: .post, headers: SessionRevocationHTTPTests.bearer(ann.token),
+                body: .json(["userId": bob.id, "durationSeconds": 600])
+            )
+            #expect(muted.status.code < 300, "\(muted.status)")
+            let refused = try await b.call("typing", ["roomId": Self.id(room), "typing": true])
+            #expect(refused["ok"] == false && refused["error"]?.objectValue?["code"]?.stringValue == "muted", "\(refused)")
+            #expect(refused["error"]?.objectValue?["retryAfter"] == .number(600), "\(refused)")
+            #expect(try await b.call("typing", ["roomId": Self.id(room), "typing": false])["ok"] == true)
+        }
+    }
+
     @Test("failures ack {ok:false, error:{code, message, fields?}}", arguments: TestApp.databaseKinds)
     func errorAcks(kind: DatabaseKind) async throws {
         try await Self.withChat(kind) { client, port in

@@ -140,6 +140,8 @@ struct ChatGateway: Sendable {
         socket.on(ChatEventName.typing) { args, ack in
             await handle(socket, socketAuth, args, ack) { (request: TypingRequest, identity) in
                 guard socket.rooms.contains(ChatRooms.room(request.roomId)) else { throw ServiceError.notAMember }
+                // A muted member's `typing: true` is refused as its send would be (stops pass).
+                if request.typing { try await messages.requireNotMuted(userID: identity.userID, roomID: request.roomId) }
                 if typingLimiter.allow(roomID: request.roomId, typing: request.typing) {
                     try await namespace.to(ChatRooms.room(request.roomId)).except(ChatRooms.user(identity.userID)).volatile
                         .emit(ChatEventName.typing, TypingEvent(roomId: request.roomId, userId: identity.userID, typing: request.typing))
