@@ -32,6 +32,15 @@ struct AccountDeletionHTTPTests {
             let posted = try await client.execute(uri: "/api/rooms/\(roomID)/messages", method: .post, headers: Helpers.bearer(bob), body: .json(["body": "bye all", "clientMsgId": "m1"]))
             #expect(posted.status == .created)
 
+            // Nobody can take the name a deletion will give (it would make the deletion fail).
+            for squatter in ["deleted-\(bobID)", "Deleted-\(bobID)"] {
+                let squat = try await client.execute(
+                    uri: "/api/auth/register", method: .post, headers: Helpers.json,
+                    body: .json(["email": "\(squatter.lowercased())@example.com", "username": squatter, "password": Helpers.password])
+                )
+                #expect(squat.status == .unprocessableContent, "\(squatter)")
+            }
+
             // A wrong or missing password changes nothing.
             let wrong = try await client.execute(uri: "/api/me", method: .delete, headers: Helpers.bearer(bob), body: .json(["password": "not it"]))
             #expect(wrong.errorCode == "invalid_current_password")

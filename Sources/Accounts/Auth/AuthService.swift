@@ -96,6 +96,9 @@ public struct AuthService: Sendable {
         let username = validator.check("username", AccountValidation.username(input.username))
         let password = validator.check("password", AccountValidation.password(input.password))
         let displayName = validator.check("displayName", AccountValidation.displayName(input.displayName ?? input.username))
+        if let username, username.lowercased().hasPrefix(AccountDeletion.usernamePrefix) {
+            validator.check("username", Result<String, FieldProblem>.failure(FieldProblem(stringLiteral: "must not start with \"\(AccountDeletion.usernamePrefix)\" (kept for deleted accounts)")))
+        }
         if let username, username.hasPrefix(GuestStore.usernamePrefix) {
             validator.check("username", Result<String, FieldProblem>.failure(FieldProblem(stringLiteral: "must not start with \"\(GuestStore.usernamePrefix)\" (kept for guests)")))
         }

@@ -21,6 +21,9 @@ public struct AccountDeletion: Sendable {
 
     /// The name a deleted account shows, beside its messages.
     public static let displayName = "Deleted user"
+    /// Deleted accounts' usernames are `deleted-<id>`; registration, sign-in providers and the
+    /// admin CLI never give an account a username with this prefix (any letter case).
+    public static let usernamePrefix = "deleted-"
 
     /// `email`: the mail settings and outbox for the last mail (nil: none is sent).
     public init(auth: AuthService, email: (settings: EmailSettings, outbox: MailOutbox)?) {
@@ -48,11 +51,15 @@ public struct AccountDeletion: Sendable {
         let now = auth.now
         let mailer = self.mailer
         let placeholder = "deleted-\(user.id)@deleted.invalid"
+        // An account registered before the prefix was reserved may hold the name: then a random suffix.
+        let preferred = Self.usernamePrefix + "\(user.id)"
         let revoked = try await auth.database.write { db -> [String] in
             let ended = try await auth.sessions.revokeAll(userID: user.id, except: nil, reason: "account_deleted", now: now, on: db)
+            let taken = try await auth.users.findByUsername(preferred, on: db).map { $0.id != user.id } ?? false
+            let username = taken ? preferred + "-" + String(UInt32.random(in: .min ... .max), radix: 16) : preferred
             try await db.raw(
                 """
-                UPDATE users SET email = \(bind: placeholder), email_key = \(bind: placeholder), username = \(bind: "deleted-\(user.id)"),
+                UPDATE users SET email = \(bind: placeholder), email_key = \(bind: placeholder), username = \(bind: username),
                     display_name = \(bind: Self.displayName), password_hash = \(bind: UserRecord.noPasswordMarker),
                     email_verified_at = NULL, disabled_at = \(bind: now), deleted_at = \(bind: now), updated_at = \(bind: now)
                 WHERE id = \(bind: user.id)

@@ -245,7 +245,11 @@ public struct OAuthService: Sendable {
         }
         let local = String(email.split(separator: "@", omittingEmptySubsequences: false).first ?? "")
         for candidate in [preferred, local].compactMap({ $0 }) {
-            let value = clean(candidate)
+            var value = clean(candidate)
+            // The prefixes of guests' and deleted accounts' usernames are never given to an account.
+            for reserved in [GuestStore.usernamePrefix, AccountDeletion.usernamePrefix] where value.hasPrefix(reserved) {
+                value = "u" + value
+            }
             if value.count >= 3 { return value }
             if !value.isEmpty { return value + "_user" }
         }

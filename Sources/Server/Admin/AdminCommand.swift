@@ -39,6 +39,7 @@ struct Admin: AsyncParsableCommand {
                 problems += (error.fields ?? [:]).sorted(by: { $0.key < $1.key }).map { "\($0.key) \($0.value)" }
             }
             if let username, username.hasPrefix(GuestStore.usernamePrefix) { problems.append("username must not start with \"\(GuestStore.usernamePrefix)\"") }
+            if let username, username.lowercased().hasPrefix(AccountDeletion.usernamePrefix) { problems.append("username must not start with \"\(AccountDeletion.usernamePrefix)\"") }
             guard problems.isEmpty, let email, let username, let displayName else { fail(problems.joined(separator: "; ")) }
             let password = readPassword()
             if case .failure(let problem) = AccountValidation.password(password) { fail("password \(problem.message)") }

@@ -47,9 +47,10 @@ struct AdminStore: Sendable {
     }
 
     /// Sets or clears `disabled_at` (ms); false when there is no such user.
+    /// A deleted account (``AccountDeletion``) is neither disabled nor enabled again: false, as for no account.
     func setDisabled(userID: Int64, at millis: Int64?, now: Int64, on db: any SQLDatabase) async throws -> Bool {
         !(try await db.raw(
-            "UPDATE users SET disabled_at = \(bind: millis), updated_at = \(bind: now) WHERE id = \(bind: userID) RETURNING id"
+            "UPDATE users SET disabled_at = \(bind: millis), updated_at = \(bind: now) WHERE id = \(bind: userID) AND deleted_at IS NULL RETURNING id"
         ).all()).isEmpty
     }
 
