@@ -15,7 +15,7 @@ struct MethodNotAllowedTests {
         let app = try await buildApplication(try TestApp.configuration(), logger: TestApp.logger)
         try await app.test(.router) { client in
             let cases: [(HTTPRequest.Method, String, String)] = [
-                (.put, "/api/me", "GET, PATCH"),
+                (.put, "/api/me", "DELETE, GET, PATCH"),
                 (.get, "/api/auth/login", "POST"),
                 (.delete, "/api/rooms", "GET, POST"),
                 (.post, "/api/rooms/5/members", "GET"),
