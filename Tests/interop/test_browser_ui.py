@@ -748,7 +748,11 @@ def test_joins_leaves_and_renames_are_lines_in_the_timeline_not_messages(server,
     text_of(driver, "#messages li.event-line", "topic is now “Benches”")
     assert server.api("POST", f"/rooms/{room['id']}/leave", token=visitor["accessToken"]).status_code == 204
     text_of(driver, "#messages li.event-line", "Visitor left")
-    lines = [el.text.split("\n")[-1] for el in driver.find_elements("css selector", "#messages > li:not(.day-separator)")]
+    # A message's text is its .body (its action buttons follow it); a timeline line is the whole item.
+    lines = [
+        (el.find_element("css selector", ".body").text if el.find_elements("css selector", ".body") else el.text)
+        for el in driver.find_elements("css selector", "#messages > li:not(.day-separator)")
+    ]
     assert lines == ["first", "Visitor joined", f"The room was renamed “{new_name}”", "The topic is now “Benches”", "Visitor left"], lines
     # Not messages: nothing stored, nothing unread.
     assert [m["body"] for m in server.api("GET", f"/rooms/{room['id']}/messages", token=me["accessToken"]).json()["messages"]] == ["first"]
