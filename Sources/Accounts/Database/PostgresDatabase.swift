@@ -84,9 +84,4 @@ public final class PostgresDatabase: Database {
         return try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
     }
 
-    /// Runs `body`. Kept for callers written when the pool had to be started around them;
-    /// the pool now runs from `init`.
-    public func runWhile<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        try await body()
-    }
 }
