@@ -2,7 +2,9 @@
 silently"): a field never cuts what was typed or pasted; near its limit a counter says what
 is left, past it how far over, and the form refuses to send until it fits. Limits count
 Unicode scalars as the server does, so 200 emoji fit a 200-character topic (400 UTF-16 units,
-which the HTML maxlength attribute would have cut to 100)."""
+which the HTML maxlength attribute would have cut to 100). A counter counts what the server
+will count: spaces around a name are trimmed by the server, and so not counted; the "@" in
+front of a username on "Message someone" is dropped before sending, and so not counted."""
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -51,6 +53,10 @@ def test_a_long_room_name_is_kept_counted_and_refused_until_it_fits(server):
         for _ in range(6):
             name.send_keys(Keys.BACKSPACE)
         wait(driver).until(lambda d: count.text == "0 of 64 characters left")
+        # Trailing spaces: the server trims them, so they are not counted and do not block.
+        name.send_keys("   ")
+        wait(driver).until(lambda d: count.text == "0 of 64 characters left", f"counter says {count.text!r}")
+        assert name.get_attribute("value") == "n" * 64 + "   "
         topic = form.find_element(By.NAME, "topic")
         emoji_topic = "😀" * 200  # 200 scalars, 400 UTF-16 units
         put_text(driver, topic, emoji_topic)
@@ -61,6 +67,17 @@ def test_a_long_room_name_is_kept_counted_and_refused_until_it_fits(server):
         rooms = server.api("GET", "/rooms", token=me["accessToken"]).json()["rooms"]
         created = [r for r in rooms if r["name"] == "n" * 64]
         assert created and created[0]["topic"] == emoji_topic
+        # "Message someone": "@" and a 32-character username is 32 characters to the server.
+        driver.get(server.url + "/#/direct")
+        form = find(driver, "form#direct-form")
+        username = form.find_element(By.NAME, "username")
+        put_text(driver, username, "@" + "u" * 32)
+        count = counter_of(username)
+        wait(driver).until(lambda d: count.text == "0 of 32 characters left", f"counter says {count.text!r}")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        # Sent (nobody has that name), not refused here as too long.
+        wait(driver).until(lambda d: "Nobody has that username" in form.text, "the username was not sent")
+        assert "over" not in form.text
     finally:
         driver.quit()
 

@@ -59,9 +59,13 @@ function markInvalid(input, text) {
  * in the UTF-16 units of the HTML attribute, and it is never enforced by cutting what was
  * typed or pasted (the attribute would do that silently): from 80% of the limit a counter
  * says how many characters are left, past it how many are over, and the field fails
- * validation until it is short enough.
+ * validation until it is short enough. What is counted is `count(value)`: what the server
+ * will measure. By default the value without surrounding whitespace (the server trims names,
+ * topics, usernames and codes before measuring them, docs/openapi.yaml); passwords are
+ * counted whole (never trimmed); a form that drops more before sending (the "@" in front of
+ * a username) passes its own.
  */
-export function field({ label, name, type = "text", autocomplete, required = true, hint, value, minlength, maxlength, inputmode, autofocus }) {
+export function field({ label, name, type = "text", autocomplete, required = true, hint, value, minlength, maxlength, inputmode, autofocus, count: measured = type === "password" ? (text) => text : (text) => text.trim() }) {
   const id = `f-${name}-${Math.random().toString(36).slice(2, 8)}`;
   const hintId = hint ? `${id}-hint` : null;
   const errorId = `${id}-error`;
@@ -81,7 +85,7 @@ export function field({ label, name, type = "text", autocomplete, required = tru
   const count = maxlength ? h("p", { class: "field-count", id: countId, "aria-live": "polite", hidden: true }) : null;
   if (maxlength) {
     const refresh = () => {
-      const length = [...input.value].length;
+      const length = [...measured(input.value)].length;
       const over = length - maxlength;
       count.hidden = length < Math.ceil(maxlength * 0.8);
       count.classList.toggle("over", over > 0);
@@ -121,21 +125,31 @@ const FIELD_ALIASES = { login: ["login"], userId: ["username"], messageId: [], c
 /**
  * Shows an API error on a form: field messages next to their inputs (validation_failed,
  * username_taken…), the message in the form's alert, focus on the first bad field.
+ *
+ * An error about one field of the form only (a wrong password, a taken username) is said
+ * once, next to that field (the `overrides` text for its code if there is one, else the
+ * field's problem): the form's general line would only repeat it. The focus moves to the
+ * field, whose description (aria-describedby) is that line.
  */
 export function showError(form, error, overrides = {}) {
   clearErrors(form);
   let firstBad = null;
   const fields = error && error.fields ? error.fields : {};
+  const placed = [];
   for (const [name, problem] of Object.entries(fields)) {
     const names = [name, ...(FIELD_ALIASES[name] || [])];
     const input = names.map((n) => form.elements.namedItem(n)).find((el) => el && el.nodeType === 1);
     if (!input) continue;
+    placed.push(input);
     markInvalid(input, `${labelOf(input)} ${problem}.`.replace(/\.\.$/, "."));
     firstBad ||= input;
   }
+  const override = overrides[error?.code];
+  const single = placed.length === 1 && Object.keys(fields).length === 1;
+  if (single && override) markInvalid(placed[0], override);
   const general = form.querySelector(".form-error");
-  if (general) {
-    general.textContent = overrides[error?.code] || messageFor(error);
+  if (general && !single) {
+    general.textContent = override || messageFor(error);
     general.hidden = false;
   }
   // Focus the first bad field in the form's order.

@@ -177,13 +177,16 @@ export function showJoinByCode(context) {
   context.setContent("Join a private room", blockedNote(f, context.guest?.("join private rooms")), f);
 }
 
+/** A typed username as it is sent: without surrounding spaces and one "@" in front (as GET /users reads `q`). */
+const bareUsername = (text) => text.trim().replace(/^@/, "");
+
 export function showDirect(context) {
-  const fields = [field({ label: "Username", name: "username", autocomplete: "off", maxlength: 32, hint: "Their username, without the @." })];
+  const fields = [field({ label: "Username", name: "username", autocomplete: "off", maxlength: 32, count: bareUsername, hint: "Their username, with or without the @." })];
   const own = () => context.session.user?.username?.toLowerCase();
   const f = enterRoomForm(context, "direct-form", fields, "Start conversation", { user_not_found: "Nobody has that username." }, (values) => {
-    const username = values.username.trim().replace(/^@/, "");
+    const username = bareUsername(values.username);
     // Said in words here; the server's answer (a validation error on userId) would read "Username cannot start…".
-    if (username.toLowerCase() === own()) throw { code: "self", message: "That is your own username.", fields: { username: "is yours: enter the username of the person you want to write to" } };
+    if (username.toLowerCase() === own()) throw { code: "self", message: "That is your own username.", fields: { username: "is your own: enter the username of the person you want to write to" } };
     return ["/direct", { username }];
   });
   suggestPeople(context.session, f);
@@ -194,44 +197,121 @@ export function showDirect(context) {
  * Under the form's username field, the people whose username or display name starts with what
  * was typed, among those I share a room with (or whose username it is exactly):
  * `GET /api/users?q=`. Choosing one starts the conversation.
+ *
+ * The field and its list are a combobox with list autocomplete, as the WAI-ARIA Authoring
+ * Practices Guide's combobox pattern has it: the input is role=combobox with aria-controls
+ * (the listbox), aria-expanded (whether the list is shown) and aria-activedescendant (the
+ * option the arrows point at; the focus stays in the input); the list is role=listbox of
+ * role=option items. ArrowDown/ArrowUp move through the options (wrapping; on a closed list
+ * they open it), Enter takes the active option, Escape closes the list and keeps the text,
+ * a click takes an option.
  */
 function suggestPeople(session, f) {
   const input = f.elements.namedItem("username");
-  const list = h("ul", { class: "people-suggestions", id: "direct-suggestions", "aria-label": "People found", hidden: true });
+  const list = h("ul", { class: "people-suggestions", id: "direct-suggestions", role: "listbox", "aria-label": "People found", hidden: true });
+  input.setAttribute("role", "combobox");
+  input.setAttribute("aria-autocomplete", "list");
+  input.setAttribute("aria-controls", list.id);
+  input.setAttribute("aria-expanded", "false");
   input.closest(".field").append(list);
   let timer = null;
   let asked = "";
+  let users = []; // the people the list holds
+  let active = -1; // the index of the active option, or -1
+
+  const choose = (user) => {
+    input.value = user.username;
+    close();
+    f.requestSubmit();
+  };
+  const render = () => {
+    list.replaceChildren(
+      ...users.map((user, index) =>
+        h(
+          "li",
+          {
+            id: `direct-suggestion-${index}`,
+            role: "option",
+            class: ["person", index === active && "active"],
+            "aria-selected": String(index === active),
+            "data-username": user.username,
+            // mousedown: the focus stays in the input (the list would close on its blur).
+            onmousedown: (event) => event.preventDefault(),
+            onclick: () => choose(user),
+          },
+          h("bdi", {}, user.displayName),
+          " ",
+          h("span", { class: "muted" }, `@${user.username}`),
+          guestBadge(user),
+        ),
+      ),
+    );
+    if (active >= 0) input.setAttribute("aria-activedescendant", `direct-suggestion-${active}`);
+    else input.removeAttribute("aria-activedescendant");
+  };
+  const open = () => {
+    list.hidden = users.length === 0;
+    input.setAttribute("aria-expanded", String(!list.hidden));
+    render();
+  };
+  function close() {
+    active = -1;
+    list.hidden = true;
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+  }
+
   input.addEventListener("input", () => {
     clearTimeout(timer);
+    active = -1;
     timer = setTimeout(async () => {
-      const q = input.value.trim().replace(/^@/, "");
+      const q = bareUsername(input.value);
       asked = q;
       if (!q) {
-        list.hidden = true;
+        users = [];
+        close();
         return;
       }
-      let users = [];
+      let found = [];
       try {
-        users = (await session.api("GET", `/users?q=${encodeURIComponent(q)}&limit=8`)).users;
+        found = (await session.api("GET", `/users?q=${encodeURIComponent(q)}&limit=8`)).users;
       } catch {
-        users = []; // a failed lookup only means no suggestions; the form still works by username
+        found = []; // a failed lookup only means no suggestions; the form still works by username
       }
       if (asked !== q) return; // an older answer arriving late
-      clear(list);
-      for (const user of users) {
-        const choose = () => {
-          input.value = user.username;
-          list.hidden = true;
-          f.requestSubmit();
-        };
-        list.append(
-          h("li", {}, h("button", { type: "button", class: "link-button person", "data-username": user.username, onclick: choose },
-            h("bdi", {}, user.displayName), " ", h("span", { class: "muted" }, `@${user.username}`), guestBadge(user))),
-        );
-      }
-      list.hidden = users.length === 0;
+      users = found;
+      active = -1;
+      if (users.length) open();
+      else close();
     }, 150);
   });
+  input.addEventListener("keydown", (event) => {
+    if (event.isComposing || event.altKey || event.ctrlKey || event.metaKey) return;
+    const shown = !list.hidden;
+    switch (event.key) {
+      case "ArrowDown":
+      case "ArrowUp": {
+        if (users.length === 0) return;
+        const step = event.key === "ArrowDown" ? 1 : -1;
+        if (!shown) active = step > 0 ? 0 : users.length - 1;
+        else active = active < 0 ? (step > 0 ? 0 : users.length - 1) : (active + step + users.length) % users.length;
+        open();
+        break;
+      }
+      case "Enter":
+        if (!shown || active < 0) return; // the form's own submit
+        choose(users[active]);
+        break;
+      case "Escape":
+        if (!shown) return;
+        close();
+        break;
+      default:
+        return;
+    }
+    event.preventDefault();
+  });
+  input.addEventListener("blur", () => close());
 }
 
 /**
