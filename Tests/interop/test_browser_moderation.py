@@ -112,3 +112,38 @@ def test_a_members_menu_offers_only_what_my_role_allows(server, browser):
     assert r.status_code == 403 and r.json()["error"]["code"] == "banned_from_room"
     find(page, "#audit-log-button")
     assert_no_console_errors(page)
+
+
+def test_a_private_rooms_join_code_is_shown_to_the_roles_that_may_invite(server, browser):
+    """Issue 18: members of a private room see its join code when their role allows inviting
+    (owners and admins, RoomRules.mayManageRoom; GET /rooms gives the code to them only). A
+    role change while the room is open shows or hides the code at once."""
+    owner, carol = server.new_user("own"), server.new_user("carol")
+    room = server.api("POST", "/rooms", owner["accessToken"], json={"name": f"code-{uuid.uuid4().hex[:6]}", "kind": "private"}).json()
+    code = room["joinCode"]
+    assert code
+    r = server.api("POST", "/rooms/join-by-code", carol["accessToken"], json={"code": code})
+    assert r.status_code == 200, r.text
+    assert r.json().get("joinCode") is None
+
+    def set_role(role):
+        r = server.api("PUT", f"/rooms/{room['id']}/members/{carol['user']['id']}/role", owner["accessToken"], json={"role": role})
+        assert r.status_code == 200, r.text
+
+    page = browser()
+    open_room(page, server, carol, room)
+    find(page, "#room-title")
+    assert not page.find_elements("css selector", "#room-join-code")
+    set_role("moderator")  # moderates, but may not invite
+    text_of(page, "#messages .event-line", "moderator")
+    assert not page.find_elements("css selector", "#room-join-code")
+    set_role("admin")
+    assert find(page, "#room-join-code").text == code
+    screenshot(page, "private-room-code-for-admin")
+    set_role("member")
+    gone(page, "#room-join-code")
+    page.refresh()
+    find(page, "#room-title")
+    find(page, "#connection[data-state=connected]")
+    assert not page.find_elements("css selector", "#room-join-code")
+    assert_no_console_errors(page)

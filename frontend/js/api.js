@@ -8,6 +8,7 @@
 // refreshing again.
 
 const HINT_KEY = "switchboard.session"; // "1" while this browser probably has a session cookie
+const DELETION_WINDOW = 60000; // ms; how long a started account deletion colours the other tabs' events
 
 /** An error answer of the API: `{error: {code, message, fields?}}`, plus the HTTP status. */
 export class APIError extends Error {
@@ -74,6 +75,7 @@ export class Session extends EventTarget {
     this.generation = 0; // bumps whenever the token changes
     this.refreshing = null;
     this.timer = null;
+    this.deletingUntil = 0; // ms since the epoch; see deleteAccount
     this.channel = "BroadcastChannel" in globalThis ? new BroadcastChannel("switchboard-auth") : null;
     this.channel?.addEventListener("message", (event) => this.#onBroadcast(event.data));
   }
@@ -197,20 +199,38 @@ export class Session extends EventTarget {
    * Deletes the account (`DELETE /me`; `password` is null for an account without one). On
    * success the session ends here and in the other tabs ("ended", reason account_deleted);
    * on failure (wrong password, last owner of a room) it throws and nothing changes.
+   *
+   * The other tabs are told before the request too ("deleting"): the server leaves every
+   * room (`room:member` left), closes the sockets and refuses the refresh token before it
+   * answers, so another tab sees all of that before this one can say why. While a deletion
+   * is under way (`accountDeleting`) they read those as the deletion, not as "no longer a
+   * member" of a room or a disabled account.
    */
   async deleteAccount(password) {
     // The server ends our sockets before it answers: that is not a revocation to chase.
     this.loggingOut = true;
+    this.#markDeleting(true);
     try {
       await this.api("DELETE", "/me", password == null ? {} : { password });
     } catch (error) {
       this.loggingOut = false;
+      this.#markDeleting(false);
       throw error;
     }
     this.loggingOut = false;
-    this.channel?.postMessage({ type: "logout" });
+    this.channel?.postMessage({ type: "account_deleted" });
     this.#clear();
     this.#emit("ended", { reason: "account_deleted" });
+  }
+
+  /** Whether this tab or another one of this user is deleting the account right now. */
+  get accountDeleting() {
+    return Date.now() < this.deletingUntil;
+  }
+
+  #markDeleting(on) {
+    this.deletingUntil = on ? Date.now() + DELETION_WINDOW : 0;
+    this.channel?.postMessage({ type: "deleting", userId: this.user?.id, on });
   }
 
   /**
@@ -271,11 +291,19 @@ export class Session extends EventTarget {
       if (!this.accessToken) return;
       this.#clear();
       this.#emit("ended", { reason: "logout_elsewhere" });
+    } else if (message.type === "deleting") {
+      if (this.user && this.user.id === message.userId) this.deletingUntil = message.on ? Date.now() + DELETION_WINDOW : 0;
+    } else if (message.type === "account_deleted") {
+      this.#ended("account_deleted");
     }
   }
 
   #ended(reason) {
     if (!this.accessToken) return;
+    // A session that ends while the account is being deleted (its sockets closed, its refresh
+    // token refused as a disabled account's) ends because of the deletion.
+    if (this.accountDeleting) reason = "account_deleted";
+    this.deletingUntil = 0;
     this.#clear();
     this.#emit("ended", { reason });
   }

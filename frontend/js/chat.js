@@ -490,6 +490,9 @@ export class ChatApp {
         if (open?.members.has(event.user.id)) open.onMember(event); // my role changed
       } else {
         this.rooms.remove(event.roomId);
+        // The account is being deleted (here or in another tab): it leaves every room on the
+        // way, and the session's end says so; no notice about this one room.
+        if (this.session.accountDeleting) return;
         // Kicked or banned: the `member:kicked` / `member:banned` just before said by whom and why.
         const removal = this.removalNotice?.roomId === event.roomId ? this.removalNotice.text : null;
         this.removalNotice = null;
@@ -499,6 +502,16 @@ export class ChatApp {
       return;
     }
     const room = this.rooms.get(event.roomId);
+    // The other person of a direct message left it: only a deleted account does (DELETE /me
+    // leaves every room). The conversation stays, with "Deleted user" and no composer.
+    if (room?.kind === "direct" && event.change !== "joined" && room.peer?.id === event.user.id) {
+      room.peer = null;
+      this.rooms.update(room.id);
+      if (open) {
+        open.onPeerGone();
+        this.setTitle(open.name);
+      }
+    }
     const roleChange = event.change === "joined" && open?.members.has(event.user.id);
     if (room && !roleChange) {
       if (event.change === "joined") room.memberCount = (room.memberCount || 0) + 1;
@@ -516,6 +529,13 @@ export class ChatApp {
       const why = event.reason ? `: ${event.reason}` : "";
       if (eventName === ModerationEvent.ROLE) {
         room.role = event.role;
+        // A private room's join code is given to the roles that may invite (owner, admin:
+        // GET /rooms sends it to them only): it goes at once on a step down, and comes with
+        // the room's data, fetched again, on a step up.
+        if (room.kind === "private") {
+          if (!mayInvite(event.role)) room.joinCode = null;
+          else if (!room.joinCode) this.loadRooms().then(() => { if (this.view?.id === event.roomId) this.view.renderHeader(); });
+        }
         this.rooms.update(event.roomId);
       } else if (eventName === ModerationEvent.KICKED || eventName === ModerationEvent.BANNED) {
         const verb = eventName === ModerationEvent.BANNED ? "banned you from" : "removed you from";
@@ -553,6 +573,11 @@ export class ChatApp {
     this.presence.set(event.userId, event.online);
     this.view?.onPresence(event.userId, event.online);
   }
+}
+
+/** Whether `role` may invite to a private room and so sees its join code (the server's RoomRules.mayManageRoom). */
+function mayInvite(role) {
+  return role === "owner" || role === "admin";
 }
 
 /** The app's icon with a red badge carrying `text` (an SVG data: URL; the CSP allows data: images). */

@@ -8,9 +8,22 @@
 
 import { clear, formatBadge, h } from "./dom.js";
 
+/** The name a deleted account goes by (the server's AccountDeletion.displayName). */
+export const DELETED_USER = "Deleted user";
+
+/**
+ * Whether the other person of a direct message deleted their account. Deleting an account
+ * leaves every room (DELETE /me), so the conversation has no other member: GET /rooms gives
+ * no `peer`. A peer still listed under a deleted account's reserved username
+ * (`deleted-<id>`, AccountDeletion.usernamePrefix) is one too.
+ */
+export function peerDeleted(room) {
+  return room.kind === "direct" && (!room.peer || /^deleted-/i.test(room.peer.username || ""));
+}
+
 /** What a room is called: its name, or for a direct message the other person's. */
 export function roomName(room) {
-  if (room.kind === "direct") return room.peer ? room.peer.displayName || room.peer.username : "Direct message";
+  if (room.kind === "direct") return peerDeleted(room) ? DELETED_USER : room.peer.displayName || room.peer.username;
   return room.name;
 }
 
@@ -179,7 +192,7 @@ export class RoomList {
     const unread = room.unreadCount || 0;
     const isOpen = this.openId === room.id;
     const name = roomName(room);
-    const dot = room.kind === "direct" && room.peer ? this.presence.dot(room.peer.id) : null;
+    const dot = room.kind === "direct" && !peerDeleted(room) ? this.presence.dot(room.peer.id) : null;
     const kindLabel = { public: "#", private: "", direct: "@" }[room.kind] || "";
     const last = room.lastMessage;
     const preview = last ? (last.deletedAt || last.body === "" ? "message deleted" : last.body.slice(0, 80)) : room.topic || "";

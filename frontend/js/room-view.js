@@ -12,7 +12,7 @@ import { MentionAutocomplete } from "./mentions.js";
 import { MessageActions } from "./message-actions.js";
 import { MessageList } from "./message-list.js";
 import { RoomModeration, describeEvent } from "./moderation.js";
-import { roomName } from "./room-list.js";
+import { peerDeleted, roomName } from "./room-list.js";
 import { typingText } from "./typing.js";
 import { canSetGuests, guestSettingLine, roomSettingsButton } from "./guest.js";
 
@@ -20,6 +20,7 @@ const PAGE_SIZE = 50; // messages per history page
 const CATCH_UP_PAGE = 100; // messages per page when catching up after a reconnect
 const CATCH_UP_PAGES = 20; // at most this many pages; later ones come with the next reconnect
 const SEND_ACK_TIMEOUT = 20000; // ms; a send made while reconnecting waits in the buffer
+const DELETED_PEER_NOTE = "Their account was deleted: you can read this conversation, but nobody can reply in it any more.";
 
 export class RoomView {
   /**
@@ -85,10 +86,24 @@ export class RoomView {
     await Promise.all([this.loadInitial(), this.loadMembers()]);
   }
 
-  /** Turns the composer off, saying why, while the user may not post (or on again). */
+  /**
+   * Turns the composer off, saying why, while the user may not post (or on again): an
+   * unverified address, or a direct message whose other person deleted their account (the
+   * server refuses sends there; nobody would read them).
+   */
   applyVerification() {
-    this.composer.setDisabled(this.postingBlocked());
+    this.composer.setDisabled(peerDeleted(this.room) ? DELETED_PEER_NOTE : this.postingBlocked());
     this.members.render();
+  }
+
+  /** The other person of this direct message deleted their account (a `room:member` left). */
+  onPeerGone() {
+    this.renderHeader();
+    this.composer.rename(this.name);
+    this.messages.rename(this.name);
+    this.applyVerification();
+    this.announce(DELETED_PEER_NOTE);
+    this.loadMembers();
   }
 
   /** The room is no longer shown: stops typing notices; late answers are dropped. */
@@ -189,7 +204,7 @@ export class RoomView {
       "div",
       { class: "room-info" },
       h("a", { href: "#/rooms", class: "back-link" }, "‹ Rooms"),
-      h("h2", { id: "room-title", tabindex: "-1", dir: "auto", title: this.name }, h("bdi", {}, this.name), room.kind === "direct" && room.peer ? this.presence.dot(room.peer.id) : null),
+      h("h2", { id: "room-title", tabindex: "-1", dir: "auto", title: this.name }, h("bdi", {}, this.name), room.kind === "direct" && !peerDeleted(room) ? this.presence.dot(room.peer.id) : null),
       h("p", { class: "room-meta", title: meta }, kindText, room.kind === "public" && room.allowGuests ? h("span", { id: "room-guests-allowed" }, " · Guests allowed") : null, room.topic ? [" · ", h("bdi", {}, room.topic)] : "", room.joinCode ? [" · Code ", h("code", { id: "room-join-code" }, room.joinCode)] : null),
     );
     const actions = h("div", { class: "room-actions", id: "room-actions" });
