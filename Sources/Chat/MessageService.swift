@@ -10,9 +10,11 @@ import Synchronization
 ///
 /// A send is: ``validate(userID:roomID:body:clientMsgID:replyTo:)`` (no database), then a place
 /// in the next group-committed batch (``GroupCommit``: concurrent sends share one transaction;
-/// only when one of them fails is the batch written again with a savepoint each, so the failing
-/// send alone gets its error) where `insertBatched` writes it in one statement that
-/// also checks membership, verification and the reply target; the batch then moves each room's
+/// the whole batch is written by ``insertBatch(_:now:verification:messages:on:)`` in a fixed number
+/// of statements — the senders' standings and reply targets read once, one multi-row `INSERT` —
+/// and a send that may not be stored gets its own error as its result; only when that attempt
+/// throws is the batch written again with a savepoint and one `insertBatched` statement per
+/// send, so a failing send alone gets its error); the batch then moves each room's
 /// last message and each author's read cursor once, appends the batch's `message:new` deltas to the
 /// ``ChatEventLog`` (one append, the last statement before COMMIT), commits, and waits until this
 /// node delivered them before any of their senders is answered. Without a log (tests, tools) the
@@ -53,6 +55,9 @@ public struct MessageService: Sendable {
             item: { new, db in
                 try await Self.insertBatched(new, now: clock.now().millis, verification: verification, requireVerified: requireVerified,
                                              messages: store, rooms: rooms, on: db)
+            },
+            batch: { items, db in
+                try await Self.insertBatch(items, now: clock.now().millis, verification: verification, messages: store, on: db)
             },
             finish: { results, db in
                 let inserted = results.compactMap { try? $0.get() }.filter { !$0.duplicate }
@@ -154,7 +159,7 @@ public struct MessageService: Sendable {
     /// when it is allowed; when it wrote nothing, the reason, in this order: `room_not_found`
     /// (also for an unknown author), `not_a_member`, `email_unverified`, then a stored
     /// `clientMsgId` (earlier in this batch or before: a duplicate with the stored message),
-    /// then `muted` (with the seconds left as `retryAfter`), then `validation_failed` (`replyTo`).
+    /// then `direct_room` (the other person of a direct room left it), then `muted` (with the seconds left as `retryAfter`), then `validation_failed` (`replyTo`).
     static func insertBatched(
         _ new: NewMessage, now: Int64, verification: EmailVerificationGate, requireVerified: Bool, messages: MessageStore, rooms: RoomStore,
         on db: any SQLDatabase
@@ -179,6 +184,9 @@ public struct MessageService: Sendable {
            var existing = try await messages.find(roomID: new.roomID, authorID: new.authorID, clientMsgID: clientMsgID, on: db) {
             existing.mentions = try await MentionStore().mentioned(messageIDs: [existing.id], on: db)[existing.id]
             return SendOutcome(record: existing, duplicate: true)
+        }
+        if let members = standing.directMembers, members < 2 {
+            throw ServiceError(.directRoom, message: "The other person has left this conversation.")
         }
         if let until = standing.mutedUntil, until > now {
             // The same `now` as the statement's mute condition: exact, no second clock read.

@@ -103,8 +103,10 @@ public struct MessageStore: Sendable {
         return message
     }
 
-    /// A send's one statement in a group-committed batch: inserts the message only when the
-    /// author is a member of the room (and, with `requireVerified`, has a verified email, and
+    /// A send's one statement when a group-committed batch is written send by send (the
+    /// fallback of ``MessageService/insertBatch(_:now:verification:messages:on:)``): inserts the
+    /// message only when the author is a member of the room, not muted there, the room is not a
+    /// direct room its other person left (and, with `requireVerified`, has a verified email, and
     /// `replyTo`, when given, is a message of this room), unless this author's `clientMsgID` is
     /// stored in this room already (`ON CONFLICT DO NOTHING` on `messages_client_id`, which also
     /// sees a row written earlier in the same transaction). Returns the stored message with its
@@ -124,6 +126,8 @@ public struct MessageStore: Sendable {
                    CAST(\(bind: clientMsgID) AS TEXT), CAST(\(bind: replyTo) AS BIGINT), CAST(\(bind: now) AS BIGINT)
             WHERE EXISTS (SELECT 1 FROM memberships WHERE room_id = \(bind: roomID) AND user_id = \(bind: authorID))
               AND NOT EXISTS (SELECT 1 FROM room_mutes WHERE room_id = \(bind: roomID) AND user_id = \(bind: authorID) AND expires_at > \(bind: now))
+              AND NOT EXISTS (SELECT 1 FROM rooms WHERE id = \(bind: roomID) AND kind = 'direct'
+                              AND (SELECT COUNT(*) FROM memberships WHERE room_id = \(bind: roomID)) < 2)
             """
         if requireVerified {
             query += " AND EXISTS (SELECT 1 FROM users WHERE id = \(bind: authorID) AND email_verified_at IS NOT NULL)"

@@ -74,6 +74,9 @@ public struct SenderStanding: Sendable, Equatable {
     public var emailVerifiedAt: Int64?
     /// When the sender's mute in the room ends (ms since the epoch; possibly past); nil: never muted there.
     public var mutedUntil: Int64? = nil
+    /// Members of a direct room (nil for other kinds): fewer than two means the other person left
+    /// (their account was deleted), and nothing more can be sent there.
+    public var directMembers: Int64? = nil
 }
 
 /// Unread counts are exact up to this cap (the badge shows "999+" beyond it).
@@ -188,18 +191,20 @@ public struct RoomStore: Sendable {
     /// the sender's role in it (nil: not a member) and when the sender verified their email (ms;
     /// for ``EmailVerificationGate``). nil when the user does not exist.
     public func senderStanding(roomID: Int64, userID: Int64, on db: any SQLDatabase) async throws -> SenderStanding? {
-        struct Row: Decodable { let role: String?; let emailVerifiedAt: Int64?; let roomExists: Int64?; let mutedUntil: Int64? }
+        struct Row: Decodable { let role: String?; let emailVerifiedAt: Int64?; let roomExists: Int64?; let mutedUntil: Int64?; let directMembers: Int64? }
         let row = try await db.raw(
             """
             SELECT m.role, u.email_verified_at, (SELECT 1 FROM rooms WHERE id = \(bind: roomID)) AS room_exists,
-                   (SELECT expires_at FROM room_mutes WHERE room_id = \(bind: roomID) AND user_id = u.id) AS muted_until
+                   (SELECT expires_at FROM room_mutes WHERE room_id = \(bind: roomID) AND user_id = u.id) AS muted_until,
+                   CASE WHEN (SELECT kind FROM rooms WHERE id = \(bind: roomID)) = 'direct'
+                        THEN (SELECT COUNT(*) FROM memberships dm WHERE dm.room_id = \(bind: roomID)) END AS direct_members
             FROM users u LEFT JOIN memberships m ON m.user_id = u.id AND m.room_id = \(bind: roomID)
             WHERE u.id = \(bind: userID)
             """
         ).first(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns)
         return row.map {
             SenderStanding(roomExists: $0.roomExists != nil, role: $0.role.map { RoomRole(rawValue: $0) ?? .member }, emailVerifiedAt: $0.emailVerifiedAt,
-                           mutedUntil: $0.mutedUntil)
+                           mutedUntil: $0.mutedUntil, directMembers: $0.directMembers)
         }
     }
 

@@ -47,8 +47,9 @@ struct GroupCommitTests {
     static func secondBatch(
         _ commit: GroupCommit<Step, String>, gate: Gate, _ steps: [Step]
     ) async throws -> [Result<String, any Error>] {
+        let before = commit.batchesWritten
         let first = Task { try await commit.submit(.hold) }
-        while commit.batchesWritten < 1 { await Task.yield() }
+        while commit.batchesWritten < before + 1 { await Task.yield() }
         let tasks = steps.enumerated().map { index, step in
             Task { () -> Result<String, any Error> in
                 // submitted in order, so the batch's order is the steps' order
@@ -61,13 +62,14 @@ struct GroupCommitTests {
         _ = try await first.value
         var results: [Result<String, any Error>] = []
         for task in tasks { results.append(await task.value) }
-        #expect(commit.batchesWritten == 2, "the held items were written as one batch")
+        #expect(commit.batchesWritten == before + 2, "the held items were written as one batch")
         return results
     }
 
     static func make(
         _ db: any Database, gate: Gate, committed: CommittedLog? = nil,
-        finish: @escaping GroupCommit<Step, String>.Finish = { _, _ in }
+        finish: @escaping GroupCommit<Step, String>.Finish = { _, _ in },
+        batch: GroupCommit<Step, String>.BatchBody? = nil
     ) -> GroupCommit<Step, String> {
         GroupCommit<Step, String>(
             database: db,
@@ -88,6 +90,7 @@ struct GroupCommitTests {
                     return "never"
                 }
             },
+            batch: batch,
             finish: finish,
             committed: { results in
                 committed?.append(results.map { (try? $0.get()) ?? "-" })
@@ -125,6 +128,57 @@ struct GroupCommitTests {
             #expect(throws: Refused(value: "finish")) { try results[0].get() }
             #expect(throws: Refused(value: "finish")) { try results[1].get() }
             #expect(try await Self.values(db) == ["finished", "held"], "the first batch only")
+        }
+    }
+
+    /// A batch body as the message path has one: every insert of the batch in one statement,
+    /// a refusal returned as that item's result (nothing written for it); a NOT NULL value makes
+    /// the statement itself fail.
+    static func batchBody(calls: CommittedLog, gate: Gate) -> GroupCommit<Step, String>.BatchBody {
+        { steps, sql in
+            calls.append(steps.map { if case .insert(let value) = $0 { value } else { "?" } })
+            if steps.contains(where: { if case .hold = $0 { true } else { false } }) { await gate.wait() }
+            var values: [String?] = []
+            var results: [Result<String, any Error>] = []
+            for step in steps {
+                switch step {
+                case .insert(let value): values.append(value); results.append(.success(value))
+                case .refuse(let value): results.append(.failure(Refused(value: value)))
+                case .null: values.append(nil); results.append(.success("never"))
+                case .hold: values.append("held"); results.append(.success("held"))
+                }
+            }
+            guard !values.isEmpty else { return results }
+            var query: SQLQueryString = "INSERT INTO gc_items (value) VALUES "
+            for (index, value) in values.enumerated() { query += "\(unsafeRaw: index == 0 ? "" : ", ")(\(bind: value))" }
+            try await sql.raw(query).run()
+            return results
+        }
+    }
+
+    @Test("a batch body writes the batch at once and its refusals fail alone; when it throws, the batch is written item by item", arguments: TestDatabases.kinds)
+    func batchBody(kind: DatabaseKind) async throws {
+        try await TestDatabases.with(kind) { db in
+            try await Self.makeTable(db)
+            let gate = Gate(), calls = CommittedLog(), committed = CommittedLog()
+            let commit = Self.make(db, gate: gate, committed: committed, batch: Self.batchBody(calls: calls, gate: gate))
+            let results = try await Self.secondBatch(commit, gate: gate, [.insert("a"), .refuse("bad"), .insert("c")])
+            #expect(try results[0].get() == "a")
+            #expect(throws: Refused(value: "bad")) { try results[1].get() }
+            #expect(try results[2].get() == "c")
+            #expect(try await Self.values(db) == ["a", "c", "held"])
+            #expect(calls.all == [["?"], ["a", "?", "c"]], "one batch-body call per batch, no item-by-item writes")
+
+            // the statement fails (a NULL): rolled back, then item by item with savepoints, so only the NULL fails
+            let gate2 = Gate()
+            let commit2 = Self.make(db, gate: gate2, committed: committed, batch: Self.batchBody(calls: calls, gate: gate2))
+            let retried = try await Self.secondBatch(commit2, gate: gate2, [.insert("d"), .null, .insert("e")])
+            #expect(try retried[0].get() == "d")
+            #expect(throws: (any Error).self) { try retried[1].get() }
+            #expect(try retried[2].get() == "e")
+            #expect(try await Self.values(db) == ["a", "c", "d", "e", "held", "held"])
+            #expect(calls.all.last == ["d", "?", "e"])
+            #expect(committed.all.last == ["d", "-", "e"])
         }
     }
 

@@ -136,4 +136,74 @@ struct MessageBatchTests {
             #expect(bodies == ["hello", "meanwhile", "after"])
         }
     }
+
+    @Test("one batch, every refusal and every kind of send: mutes, a direct room whose other person left, replies, mentions, sends without a clientMsgId matched back in order", arguments: TestDatabases.kinds)
+    func everyKindInOneBatch(kind: DatabaseKind) async throws {
+        try await ChatHarness.with(kind) { h in
+            let ann = try await h.user("ann"), bob = try await h.user("bob"), carl = try await h.user("carl")
+            let room = try await h.rooms.create(userID: ann, .init(name: "general", kind: .public, topic: nil, password: nil)).id
+            _ = try await h.rooms.join(userID: bob, roomID: room)
+            _ = try await h.rooms.join(userID: carl, roomID: room)
+            let stored = try await h.messages.send(userID: bob, roomID: room, body: "stored before the mute", clientMsgID: "s-1", replyTo: nil)
+            let gone = try await h.post(carl, room, "soon deleted")
+            _ = try await h.chat.edits.delete(userID: carl, roomID: room, messageID: gone.id)
+            _ = try await h.chat.moderation.mute(actorID: ann, roomID: room, targetID: bob, durationSeconds: 600, reason: nil)
+            let dm = try await h.rooms.direct(userID: ann, with: .id(carl)).id
+            let dmWithBob = try await h.rooms.direct(userID: ann, with: .id(bob)).id
+            try await h.rooms.leave(userID: bob, roomID: dmWithBob)
+
+            let (opener, results) = try await Self.oneBatch(h, opener: (ann, room, "opener", nil, nil), [
+                (ann, room, "plain 1", nil, nil),
+                (bob, room, "muted", "m-1", nil),
+                (bob, room, "stored before the mute", "s-1", nil),
+                (ann, dmWithBob, "to someone who left", nil, nil),
+                (ann, room, "plain 2", nil, nil),
+                (carl, room, "a reply to @ann", "c-1", stored.message.id),
+                (carl, room, "a reply to a deleted message", nil, gone.id),
+                (ann, dm, "plain 3, direct", nil, nil),
+                (ann, room, "plain 4", nil, nil),
+            ])
+            let plain1 = try results[0].get(), plain2 = try results[4].get(), reply = try results[5].get()
+            let plain3 = try results[7].get(), plain4 = try results[8].get()
+            #expect(Self.code(results[1]) == .muted)
+            if case .failure(let error as ServiceError) = results[1] { #expect((1...600).contains(error.retryAfter ?? 0)) }
+            let repeated = try results[2].get()
+            #expect(repeated.duplicate && repeated.message == stored.message, "a muted member's retry of a stored send gets it back")
+            #expect(Self.code(results[3]) == .directRoom)
+            #expect(Self.code(results[6]) == .validationFailed)
+            // ids follow the batch's order; each send got its own row back
+            let ids = [opener, plain1, plain2, reply, plain3, plain4].map(\.message.id)
+            #expect(ids == ids.sorted() && Set(ids).count == 6)
+            #expect([plain1, plain2, plain3, plain4].map(\.message.body) == ["plain 1", "plain 2", "plain 3, direct", "plain 4"])
+            #expect(plain3.message.roomId == dm && plain1.message.author?.username == "ann")
+            #expect(reply.message.replyPreview?.authorId == bob && reply.message.replyPreview?.excerpt == "stored before the mute")
+            #expect(reply.message.mentions == [ann] && reply.message.author?.displayName == "Carl")
+            let history = try await h.messages.history(userID: ann, roomID: room, before: nil, after: nil, limit: 20).messages
+            #expect(history.map(\.id).suffix(5) == [opener, plain1, plain2, reply, plain4].map(\.message.id))
+            #expect(history.last(where: { $0.id == reply.message.id }) == reply.message, "what the ack said is what was stored")
+            #expect(try await h.messages.history(userID: ann, roomID: dmWithBob, before: nil, after: nil, limit: 5).messages.isEmpty)
+        }
+    }
+
+    @Test("a direct room whose other person left refuses sends on the one-by-one path too", arguments: TestDatabases.kinds)
+    func directRoomFallback(kind: DatabaseKind) async throws {
+        try await ChatHarness.with(kind) { h in
+            let ann = try await h.user("ann"), bob = try await h.user("bob")
+            let dm = try await h.rooms.direct(userID: ann, with: .id(bob)).id
+            let new = try h.messages.validate(userID: ann, roomID: dm, body: "still there?", clientMsgID: nil, replyTo: nil)
+            let gate = EmailVerificationGate(database: h.db, isRequired: true)
+            _ = try await h.db.write { db in
+                try await MessageService.insertBatched(new, now: 5, verification: gate, requireVerified: true, messages: MessageStore(), rooms: RoomStore(), on: db)
+            }
+            try await h.rooms.leave(userID: bob, roomID: dm)
+            do {
+                _ = try await h.db.write { db in
+                    try await MessageService.insertBatched(new, now: 6, verification: gate, requireVerified: true, messages: MessageStore(), rooms: RoomStore(), on: db)
+                }
+                Issue.record("a send to a direct room its other person left was stored")
+            } catch let error as ServiceError {
+                #expect(error.code == .directRoom)
+            }
+        }
+    }
 }

@@ -8,9 +8,9 @@ import Synchronization
 /// ``maxBatchSize`` items each), so under load one `BEGIN … COMMIT` (and, on PostgreSQL,
 /// one WAL flush) serves many writes, and an idle system still writes each one at once.
 ///
-/// A failing item fails alone: a batch is first written with its items one after another
-/// and no savepoints (one statement per item when the item is one statement); when an item
-/// throws, that attempt is rolled back and the batch is written again with each item inside
+/// A failing item fails alone: a batch is first written without savepoints, either by the
+/// `batch` body (the whole batch in a few statements, each item's own failure returned as its
+/// result) or, without one, with its items one after another; when that attempt throws, that attempt is rolled back and the batch is written again with each item inside
 /// its own `SAVEPOINT`, where a throwing item is rolled back to its savepoint (its own writes
 /// undone, everything before it kept) and its submitter gets its own error, while the others
 /// commit. PostgreSQL needs the savepoint (an error aborts the whole transaction otherwise);
@@ -28,6 +28,10 @@ import Synchronization
 public final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
     /// One item's work, inside the batch's transaction (and its savepoint).
     public typealias ItemBody = @Sendable (Item, any SQLDatabase) async throws -> Output
+    /// The whole batch at once, inside its transaction, without savepoints: one result per item,
+    /// in order. An item it refuses must have written nothing (its failure is its result); a
+    /// throw rolls the attempt back and the batch is written again item by item with savepoints.
+    public typealias BatchBody = @Sendable ([Item], any SQLDatabase) async throws -> [Result<Output, any Error>]
     /// Runs once per batch after every item, in the same transaction, as its last
     /// statements before COMMIT (e.g. an event-log append). Gets the items' outcomes in
     /// submission order. Throwing rolls the whole batch back: every submitter gets the error.
@@ -38,6 +42,7 @@ public final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
     public let maxBatchSize: Int
     private let database: any Database
     private let item: ItemBody
+    private let batch: BatchBody?
     private let finish: Finish
     private let committed: Committed
     private let state = Mutex(State())
@@ -56,17 +61,21 @@ public final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
     /// - Parameters:
     ///   - maxBatchSize: the most items one transaction holds (≥ 1).
     ///   - item: one item's writes; its thrown error goes to that item's submitter only.
+    ///   - batch: optionally, the whole batch's writes (the first attempt); `item` is then the
+    ///     fallback when it throws.
     ///   - finish: per batch, after the items, before COMMIT.
     ///   - committed: per batch, after COMMIT, in commit order.
     public init(
         database: any Database, maxBatchSize: Int = 128,
         item: @escaping ItemBody,
+        batch: BatchBody? = nil,
         finish: @escaping Finish = { _, _ in },
         committed: @escaping Committed = { _ in }
     ) {
         self.database = database
         self.maxBatchSize = max(1, maxBatchSize)
         self.item = item
+        self.batch = batch
         self.finish = finish
         self.committed = committed
     }
@@ -139,7 +148,18 @@ public final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
     /// One transaction over `items`: without savepoints an item's error ends the attempt
     /// (``ItemFailed``); with them it is that item's result.
     private func attempt(_ items: [Item], savepoints: Bool) async throws -> [Result<Output, any Error>] {
-        try await database.write { [item, finish] db in
+        try await database.write { [item, batch, finish] db in
+            if !savepoints, let batch {
+                let results: [Result<Output, any Error>]
+                do {
+                    results = try await batch(items, db)
+                } catch {
+                    throw ItemFailed(error: error)
+                }
+                precondition(results.count == items.count, "a batch body returns one result per item")
+                try await finish(results, db)
+                return results
+            }
             var results: [Result<Output, any Error>] = []
             results.reserveCapacity(items.count)
             for element in items {
