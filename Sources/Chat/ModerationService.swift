@@ -18,7 +18,8 @@ import SQLKit
 /// `not_room_moderator` / `not_room_admin` / `not_room_owner` (the caller's role is too low),
 /// `validation_failed` (yourself, a bad duration, reason or role), `user_not_found`,
 /// `member_not_found` (the target is not in the room), `cannot_act_on_peer`, `not_found`
-/// (unmute/unban of someone not muted/banned).
+/// (unmute/unban of someone not muted/banned), `last_owner` (the change would leave the room
+/// without an owner: ``requireAnotherOwner(roomID:ownerID:unlessAlone:on:)``).
 public struct ModerationService: Sendable {
     let database: any Database
     let clock: AccountsClock
@@ -93,6 +94,17 @@ public struct ModerationService: Sendable {
         return (room, actorRole)
     }
 
+    /// Refuses (409 `last_owner`) a change that takes `ownerID`, an owner of the room, out of
+    /// ownership while they are its only owner: a demotion always (a room keeps an owner), a
+    /// kick or a ban while other members remain (`unlessAlone`), as the last owner cannot leave
+    /// (``RoomService/leave(userID:roomID:)``). The same rule for every actor, server admins
+    /// included: they make another member owner first.
+    func requireAnotherOwner(roomID: Int64, ownerID: Int64, unlessAlone: Bool, on db: any SQLDatabase) async throws {
+        guard try await rooms.ownerIDs(roomID: roomID, on: db) == [ownerID] else { return }
+        if unlessAlone, try await rooms.memberIDs(roomID: roomID, on: db) == [ownerID] { return }
+        throw ServiceError(.lastOwner, message: "This is the room's last owner: make another member owner first.")
+    }
+
     static func summary(_ user: UserRecord) -> UserSummary {
         UserSummary(id: user.id, username: user.username, displayName: user.displayName, guest: user.isGuest)
     }
@@ -121,9 +133,14 @@ public struct ModerationService: Sendable {
 
     /// Gives a member a new role (`PUT /api/rooms/{id}/members/{userId}/role`). Owners and admins
     /// only; `owner` and `admin` only by an owner (`not_room_owner`); never `guest`, and a guest's
-    /// role stays (`validation_failed`). Setting the role a member has changes nothing.
+    /// role stays (`validation_failed`). Setting the role a member has changes nothing. The only
+    /// owner is never demoted (`last_owner`). On oneself see
+    /// ``stepDown(userID:roomID:role:now:on:)``.
     public func setRole(actorID: Int64, roomID: Int64, targetID: Int64, role: RoomRole) async throws -> ModerationEvent {
         let now = self.now
+        if targetID == actorID {
+            return try await perform { db in try await stepDown(userID: actorID, roomID: roomID, role: role, now: now, on: db) }
+        }
         return try await perform { db in
             let acting = try await acting(actorID: actorID, roomID: roomID, targetID: targetID, minimum: .admin, targetMustBeMember: true, on: db)
             guard role != .guest, acting.targetRole != .guest else {
@@ -134,10 +151,34 @@ public struct ModerationService: Sendable {
             }
             let event = ModerationEvent(roomId: roomID, user: acting.target, by: acting.actor, role: role)
             guard acting.targetRole != role else { return (event, []) }
+            if acting.targetRole == .owner { try await requireAnotherOwner(roomID: roomID, ownerID: targetID, unlessAlone: false, on: db) }
             try await rooms.setRole(roomID: roomID, userID: targetID, role: role, on: db)
             try await store.audit(roomID: roomID, actorID: actorID, action: .role, targetID: targetID, role: role, reason: nil, now: now, on: db)
             return (event, [.moderation(.role, event)])
         }
+    }
+
+    /// A member lowers their own role (`PUT …/members/{me}/role`), as Discord and Slack let an
+    /// owner or admin step down: any role but `guest` to a lower one but `guest`; raising it is
+    /// `validation_failed` (roles are given by those above), the same role changes nothing, and
+    /// the last owner cannot step down (`last_owner`): another owner must remain. Audited and
+    /// announced as any role change, with the member as both actor and target.
+    func stepDown(userID: Int64, roomID: Int64, role: RoomRole, now: Int64, on db: any SQLDatabase) async throws -> (ModerationEvent, [ChatDelta]) {
+        guard let room = try await rooms.find(id: roomID, on: db) else { throw ServiceError.roomNotFound }
+        guard let current = try await rooms.membership(roomID: roomID, userID: userID, on: db)?.roomRole else { throw ServiceError.notAMember }
+        guard room.roomKind != .direct else { throw ServiceError(.directRoom, message: "Direct conversations have no moderation.") }
+        guard role != .guest, current != .guest else {
+            throw ServiceError.validation(["role": "guests keep the guest role and nobody else gets it"])
+        }
+        guard role.rank <= current.rank else { throw ServiceError.validation(["role": "you can only lower your own role"]) }
+        guard let user = try await users.find(id: userID, on: db) else { throw ServiceError.userNotFound }
+        let me = Self.summary(user)
+        let event = ModerationEvent(roomId: roomID, user: me, by: me, role: role)
+        guard role != current else { return (event, []) }
+        if current == .owner { try await requireAnotherOwner(roomID: roomID, ownerID: userID, unlessAlone: false, on: db) }
+        try await rooms.setRole(roomID: roomID, userID: userID, role: role, on: db)
+        try await store.audit(roomID: roomID, actorID: userID, action: .role, targetID: userID, role: role, reason: nil, now: now, on: db)
+        return (event, [.moderation(.role, event)])
     }
 
     /// Removes a member from the room (`DELETE /api/rooms/{id}/members/{userId}`); they may join
@@ -147,6 +188,7 @@ public struct ModerationService: Sendable {
         let now = self.now
         return try await perform { db in
             let acting = try await acting(actorID: actorID, roomID: roomID, targetID: targetID, minimum: .moderator, targetMustBeMember: true, on: db)
+            if acting.targetRole == .owner { try await requireAnotherOwner(roomID: roomID, ownerID: targetID, unlessAlone: true, on: db) }
             try await rooms.removeMember(roomID: roomID, userID: targetID, on: db)
             try await store.audit(roomID: roomID, actorID: actorID, action: .kick, targetID: targetID, reason: reason, now: now, on: db)
             let event = ModerationEvent(roomId: roomID, user: acting.target, by: acting.actor, reason: reason)
@@ -197,6 +239,7 @@ public struct ModerationService: Sendable {
         return try await perform { db in
             let acting = try await acting(actorID: actorID, roomID: roomID, targetID: targetID, minimum: .moderator, targetMustBeMember: false, on: db)
             let event = ModerationEvent(roomId: roomID, user: acting.target, by: acting.actor, reason: reason)
+            if acting.targetRole == .owner { try await requireAnotherOwner(roomID: roomID, ownerID: targetID, unlessAlone: true, on: db) }
             guard try await store.ban(roomID: roomID, userID: targetID, by: actorID, reason: reason, now: now, on: db) else {
                 return ((event, false), [])
             }

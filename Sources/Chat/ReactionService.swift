@@ -63,15 +63,17 @@ public struct ReactionService: Sendable {
     }
 
     /// Who reacted to a message of `roomID` (``ReactionStore/users(messageID:emoji:limit:on:)``):
-    /// readable by whoever may read the room's history (a public room's by anyone, others' by
-    /// members). `limit` (users per emoji) defaults to 50, clamped to 1...``maxUsersPerEmoji``.
+    /// readable by whoever may read the room's history (``GuestRules/requireReadable(_:userID:on:)``:
+    /// a public room's by anyone but a guest where guests are not allowed, others' by members).
+    /// `limit` (users per emoji) defaults to 50, clamped to 1...``maxUsersPerEmoji``.
     ///
-    /// Throws `room_not_found`, `not_a_member`, `message_not_found` (not a message of this room).
+    /// Throws `room_not_found`, `not_a_member`, `guest_not_allowed`, `message_not_found` (not a
+    /// message of this room).
     public func users(userID: Int64, roomID: Int64, messageID: Int64, emoji: String?, limit: Int?) async throws -> [ReactionUsers] {
         let limit = min(max(limit ?? 50, 1), Self.maxUsersPerEmoji)
         return try await database.read { db in
             guard let room = try await rooms.find(id: roomID, on: db) else { throw ServiceError.roomNotFound }
-            if room.roomKind != .public, try await rooms.membership(roomID: roomID, userID: userID, on: db) == nil { throw ServiceError.notAMember }
+            try await GuestRules.requireReadable(room, userID: userID, on: db)
             guard let message = try await messages.find(id: messageID, on: db), message.roomId == roomID else { throw ServiceError.messageNotFound }
             return try await reactions.users(messageID: messageID, emoji: emoji, limit: limit, on: db)
         }

@@ -56,8 +56,11 @@ enum RoomRules {
     // | delete the room                          |  yes  |  no   |    no     |   no   |  no   |
     //
     // `guest` is the role of a guest account's memberships: it is never granted nor taken away by
-    // a role change. A room may have several owners; the last one cannot leave, or step down,
-    // while other members remain (`last_owner`). Direct rooms have no moderation (`direct_room`).
+    // a role change. Anyone may lower their own role (not to `guest`). A room may have several
+    // owners and always keeps one (`last_owner`): the last owner cannot step down nor be demoted
+    // (by anyone, server admins included), cannot be kicked or banned while anyone else remains,
+    // and cannot leave while other accounts remain; when only guests remain (guests cannot own a
+    // room) their leaving closes (deletes) the room. Direct rooms have no moderation (`direct_room`).
 
     /// The lowest role that may kick, mute, unmute, ban and unban (members below it), list mutes
     /// and bans, and read the audit log.

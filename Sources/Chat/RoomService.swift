@@ -202,14 +202,26 @@ public struct RoomService: Sendable {
     }
 
     /// Leaves a room; the last member out deletes it. The last owner cannot leave while other
-    /// members remain (409 `last_owner`): they make someone else owner first (as Discord and
-    /// Slack require; the room used to pass silently to the longest-standing member).
+    /// accounts remain (409 `last_owner`): they make someone else owner first (as Discord and
+    /// Slack require; the room used to pass silently to the longest-standing member). Guests
+    /// cannot be made owners, so when only guests remain the last owner's leaving closes the
+    /// room: it is deleted as ``delete(userID:roomID:)`` does (`room:deleted` to every member,
+    /// the guests included), as Discord offers an owner who cannot hand over only deleting the
+    /// server, here without a dead end.
     public func leave(userID: Int64, roomID: Int64) async throws {
         let position = try await database.write { db -> UInt64? in
             guard let membership = try await rooms.membership(roomID: roomID, userID: userID, on: db) else { throw ServiceError.notAMember }
-            if membership.roomRole == .owner, try await rooms.ownerIDs(roomID: roomID, on: db) == [userID],
-               try await rooms.memberIDs(roomID: roomID, on: db).count > 1 {
+            let owners = try await rooms.ownerIDs(roomID: roomID, on: db)
+            let lastOwner = membership.roomRole == .owner && owners == [userID]
+            if lastOwner, try await rooms.accountMemberIDs(roomID: roomID, on: db) != [userID] {
                 throw ServiceError(.lastOwner, message: "You are the room's last owner: make another member owner before you leave.")
+            }
+            let members = try await rooms.memberIDs(roomID: roomID, on: db)
+            if lastOwner, members.count > 1 {
+                // Only guests remain: nobody can own the room after me, so it closes.
+                try await rooms.delete(id: roomID, on: db)
+                logger.info("room closed: its last owner left, only guests remained", metadata: ["room.id": "\(roomID)"])
+                return try await append([.roomDeleted(RoomDeletedEvent(roomId: roomID), memberIDs: members)], on: db)
             }
             try await rooms.removeMember(roomID: roomID, userID: userID, on: db)
             let remaining = try await rooms.memberIDs(roomID: roomID, on: db)
@@ -301,13 +313,15 @@ public struct RoomService: Sendable {
     }
 
     /// A room's members by role (owners, admins, moderators, members, guests), then by username; `online` from `presence`.
-    /// Anyone may list a public room's members; other rooms, members only.
+    /// Readable as the room's history (``GuestRules/requireReadable(_:userID:on:)``): a public
+    /// room's by anyone but a guest where guests are not allowed (`guest_not_allowed`); other
+    /// rooms', members only (`not_a_member`).
     public func members(userID: Int64, roomID: Int64, presence: (any PresenceDirectory)?) async throws -> [Member] {
-        let (room, membership, rows) = try await database.read { db in
-            (try await rooms.find(id: roomID, on: db), try await rooms.membership(roomID: roomID, userID: userID, on: db), try await rooms.members(roomID: roomID, on: db))
+        let rows = try await database.read { db in
+            guard let room = try await rooms.find(id: roomID, on: db) else { throw ServiceError.roomNotFound }
+            try await GuestRules.requireReadable(room, userID: userID, on: db)
+            return try await rooms.members(roomID: roomID, on: db)
         }
-        guard let room else { throw ServiceError.roomNotFound }
-        if room.roomKind != .public && membership == nil { throw ServiceError.notAMember }
         var result: [Member] = []
         for row in rows {
             let online = await presence?.isOnline(userID: row.userId) ?? false
@@ -325,15 +339,16 @@ public struct RoomService: Sendable {
         try await database.read { db in try await rooms.roomIDs(userID: userID, on: db) }
     }
 
-    /// The rooms `userID` is the last owner of while others remain, by id: they must hand the
-    /// room over before leaving it (``leave(userID:roomID:)`` refuses with `last_owner`), so
-    /// also before deleting their account. Values are the rooms' names.
+    /// The rooms `userID` is the last owner of while other accounts remain, by id: they must
+    /// hand the room over before leaving it (``leave(userID:roomID:)`` refuses with
+    /// `last_owner`), so also before deleting their account. A room where only guests remain
+    /// is not listed: leaving closes it. Values are the rooms' names.
     public func roomsAwaitingHandOver(userID: Int64) async throws -> [Int64: String] {
         try await database.read { db in
             var found: [Int64: String] = [:]
             for roomID in try await rooms.roomIDs(userID: userID, on: db) {
                 guard try await rooms.ownerIDs(roomID: roomID, on: db) == [userID],
-                      try await rooms.memberIDs(roomID: roomID, on: db).count > 1,
+                      try await rooms.accountMemberIDs(roomID: roomID, on: db) != [userID],
                       let room = try await rooms.find(id: roomID, on: db) else { continue }
                 found[roomID] = room.name ?? "#\(roomID)"
             }

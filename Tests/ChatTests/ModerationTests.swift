@@ -302,10 +302,12 @@ struct ModerationTests {
                 #expect(await apiCode { try await m.kick(actorID: actor, roomID: room, targetID: boss, reason: nil) } == "cannot_act_on_peer")
             }
             #expect(await apiCode { try await m.setRole(actorID: owner, roomID: room, targetID: boss, role: .moderator) } == "cannot_act_on_peer")
-            // The server admin acts on an owner: demotes one, mutes and kicks another.
+            // The server admin acts on an owner: demotes one, mutes and kicks another (once
+            // another owner remains: the last owner is never removed, `lastOwnerHoldsForServerAdmins`).
             _ = try await m.setRole(actorID: boss, roomID: room, targetID: coOwner, role: .member)
             #expect(try await h.role(of: coOwner, in: room) == .member)
             _ = try await m.mute(actorID: boss, roomID: room, targetID: owner, durationSeconds: 60, reason: nil)
+            _ = try await m.setRole(actorID: boss, roomID: room, targetID: coOwner, role: .owner)
             _ = try await m.kick(actorID: boss, roomID: room, targetID: owner, reason: nil)
             #expect(try await h.role(of: owner, in: room) == nil)
         }
@@ -375,6 +377,130 @@ struct ModerationTests {
             // alone, the last owner may leave: the room goes
             try await h.rooms.leave(userID: bob, roomID: room)
             #expect(await apiCode { try await h.rooms.join(userID: bob, roomID: room) } == "room_not_found")
+        }
+    }
+
+    /// Makes `user` a guest account (what `POST /api/auth/guest` creates: `guest_expires_at` set).
+    static func makeGuest(_ h: Harness, _ user: Int64) async throws {
+        try await h.db.write { sql in try await sql.raw("UPDATE users SET guest_expires_at = 9999999999999 WHERE id = \(bind: user)").run() }
+    }
+
+    @Test("a guest reads a public room's members and reactions only where guests are allowed (as its history); search and read cursors stay members-only", arguments: TestDatabases.kinds)
+    func guestReadsNeedAllowGuests(kind: DatabaseKind) async throws {
+        try await Harness.with(kind) { h in
+            let owner = try await h.user("owner"), visitor = try await h.user("visitor"), reader = try await h.user("reader")
+            try await Self.makeGuest(h, visitor)
+            let room = try await h.rooms.create(userID: owner, .init(name: "Accounts only", kind: .public, topic: nil, password: nil)).id
+            let message = try await h.send(owner, room, "members' talk about llamas")
+            _ = try await h.chat.reactions.react(userID: owner, roomID: room, messageID: message.id, emoji: "👍", added: true)
+            let members = { (user: Int64) in try await h.rooms.members(userID: user, roomID: room, presence: nil) }
+            let reactors = { (user: Int64) in try await h.chat.reactions.users(userID: user, roomID: room, messageID: message.id, emoji: nil, limit: nil) }
+            #expect(await apiCode { try await members(visitor) } == "guest_not_allowed")
+            #expect(await apiCode { try await reactors(visitor) } == "guest_not_allowed")
+            #expect(await apiCode { try await h.chat.messages.history(userID: visitor, roomID: room, before: nil, after: nil, limit: nil) } == "guest_not_allowed")
+            // Search and read cursors are members-only for everyone: nothing to see, nothing to move.
+            let search = MessageSearch(database: h.db)
+            #expect(try await search.search(userID: visitor, query: "llamas", roomID: nil, limit: 20, cursor: nil).results.isEmpty)
+            #expect(await apiCode { try await search.search(userID: visitor, query: "llamas", roomID: room, limit: 20, cursor: nil) } == "room_not_found")
+            #expect(await apiCode { try await h.chat.readCursors.markRead(userID: visitor, roomID: room, messageID: message.id) } == "not_a_member")
+            // An account reads the public room it is not in.
+            #expect(try await members(reader).map(\.user.id) == [owner])
+            #expect(try await reactors(reader).map(\.count) == [1])
+            // A private room: members only, guest or not.
+            let closed = try await h.rooms.create(userID: owner, .init(name: "Closed", kind: .private, topic: nil, password: nil)).id
+            #expect(await apiCode { try await h.rooms.members(userID: visitor, roomID: closed, presence: nil) } == "not_a_member")
+            #expect(await apiCode { try await h.rooms.members(userID: reader, roomID: closed, presence: nil) } == "not_a_member")
+            // Guests allowed: the guest reads; having joined, it keeps reading after guests are turned off.
+            _ = try await h.rooms.update(userID: owner, roomID: room, name: nil, topic: nil, allowGuests: true)
+            #expect(try await members(visitor).map(\.user.id) == [owner])
+            #expect(try await reactors(visitor).map(\.count) == [1])
+            _ = try await h.rooms.join(userID: visitor, roomID: room)
+            _ = try await h.rooms.update(userID: owner, roomID: room, name: nil, topic: nil, allowGuests: false)
+            #expect(try await members(visitor).map(\.role) == [.owner, .guest])
+            #expect(try await reactors(visitor).map(\.count) == [1])
+        }
+    }
+
+    @Test("an owner steps down while another owner remains; the last owner cannot; nobody raises their own role", arguments: TestDatabases.kinds)
+    func ownerStepsDown(kind: DatabaseKind) async throws {
+        try await Harness.with(kind) { h in
+            let owner = try await h.user("owner")
+            let room = try await h.rooms.create(userID: owner, .init(name: "Succession", kind: .public, topic: nil, password: nil)).id
+            let heir = try await h.member("heir", of: room, role: .owner)
+            let mod = try await h.member("mod", of: room, role: .moderator)
+            let m = h.moderation
+            let event = try await m.setRole(actorID: owner, roomID: room, targetID: owner, role: .admin)
+            #expect(event.user.id == owner && event.by.id == owner && event.role == .admin)
+            #expect(try await h.role(of: owner, in: room) == .admin)
+            #expect(h.events.entries.last == "member:role:\(room):owner:owner")
+            let entry = try #require(try await m.auditLog(actorID: heir, roomID: room, before: nil, limit: 1).entries.first)
+            #expect(entry.action == .role && entry.actor?.id == owner && entry.target?.id == owner && entry.role == .admin)
+            // The heir is now the last owner: stepping down would leave the room without one.
+            for role in [RoomRole.admin, .moderator, .member] {
+                #expect(await apiCode { try await m.setRole(actorID: heir, roomID: room, targetID: heir, role: role) } == "last_owner")
+            }
+            #expect(try await h.role(of: heir, in: room) == .owner)
+            // Nobody raises their own role; the same role changes nothing; guest is never a role to take.
+            #expect(await apiCode { try await m.setRole(actorID: owner, roomID: room, targetID: owner, role: .owner) } == "validation_failed")
+            #expect(await apiCode { try await m.setRole(actorID: mod, roomID: room, targetID: mod, role: .admin) } == "validation_failed")
+            #expect(await apiCode { try await m.setRole(actorID: mod, roomID: room, targetID: mod, role: .guest) } == "validation_failed")
+            let before = h.events.entries.count
+            _ = try await m.setRole(actorID: heir, roomID: room, targetID: heir, role: .owner)
+            #expect(h.events.entries.count == before)
+            // Any staff member may lower their own role.
+            _ = try await m.setRole(actorID: mod, roomID: room, targetID: mod, role: .member)
+            #expect(try await h.role(of: mod, in: room) == .member)
+            let stranger = try await h.user("stranger")
+            #expect(await apiCode { try await m.setRole(actorID: stranger, roomID: room, targetID: stranger, role: .member) } == "not_a_member")
+        }
+    }
+
+    @Test("the last owner leaves a room where only guests remain: the room closes for them (guests cannot own it); with an account left it is last_owner", arguments: TestDatabases.kinds)
+    func lastOwnerAmongGuests(kind: DatabaseKind) async throws {
+        try await Harness.with(kind) { h in
+            let owner = try await h.user("owner")
+            let room = try await h.rooms.create(userID: owner, .init(name: "Drop-in", kind: .public, topic: nil, password: nil, allowGuests: true)).id
+            let guestA = try await h.user("guesta"), guestB = try await h.user("guestb")
+            for guest in [guestA, guestB] {
+                try await Self.makeGuest(h, guest)
+                _ = try await h.rooms.join(userID: guest, roomID: room)
+            }
+            // With an account besides the guests, the owner hands over first.
+            let bob = try await h.user("bob")
+            _ = try await h.rooms.join(userID: bob, roomID: room)
+            #expect(await apiCode { try await h.rooms.leave(userID: owner, roomID: room) } == "last_owner")
+            #expect(try await h.rooms.roomsAwaitingHandOver(userID: owner) == [room: "Drop-in"])
+            try await h.rooms.leave(userID: bob, roomID: room)
+            // Only guests remain: nothing awaits a hand-over (so the account can be deleted), and leaving closes the room.
+            #expect(try await h.rooms.roomsAwaitingHandOver(userID: owner).isEmpty)
+            try await h.rooms.leave(userID: owner, roomID: room)
+            #expect(h.events.entries.last == "deleted:\(room):3")
+            #expect(await apiCode { try await h.rooms.members(userID: guestA, roomID: room, presence: nil) } == "room_not_found")
+            #expect(try await h.role(of: guestB, in: room) == nil)
+        }
+    }
+
+    @Test("a server admin cannot take the last owner out of a room: no demotion, kick or ban until another owner remains", arguments: TestDatabases.kinds)
+    func lastOwnerHoldsForServerAdmins(kind: DatabaseKind) async throws {
+        try await Harness.with(kind) { h in
+            let owner = try await h.user("owner"), boss = try await h.user("boss")
+            try await h.db.write { sql in try await sql.raw("UPDATE users SET server_role = 'admin' WHERE id = \(bind: boss)").run() }
+            let room = try await h.rooms.create(userID: owner, .init(name: "Sole", kind: .public, topic: nil, password: nil)).id
+            let member = try await h.member("plain", of: room, role: .member)
+            let m = h.moderation
+            for role in [RoomRole.admin, .moderator, .member] {
+                #expect(await apiCode { try await m.setRole(actorID: boss, roomID: room, targetID: owner, role: role) } == "last_owner")
+            }
+            #expect(await apiCode { try await m.kick(actorID: boss, roomID: room, targetID: owner, reason: nil) } == "last_owner")
+            #expect(await apiCode { try await m.ban(actorID: boss, roomID: room, targetID: owner, reason: nil) } == "last_owner")
+            #expect(try await h.role(of: owner, in: room) == .owner)
+            #expect(try await m.bans(actorID: boss, roomID: room).isEmpty)
+            #expect(try await m.auditLog(actorID: boss, roomID: room, before: nil, limit: 10).entries.isEmpty)
+            // Another owner first (a server admin may make owners), then the former one may be demoted.
+            _ = try await m.setRole(actorID: boss, roomID: room, targetID: member, role: .owner)
+            _ = try await m.setRole(actorID: boss, roomID: room, targetID: owner, role: .member)
+            #expect(try await h.role(of: owner, in: room) == .member)
+            #expect(try await h.role(of: member, in: room) == .owner)
         }
     }
 }
