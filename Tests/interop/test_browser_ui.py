@@ -525,13 +525,21 @@ def test_a_new_error_replaces_the_stale_notice(server, browser):
 
 
 def socket_hooks(driver):
-    """Before the page loads, two faults the test can cause in the page's WebSockets:
+    """Before the page loads: `window.intervalTimers` records the page's setInterval timers
+    ({fn, ms}; they still run as usual), and two faults the test can cause in the page's WebSockets:
     `window.cutOff(true)` closes them and makes new ones fail (as a lost network would;
     Chromium's offline emulation leaves open WebSockets alone), `cutOff(false)` lets them
     through again; `window.spoilNextSend()` sends the next `message:send` to a room that does
     not exist, so the server refuses that one send (room_not_found) and nothing else."""
     driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": """
         (() => {
+          // The page's interval timers, so a test can run one's tick without waiting for it.
+          const realSetInterval = window.setInterval;
+          window.intervalTimers = [];
+          window.setInterval = (fn, ms, ...args) => {
+            window.intervalTimers.push({ fn: () => fn(...args), ms });
+            return realSetInterval(fn, ms, ...args);
+          };
           const Real = window.WebSocket;
           const open = new Set();
           let cut = false;
@@ -789,6 +797,24 @@ def test_one_authors_messages_are_grouped_under_a_day_separator_with_relative_ti
         " done([m.formatRelativeTime(t, Date.now() + 5 * 60000), m.formatRelativeTime(t, Date.now() + 2 * 3600000) === m.formatTime(t)]); })")
     assert later[0] in ("5 min. ago", "5 minutes ago", "5 min ago"), later
     assert later[1] is True
+    # On the page, as time passes: the list's own timer redraws the times and the day's name.
+    # The page's clock is moved on, and the timer's tick is run at once (not waited for).
+    clock = """
+        const shift = arguments[0];
+        if (!window.realNow) window.realNow = Date.now;
+        Date.now = shift ? () => window.realNow.call(Date) + shift : window.realNow;
+        for (const timer of window.intervalTimers || []) if (timer.ms === 30000) timer.fn();
+    """
+    first_time = items[1].find_element("css selector", "time")
+    try:
+        driver.execute_script(clock, 5 * 60000 + 5000)
+        assert first_time.text in ("5 min. ago", "5 minutes ago", "5 min ago"), first_time.text
+        assert items[0].text.lower() == "today"
+        driver.execute_script(clock, 24 * 3600000 + 5000)
+        assert items[0].text.lower() == "yesterday", items[0].text
+        assert re.match(r"^\d{1,2}:\d{2}", first_time.text), first_time.text
+    finally:
+        driver.execute_script(clock, 0)
     assert_no_console_errors(driver)
 
 

@@ -225,7 +225,7 @@ export class MessageList {
       if (!sameDay) {
         let separator = existing.get(day);
         existing.delete(day);
-        if (!separator) separator = h("li", { class: "day-separator", "data-day": day }, h("span", {}, formatDay(message.createdAt)));
+        if (!separator) separator = h("li", { class: "day-separator", "data-day": day, "data-date": message.createdAt }, h("span", {}, formatDay(message.createdAt)));
         if (node.previousElementSibling !== separator) this.list.insertBefore(separator, node);
       }
       previous = message;
@@ -239,6 +239,11 @@ export class MessageList {
     for (const time of this.list.querySelectorAll("li.message time[datetime]")) {
       const text = formatRelativeTime(time.dateTime, now);
       if (time.textContent !== text) time.textContent = text;
+    }
+    // Past midnight "Today" is "Yesterday".
+    for (const separator of this.list.querySelectorAll(":scope > li.day-separator[data-date] > span")) {
+      const text = formatDay(separator.parentElement.dataset.date, now);
+      if (separator.textContent !== text) separator.textContent = text;
     }
   }
 
