@@ -7,11 +7,12 @@ import SQLKit
 /// Finding people to write to: `GET /api/users?q=…` (issue 18, "start a direct message by
 /// searching users by name").
 ///
-/// A user is found when their username or display name starts with `q` (any letter case) and
-/// they share a room with the caller, or when `q` is exactly their username (usernames are
-/// public handles: a direct message can already be started by one). Disabled accounts and
-/// the caller are never listed. Nothing else about a user is revealed (no email), and a
-/// prefix never finds a stranger, so the endpoint cannot be used to list the server's users.
+/// A user is found when their username or display name starts with `q` (any letter case:
+/// Unicode, on both dialects alike, ``AccountValidation/nameKey(_:)``) and they share a room
+/// with the caller, or when `q` is exactly their username (usernames are public handles: a
+/// direct message can already be started by one). Disabled accounts and the caller are never
+/// listed. Nothing else about a user is revealed (no email), and a prefix never finds a
+/// stranger, so the endpoint cannot be used to list the server's users.
 public struct UserDirectory: Sendable {
     let database: any Database
     let store = UserDirectoryStore()
@@ -34,26 +35,54 @@ public struct UserDirectory: Sendable {
         guard q.unicodeScalars.count <= Self.maxQueryLength else {
             throw ServiceError.validation(["q": "must be at most \(Self.maxQueryLength) characters"])
         }
-        let exact = q.lowercased()
-        let pattern = Self.likePrefix(exact)
+        let key = AccountValidation.nameKey(q)
         return try await database.read { db in
-            try await store.search(userID: userID, exact: exact, prefixPattern: pattern, limit: limit, on: db)
+            try await store.search(userID: userID, key: key, limit: limit, on: db)
         }
     }
 
     /// `text` as a LIKE prefix pattern with `\` escaping `%`, `_` and `\` (ESCAPE '\').
     static func likePrefix(_ text: String) -> String {
+        likeEscaped(text) + "%"
+    }
+
+    /// `text` for a LIKE pattern, `\` escaping `%`, `_` and `\` (ESCAPE '\').
+    public static func likeEscaped(_ text: String) -> String {
         var escaped = ""
-        for character in text {
+        for character in text.unicodeScalars {
             if character == "%" || character == "_" || character == "\\" { escaped.append("\\") }
-            escaped.append(character)
+            escaped.unicodeScalars.append(character)
         }
-        return escaped + "%"
+        return escaped
+    }
+
+    /// The least string greater than every string that starts with `prefix`, in code point
+    /// order (UTF-8 byte order, as SQLite's BINARY and PostgreSQL's "C" collations compare): the
+    /// last scalar that can be incremented is, and the ones after it dropped; nil when there is
+    /// none (every scalar is U+10FFFF), i.e. no upper bound. So `key >= prefix AND key < bound`
+    /// is exactly "starts with prefix", and one index range serves it.
+    static func prefixUpperBound(_ prefix: String) -> String? {
+        var scalars = Array(prefix.unicodeScalars)
+        while let last = scalars.popLast() {
+            var next = last.value + 1
+            if next == 0xD800 { next = 0xE000 }  // surrogates are not scalars
+            if let scalar = Unicode.Scalar(next) {
+                scalars.append(scalar)
+                var bound = ""
+                bound.unicodeScalars.append(contentsOf: scalars)
+                return bound
+            }
+        }
+        return nil
     }
 }
 
-/// The SQL behind ``UserDirectory`` (both dialects: `lower()` on both sides, since PostgreSQL's
-/// LIKE is case-sensitive and SQLite's folds only ASCII letters).
+/// The SQL behind ``UserDirectory``, the same on both dialects. Names are matched by their
+/// keys, folded in Swift (``AccountValidation/nameKey(_:)``), never by SQL's `lower()` (SQLite's
+/// folds ASCII only; PostgreSQL's depends on the database's `LC_CTYPE`): a display name by
+/// `users.display_name_key` (migration 0015; a prefix is one range of its index, the column
+/// being byte-ordered on both dialects), a username as stored (always `[a-z0-9_.-]`, its own
+/// key).
 public struct UserDirectoryStore: Sendable {
     struct Row: Decodable {
         let id: Int64
@@ -62,16 +91,20 @@ public struct UserDirectoryStore: Sendable {
         let guestExpiresAt: Int64?
     }
 
-    public func search(userID: Int64, exact: String, prefixPattern: String, limit: Int, on db: any SQLDatabase) async throws -> [UserSummary] {
+    /// Up to `limit` users for the folded query `key` (``AccountValidation/nameKey(_:)``), the
+    /// exact username first, then by username.
+    public func search(userID: Int64, key: String, limit: Int, on db: any SQLDatabase) async throws -> [UserSummary] {
+        let upper: SQLQueryString = UserDirectory.prefixUpperBound(key).map { "AND u.display_name_key < \(bind: $0)" } ?? ""
         let rows = try await db.raw(
             """
             SELECT u.id, u.username, u.display_name, u.guest_expires_at FROM users u
             WHERE u.id <> \(bind: userID) AND u.disabled_at IS NULL
-              AND (lower(u.username) = \(bind: exact)
-                   OR ((lower(u.username) LIKE \(bind: prefixPattern) ESCAPE '\\' OR lower(u.display_name) LIKE \(bind: prefixPattern) ESCAPE '\\')
+              AND (u.username = \(bind: key)
+                   OR ((u.username LIKE \(bind: UserDirectory.likePrefix(key)) ESCAPE '\\'
+                        OR (u.display_name_key >= \(bind: key) \(upper)))
                        AND EXISTS (SELECT 1 FROM memberships mine JOIN memberships theirs ON theirs.room_id = mine.room_id
                                    WHERE mine.user_id = \(bind: userID) AND theirs.user_id = u.id)))
-            ORDER BY lower(u.username) = \(bind: exact) DESC, u.username
+            ORDER BY u.username = \(bind: key) DESC, u.username
             LIMIT \(bind: limit)
             """
         ).all(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns)

@@ -17,7 +17,8 @@ struct AccountDeletionHTTPTests {
     func deletion(kind: DatabaseKind) async throws {
         var config = try TestApp.configuration(kind)
         config.requireVerifiedEmail = false
-        let app = try await buildApplication(config, logger: TestApp.logger)
+        let configuration = config
+        let app = try await buildApplication(configuration, logger: TestApp.logger)
         try await app.test(.router) { client in
             try await Helpers.register(client, "delann")
             try await Helpers.register(client, "delbob")
@@ -51,7 +52,9 @@ struct AccountDeletionHTTPTests {
             // The last owner of a room others are in must hand it over first; nothing is left.
             let owner = try await client.execute(uri: "/api/me", method: .delete, headers: Helpers.bearer(ann), body: .json(["password": Helpers.password]))
             #expect(owner.status == .conflict && owner.errorCode == "last_owner")
-            #expect(((owner.json["error"] as? [String: Any])?["fields"] as? [String: String])?["room:\(roomID)"] != nil)
+            // It names the room: field room:<id> holds the room's name, and the message names it too.
+            #expect(((owner.json["error"] as? [String: Any])?["fields"] as? [String: String])?["room:\(roomID)"] == "Farewell")
+            #expect(((owner.json["error"] as? [String: Any])?["message"] as? String)?.contains("Farewell") == true)
             #expect(try await client.execute(uri: "/api/rooms/\(roomID)/members", method: .get, headers: Helpers.bearer(ann)).status == .ok)
 
             // Bob deletes his account.
@@ -75,11 +78,105 @@ struct AccountDeletionHTTPTests {
             #expect(author["username"] as? String == "deleted-\(bobID)")
             let found = try await client.execute(uri: "/api/users?q=delbob", method: .get, headers: Helpers.bearer(ann))
             #expect((found.json["users"] as? [Any])?.isEmpty == true)
+            // Nor does the event log keep his name (his message's author, his join and leave):
+            // the deletion's transaction rewrote those rows (they said "delbob" before).
+            let logged = try await GuestAdminTests.withDatabase(configuration) { db in
+                try await db.read { sql in try await sql.raw("SELECT data FROM event_log").all(decoding: LogRow.self).map(\.data) }
+            }
+            #expect(!logged.isEmpty)
+            #expect(logged.filter { $0.contains("delbob") }.isEmpty, "\(logged.filter { $0.contains("delbob") })")
+            #expect(logged.contains { $0.contains("bye all") && $0.contains("deleted-\(bobID)") && $0.contains(AccountDeletion.displayName) })
             // The address and the username are free again: a new account, not the old one.
             try await Helpers.register(client, "delbob")
             let again = try await Helpers.login(client, "delbob")
             let newID = (try await client.execute(uri: "/api/me", method: .get, headers: Helpers.bearer(again)).json["id"] as? NSNumber)?.int64Value
             #expect(newID != nil && newID != bobID)
+        }
+    }
+
+    struct LogRow: Decodable { let data: String }
+
+    /// Issue 18 (break test): refreshing with a deleted account's refresh token answered 403
+    /// `account_disabled`, telling that the account had existed and was gone. It now answers as
+    /// any revoked session's token does; the other ways in (old login, reset request,
+    /// verification link) answer as for an account that never existed.
+    @Test("a deleted account answers as a revoked session or an unknown account on every way in", arguments: TestApp.databaseKinds)
+    func noTraceOnTheWaysIn(kind: DatabaseKind) async throws {
+        var config = try TestApp.configuration(kind)
+        config.requireVerifiedEmail = false
+        let configuration = config
+        let app = try await buildApplication(configuration, logger: TestApp.logger)
+        try await app.test(.router) { client in
+            try await Helpers.register(client, "gonegail")
+            let link = try await mailboxLink(client, to: "gonegail@example.com", path: "/verify-email")
+            let (access, refresh, _) = try await GuestAdminTests.login(client, "gonegail")
+            // What a revoked session's refresh token answers: log a second session out.
+            let (other, otherRefresh, _) = try await GuestAdminTests.login(client, "gonegail")
+            #expect(try await client.execute(uri: "/api/auth/logout", method: .post, headers: Helpers.bearer(other)).status == .noContent)
+            let revoked = try await Self.refresh(client, otherRefresh)
+            #expect(revoked.status == .unauthorized)
+
+            #expect(try await client.execute(uri: "/api/me", method: .delete, headers: Helpers.bearer(access), body: .json(["password": Helpers.password])).status == .noContent)
+
+            let deleted = try await Self.refresh(client, refresh)
+            #expect(deleted.status == revoked.status && deleted.errorCode == revoked.errorCode, "\(deleted.status) \(deleted.errorCode ?? "")")
+            #expect(deleted.errorCode == "session_expired")
+
+            // Old credentials: as an unknown login.
+            for login in ["gonegail", "gonegail@example.com"] {
+                let old = try await client.execute(uri: "/api/auth/login", method: .post, headers: Helpers.json, body: .json(["login": login, "password": Helpers.password]))
+                let unknown = try await client.execute(uri: "/api/auth/login", method: .post, headers: Helpers.json, body: .json(["login": "nobody\(login)", "password": Helpers.password]))
+                #expect(old.status == unknown.status && old.errorCode == unknown.errorCode, "\(login)")
+            }
+            // A reset request for the old address: as for an address without an account.
+            let reset = try await client.execute(uri: "/api/auth/forgot-password", method: .post, headers: Helpers.json, body: .json(["email": "gonegail@example.com"]))
+            let resetUnknown = try await client.execute(uri: "/api/auth/forgot-password", method: .post, headers: Helpers.json, body: .json(["email": "nobodyelse@example.com"]))
+            #expect(reset.status == resetUnknown.status && reset.errorCode == resetUnknown.errorCode)
+            // The verification link mailed at registration: as a link that was never issued.
+            let verify = try await client.execute(uri: "/api/auth/verify-email", method: .post, headers: Helpers.json, body: .json(["token": try token(of: link)]))
+            let bogus = try await client.execute(uri: "/api/auth/verify-email", method: .post, headers: Helpers.json, body: .json(["token": String(repeating: "A", count: 43)]))
+            #expect(verify.status == bogus.status && verify.errorCode == bogus.errorCode, "\(verify.errorCode ?? "") vs \(bogus.errorCode ?? "")")
+        }
+    }
+
+    static func refresh(_ client: some TestClientProtocol, _ token: String) async throws -> TestResponse {
+        try await client.execute(uri: "/api/auth/refresh", method: .post, headers: Helpers.json, body: .json(["refreshToken": token, "refreshTokenInBody": true]))
+    }
+
+    /// Issue 18 (break test): two DELETE /api/me of one account at once (two tabs) both ran the
+    /// deletion and mailed the confirmation twice. Now one wins (204) and the other answers as a
+    /// deleted session does (401 `session_revoked`); one mail. Both requests are in flight at
+    /// the same time, in several rounds.
+    @Test("two simultaneous deletions of one account: one runs, one mail", arguments: TestApp.databaseKinds)
+    func concurrentDeletions(kind: DatabaseKind) async throws {
+        var config = try TestApp.configuration(kind)
+        config.requireVerifiedEmail = false
+        let configuration = config
+        let app = try await buildApplication(configuration, logger: TestApp.logger)
+        try await app.test(.router) { client in
+            for round in 0..<6 {
+                let name = "twotabs\(round)"
+                try await Helpers.register(client, name)
+                let tabs = [try await Helpers.login(client, name), try await Helpers.login(client, name)]
+                let answers = try await withThrowingTaskGroup(of: (HTTPResponse.Status, String?).self) { group in
+                    for tab in tabs {
+                        group.addTask {
+                            let response = try await client.execute(uri: "/api/me", method: .delete, headers: Helpers.bearer(tab), body: .json(["password": Helpers.password]))
+                            return (response.status, response.errorCode)
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(answers.filter { $0.0 == .noContent }.count == 1, "round \(round): \(answers)")
+                #expect(answers.filter { $0.0 == .unauthorized && $0.1 == "session_revoked" }.count == 1, "round \(round): \(answers)")
+                let mails = try await GuestAdminTests.withDatabase(configuration) { db in
+                    try await db.read { sql in
+                        try await sql.raw("SELECT id AS data FROM mail_outbox WHERE kind = 'account_deleted' AND recipient = \(bind: "\(name)@example.com")")
+                            .all(decoding: LogRow.self).count
+                    }
+                }
+                #expect(mails == 1, "round \(round)")
+            }
         }
     }
 }

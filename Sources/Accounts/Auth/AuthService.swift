@@ -234,7 +234,9 @@ public struct AuthService: Sendable {
         case .unknown:
             throw ServiceError(.invalidRefreshToken, message: "The refresh token is not valid.")
         case .expired(let userID):
-            if let user = try await database.read({ db in try await users.find(id: userID, on: db) }), user.disabledAt != nil {
+            // A deleted account's sessions were revoked: it answers as any revoked session does,
+            // never `account_disabled` (which would tell that the account existed and is gone).
+            if let user = try await database.read({ db in try await users.find(id: userID, on: db) }), user.disabledAt != nil, user.deletedAt == nil {
                 throw ServiceError(.accountDisabled, message: "This account has been disabled by an administrator.")
             }
             throw ServiceError(.sessionExpired, message: "The session has ended; log in again.")
@@ -243,7 +245,7 @@ public struct AuthService: Sendable {
             await notifyRevoked(userID: userID, sessionIDs: [sessionID], reason: "refresh_token_reuse")
             throw ServiceError(.refreshTokenReused, message: "This refresh token was already used; the session has been ended.")
         case .rotated(let sessionID, let userID, let absoluteExpiry):
-            guard let user = try await database.read({ db in try await users.find(id: userID, on: db) }) else {
+            guard let user = try await database.read({ db in try await users.find(id: userID, on: db) }), user.deletedAt == nil else {
                 throw ServiceError(.sessionExpired, message: "The session has ended; log in again.")
             }
             guard user.disabledAt == nil else {

@@ -3,7 +3,8 @@ import Logging
 import SQLKit
 
 /// Applies pending migrations, each in its own transaction, recording them in
-/// `schema_migrations` (name, checksum, applied_at).
+/// `schema_migrations` (name, checksum, applied_at). A migration with a Swift step
+/// (``MigrationSwiftSteps``) runs it in the same transaction, after its statements.
 ///
 /// On PostgreSQL a session advisory lock makes concurrent starters take turns;
 /// on SQLite `BEGIN IMMEDIATE` does the same per migration. Each migration is
@@ -92,6 +93,7 @@ public struct MigrationRunner: Sendable {
                 for statement in migration.statements {
                     try await db.raw(SQLQueryString(statement)).run()
                 }
+                try await MigrationSwiftSteps.step(for: migration.name)?(db)
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
                 try await db.raw(
                     """

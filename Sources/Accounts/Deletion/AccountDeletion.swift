@@ -31,13 +31,18 @@ public struct AccountDeletion: Sendable {
         self.mailer = email.map { AccountMailer(settings: $0.settings, outbox: $0.outbox) }
     }
 
+    /// What a request of an already deleted account gets, as any request with a token of a
+    /// revoked session (`BearerAuthenticator`): 401 `session_revoked`. The loser of two
+    /// simultaneous deletions gets it too.
+    public static let alreadyDeleted = ServiceError(.sessionRevoked, message: "This session has ended; log in again.")
+
     /// The account of `userID`, once `password` is its password. An account without a password
     /// (made by a sign-in provider, or a guest) needs none: the caller's valid access token of
     /// a live session is the proof, as for every other change to it.
     /// - Throws: `invalid_current_password` (field `password`) for a missing or wrong password;
-    ///   `unauthorized` when the account is gone.
+    ///   `session_revoked` (``alreadyDeleted``) when the account is gone.
     public func confirm(userID: Int64, password: String?) async throws -> UserRecord {
-        guard let user = try await auth.user(id: userID), user.deletedAt == nil else { throw ServiceError.unauthorized }
+        guard let user = try await auth.user(id: userID), user.deletedAt == nil else { throw Self.alreadyDeleted }
         guard user.hasPassword, !user.isGuest else { return user }
         guard let password, !password.isEmpty, try await auth.verifyPassword(password, against: user.passwordHash).matches else {
             throw ServiceError(.invalidCurrentPassword, message: "The password is incorrect.", fields: ["password": "is incorrect"])
@@ -46,28 +51,46 @@ public struct AccountDeletion: Sendable {
     }
 
     /// Erases `user` (see the type's description); returns the revoked session ids.
+    ///
+    /// Exactly once: the overwrite is conditional (`WHERE deleted_at IS NULL`), and of two
+    /// simultaneous deletions of one account (two tabs) the transaction that commits it first
+    /// wins; the other changes nothing (no second mail, no second revocation) and throws
+    /// ``alreadyDeleted``. On PostgreSQL the loser's UPDATE waits for the winner's row lock and
+    /// then finds no row to update (READ COMMITTED re-checks the condition); SQLite has one
+    /// writer at a time.
+    ///
+    /// `redact`, when given, runs in the same transaction after the overwrite, with the account
+    /// as it was (old username and display name) and as it is now: the Server's part, which
+    /// rewrites the old names in the durable event log (``AccountDeletion`` cannot see it).
     @discardableResult
-    public func erase(_ user: UserRecord) async throws -> [String] {
+    public func erase(
+        _ user: UserRecord,
+        redact: (@Sendable (_ before: UserRecord, _ after: UserRecord, _ db: any SQLDatabase) async throws -> Void)? = nil
+    ) async throws -> [String] {
         let now = auth.now
         let mailer = self.mailer
         let placeholder = "deleted-\(user.id)@deleted.invalid"
         // An account registered before the prefix was reserved may hold the name: then a random suffix.
         let preferred = Self.usernamePrefix + "\(user.id)"
         let revoked = try await auth.database.write { db -> [String] in
-            let ended = try await auth.sessions.revokeAll(userID: user.id, except: nil, reason: "account_deleted", now: now, on: db)
             let taken = try await auth.users.findByUsername(preferred, on: db).map { $0.id != user.id } ?? false
             let username = taken ? preferred + "-" + String(UInt32.random(in: .min ... .max), radix: 16) : preferred
-            try await db.raw(
+            // The conditional overwrite decides which of two simultaneous deletions runs.
+            guard let after = try await db.raw(
                 """
                 UPDATE users SET email = \(bind: placeholder), email_key = \(bind: placeholder), username = \(bind: username),
-                    display_name = \(bind: Self.displayName), password_hash = \(bind: UserRecord.noPasswordMarker),
+                    display_name = \(bind: Self.displayName), display_name_key = \(bind: AccountValidation.nameKey(Self.displayName)),
+                    password_hash = \(bind: UserRecord.noPasswordMarker),
                     email_verified_at = NULL, disabled_at = \(bind: now), deleted_at = \(bind: now), updated_at = \(bind: now)
-                WHERE id = \(bind: user.id)
+                WHERE id = \(bind: user.id) AND deleted_at IS NULL
+                RETURNING \(unsafeRaw: UserStore.columns)
                 """
-            ).run()
+            ).first(decoding: UserRecord.self, keyDecodingStrategy: .snakeCaseColumns) else { throw Self.alreadyDeleted }
+            let ended = try await auth.sessions.revokeAll(userID: user.id, except: nil, reason: "account_deleted", now: now, on: db)
             try await db.raw("DELETE FROM identities WHERE user_id = \(bind: user.id)").run()
             try await db.raw("DELETE FROM email_tokens WHERE user_id = \(bind: user.id)").run()
             if let mailer, !user.isGuest { try await mailer.enqueueAccountDeleted(to: user, now: now, on: db) }
+            try await redact?(user, after, db)
             return ended
         }
         mailer?.outbox.wake()

@@ -39,8 +39,8 @@ public struct GuestStore: Sendable {
         let email = "\(username)@\(Self.emailDomain)"
         return try await db.raw(
             """
-            INSERT INTO users (email, email_key, username, display_name, password_hash, email_verified_at, created_at, updated_at, guest_expires_at)
-            VALUES (\(bind: email), \(bind: email), \(bind: username), \(bind: displayName), \(bind: Self.passwordHashPlaceholder),
+            INSERT INTO users (email, email_key, username, display_name, display_name_key, password_hash, email_verified_at, created_at, updated_at, guest_expires_at)
+            VALUES (\(bind: email), \(bind: email), \(bind: username), \(bind: displayName), \(bind: AccountValidation.nameKey(displayName)), \(bind: Self.passwordHashPlaceholder),
                     \(bind: now), \(bind: now), \(bind: now), \(bind: expiresAt))
             ON CONFLICT DO NOTHING
             RETURNING \(unsafeRaw: UserStore.columns)

@@ -34,6 +34,10 @@ public enum ServerRole: String, Codable, Sendable {
 
 /// Users table access. Every method takes the connection or transaction to run on,
 /// so a service can group several stores' writes in one transaction.
+///
+/// Every write of `display_name` also writes `display_name_key` (migration 0015,
+/// ``AccountValidation/nameKey(_:)``), which user search matches; so do ``GuestStore`` and
+/// ``AccountDeletion``, the other writers of the column.
 public struct UserStore: Sendable {
     public init() {}
 
@@ -56,8 +60,9 @@ public struct UserStore: Sendable {
         if try await findByEmail(email, on: db) != nil { return .emailTaken }
         let row = try await db.raw(
             """
-            INSERT INTO users (email, email_key, username, display_name, password_hash, created_at, updated_at)
-            VALUES (\(bind: email), \(bind: AccountValidation.emailKey(email)), \(bind: username), \(bind: displayName), \(bind: passwordHash), \(bind: now), \(bind: now))
+            INSERT INTO users (email, email_key, username, display_name, display_name_key, password_hash, created_at, updated_at)
+            VALUES (\(bind: email), \(bind: AccountValidation.emailKey(email)), \(bind: username), \(bind: displayName),
+                    \(bind: AccountValidation.nameKey(displayName)), \(bind: passwordHash), \(bind: now), \(bind: now))
             ON CONFLICT DO NOTHING
             RETURNING \(unsafeRaw: Self.columns)
             """
@@ -89,8 +94,14 @@ public struct UserStore: Sendable {
         try await db.raw("UPDATE users SET password_hash = \(bind: hash), updated_at = \(bind: now) WHERE id = \(bind: id)").run()
     }
 
+    /// Sets the display name and its search key (``AccountValidation/nameKey(_:)``) together.
     public func updateDisplayName(id: Int64, displayName: String, now: Int64, on db: any SQLDatabase) async throws {
-        try await db.raw("UPDATE users SET display_name = \(bind: displayName), updated_at = \(bind: now) WHERE id = \(bind: id)").run()
+        try await db.raw(
+            """
+            UPDATE users SET display_name = \(bind: displayName), display_name_key = \(bind: AccountValidation.nameKey(displayName)),
+                updated_at = \(bind: now) WHERE id = \(bind: id)
+            """
+        ).run()
     }
 
     /// Stores when the user was last connected (`last_seen_at`, ms since the epoch).
