@@ -9,7 +9,8 @@
 - focus moves to what appeared (the composer when a room opens, the new screen's heading
   or first field when a screen opens, a dialog's control when a dialog opens);
 - the open room's message list is a polite live region, so screen readers announce new
-  messages without taking focus.
+  messages without taking focus;
+- no screen scrolls sideways, at the desktop size or on a 390×844 phone.
 
 Each screen's screenshot goes to test-artifacts/screenshots/a11y-*.png."""
 import uuid
@@ -54,6 +55,9 @@ def check_screen(driver, name, size_name):
     screenshot(driver, f"a11y-{name}-{size_name}")
     problems = blocking_violations(driver)
     assert not problems, f"axe-core on the {name} screen ({size_name}):\n" + "\n".join(problems)
+    # Nothing sticks out sideways: the page never scrolls horizontally (390 px phones included).
+    overflow = driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"the {name} screen ({size_name}) scrolls sideways by {overflow} px"
 
 
 def make_room(server, token, name=None, **extra):

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium_axe_python import Axe
 from selenium.webdriver.common.keys import Keys
 
 from browser_support import DESKTOP, find, login, make_driver, require_browser, screenshot, wait
@@ -76,6 +77,11 @@ def test_people_found_by_name_and_a_conversation_started(server):
         assert active_option(driver, box) == names[0]
         box.send_keys(Keys.ARROW_UP)
         assert active_option(driver, box) == names[1]
+        # The open combobox passes axe-core (no critical or serious violation).
+        axe = Axe(driver)
+        axe.inject()
+        blocking = [v["id"] for v in axe.run()["violations"] if v.get("impact") in ("critical", "serious")]
+        assert not blocking, blocking
         box.send_keys(Keys.ESCAPE)
         wait(driver).until(lambda d: not suggestions(d), "Escape did not close the list")
         assert box.get_attribute("aria-expanded") == "false"
