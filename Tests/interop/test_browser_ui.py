@@ -928,8 +928,14 @@ def test_desktop_notifications_for_direct_messages_asked_on_a_click_and_muted_pe
     # A message in the (public) room: no notification.
     post(server, friend["accessToken"], room["id"], "hello room")
     wait_message(driver, "hello room")
-    # Muted here: none for that direct message either.
+    # The direct message open in this focused window: read here, no notification.
     driver.get(server.url + f"/#/rooms/{dm['id']}")
+    find(driver, "#composer-input")
+    assert driver.execute_script("return document.hasFocus() && document.visibilityState === 'visible'")
+    post(server, friend["accessToken"], dm["id"], "seen as it came")
+    wait_message(driver, "seen as it came")
+    assert len(shown(driver)) == 1
+    # Muted here: none for that direct message either.
     find(driver, "#mute-room").click()
     find(driver, "#mute-room[aria-pressed=true]")
     driver.get(server.url + f"/#/rooms/{room['id']}")
