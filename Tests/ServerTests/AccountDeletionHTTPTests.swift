@@ -179,4 +179,34 @@ struct AccountDeletionHTTPTests {
             }
         }
     }
+
+    /// Issue 18: a deleted account stays deleted: a server admin can neither enable it again nor
+    /// disable it (404 `user_not_found`, as for no account), so nothing brings its sessions back.
+    @Test("an admin cannot enable or disable a deleted account", arguments: TestApp.databaseKinds)
+    func adminCannotRevive(kind: DatabaseKind) async throws {
+        var config = try TestApp.configuration(kind)
+        config.requireVerifiedEmail = false
+        let configuration = config
+        let app = try await buildApplication(configuration, logger: TestApp.logger)
+        try await app.test(.router) { client in
+            try await Helpers.register(client, "revboss")
+            try await Helpers.register(client, "revgone")
+            try await GuestAdminTests.withDatabase(configuration) { db in
+                try await db.write { sql in _ = try await AdminStore().setServerRole(username: "revboss", role: .admin, now: Date().millis, on: sql) }
+            }
+            let boss = try await Helpers.login(client, "revboss")
+            let (gone, _, goneID) = try await GuestAdminTests.login(client, "revgone")
+            #expect(try await client.execute(uri: "/api/me", method: .delete, headers: Helpers.bearer(gone), body: .json(["password": Helpers.password])).status == .noContent)
+            for action in ["enable", "disable"] {
+                let answer = try await client.execute(uri: "/api/admin/users/\(goneID)/\(action)", method: .post, headers: Helpers.bearer(boss))
+                #expect(answer.status == .notFound && answer.errorCode == "user_not_found", "\(action): \(answer.status)")
+            }
+            let stored = try await GuestAdminTests.withDatabase(configuration) { db in try await db.read { sql in try await UserStore().find(id: goneID, on: sql) } }
+            #expect(stored?.deletedAt != nil && stored?.disabledAt != nil)
+            for login in ["revgone", "deleted-\(goneID)"] {
+                let attempt = try await client.execute(uri: "/api/auth/login", method: .post, headers: Helpers.json, body: .json(["login": login, "password": Helpers.password]))
+                #expect(attempt.errorCode == "invalid_credentials", "\(login)")
+            }
+        }
+    }
 }

@@ -24,6 +24,13 @@ public struct AccountDeletion: Sendable {
     /// Deleted accounts' usernames are `deleted-<id>`; registration, sign-in providers and the
     /// admin CLI never give an account a username with this prefix (any letter case).
     public static let usernamePrefix = "deleted-"
+    /// The domain of deleted accounts' placeholder addresses (`deleted-<id>@deleted.invalid`;
+    /// `.invalid` is reserved by RFC 2606 §2): never mailed, like a guest's.
+    public static let emailDomain = "deleted.invalid"
+
+    public static func isPlaceholderEmail(_ address: String) -> Bool {
+        address.lowercased().hasSuffix("@" + emailDomain)
+    }
 
     /// `email`: the mail settings and outbox for the last mail (nil: none is sent).
     public init(auth: AuthService, email: (settings: EmailSettings, outbox: MailOutbox)?) {
@@ -69,7 +76,7 @@ public struct AccountDeletion: Sendable {
     ) async throws -> [String] {
         let now = auth.now
         let mailer = self.mailer
-        let placeholder = "deleted-\(user.id)@deleted.invalid"
+        let placeholder = "deleted-\(user.id)@\(Self.emailDomain)"
         // An account registered before the prefix was reserved may hold the name: then a random suffix.
         let preferred = Self.usernamePrefix + "\(user.id)"
         let revoked = try await auth.database.write { db -> [String] in

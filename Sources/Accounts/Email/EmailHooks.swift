@@ -86,8 +86,8 @@ struct AccountMailer: Sendable {
     }
 
     private func enqueue(_ content: MailContent, to address: String, kind: String, now: Int64, on db: any SQLDatabase) async throws {
-        // A guest's placeholder address (RFC 2606 `.invalid`) is never mailed.
-        guard !GuestStore.isPlaceholderEmail(address) else { return }
+        // A guest's or a deleted account's placeholder address (RFC 2606 `.invalid`) is never mailed.
+        guard !GuestStore.isPlaceholderEmail(address), !AccountDeletion.isPlaceholderEmail(address) else { return }
         try await outbox.enqueue(OutgoingMail(from: settings.mailFrom, to: [address], content: content), kind: kind, now: now, on: db)
     }
 }

@@ -189,7 +189,7 @@ public struct OAuthService: Sendable {
     }
 
     /// The user an identity signs in: the linked one, or a new account.
-    private func userSigningIn(_ identity: ProviderIdentity, provider: OAuthProvider) async throws -> UserRecord {
+    func userSigningIn(_ identity: ProviderIdentity, provider: OAuthProvider) async throws -> UserRecord {
         let now = self.now
         if let linked = try await database.read({ db -> UserRecord? in
             guard let found = try await identities.find(provider: provider.name, subject: identity.subject, on: db) else { return nil }
