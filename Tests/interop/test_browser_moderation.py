@@ -7,7 +7,7 @@ import pytest
 from selenium.webdriver.common.keys import Keys
 
 from browser_support import (
-    DESKTOP, assert_no_console_errors, find, gone, login, make_driver, require_browser, screenshot, text_of, wait,
+    DESKTOP, PHONE, assert_no_console_errors, find, gone, login, make_driver, require_browser, screenshot, text_of, wait,
 )
 
 PASSWORD = "correct horse battery"
@@ -119,7 +119,8 @@ def test_a_private_rooms_join_code_is_shown_to_the_roles_that_may_invite(server,
     (owners and admins, RoomRules.mayManageRoom; GET /rooms gives the code to them only). A
     role change while the room is open shows or hides the code at once."""
     owner, carol = server.new_user("own"), server.new_user("carol")
-    room = server.api("POST", "/rooms", owner["accessToken"], json={"name": f"code-{uuid.uuid4().hex[:6]}", "kind": "private"}).json()
+    topic = "Plans, minutes and decisions of the committee, " * 4  # long: the header's line is cut with an ellipsis
+    room = server.api("POST", "/rooms", owner["accessToken"], json={"name": f"code-{uuid.uuid4().hex[:6]}", "kind": "private", "topic": topic.strip()}).json()
     code = room["joinCode"]
     assert code
     r = server.api("POST", "/rooms/join-by-code", carol["accessToken"], json={"code": code})
@@ -130,7 +131,7 @@ def test_a_private_rooms_join_code_is_shown_to_the_roles_that_may_invite(server,
         r = server.api("PUT", f"/rooms/{room['id']}/members/{carol['user']['id']}/role", owner["accessToken"], json={"role": role})
         assert r.status_code == 200, r.text
 
-    page = browser()
+    page = browser(PHONE)
     open_room(page, server, carol, room)
     find(page, "#room-title")
     assert not page.find_elements("css selector", "#room-join-code")
@@ -139,7 +140,13 @@ def test_a_private_rooms_join_code_is_shown_to_the_roles_that_may_invite(server,
     assert not page.find_elements("css selector", "#room-join-code")
     set_role("admin")
     assert find(page, "#room-join-code").text == code
-    screenshot(page, "private-room-code-for-admin")
+    # On a phone, with a long topic, the code is still on screen: not cut off by the line's ellipsis.
+    shown = page.execute_script(
+        "const c = document.getElementById('room-join-code').getBoundingClientRect();"
+        "const line = document.querySelector('.room-meta').getBoundingClientRect();"
+        "return c.width > 0 && c.left >= line.left - 0.5 && c.right <= line.right + 0.5 && c.right <= innerWidth")
+    assert shown, "the join code is cut off"
+    screenshot(page, "phone-private-room-code-for-admin")
     set_role("member")
     gone(page, "#room-join-code")
     page.refresh()

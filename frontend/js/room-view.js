@@ -205,7 +205,9 @@ export class RoomView {
       { class: "room-info" },
       h("a", { href: "#/rooms", class: "back-link" }, "‹ Rooms"),
       h("h2", { id: "room-title", tabindex: "-1", dir: "auto", title: this.name }, h("bdi", {}, this.name), room.kind === "direct" && !peerDeleted(room) ? this.presence.dot(room.peer.id) : null),
-      h("p", { class: "room-meta", title: meta }, kindText, room.kind === "public" && room.allowGuests ? h("span", { id: "room-guests-allowed" }, " · Guests allowed") : null, room.topic ? [" · ", h("bdi", {}, room.topic)] : "", room.joinCode ? [" · Code ", h("code", { id: "room-join-code" }, room.joinCode)] : null),
+      // The join code (private rooms, for the roles that may invite) comes before the topic: the
+      // line is cut with an ellipsis, and a long topic must not push the code out of sight.
+      h("p", { class: "room-meta", title: meta }, kindText, room.kind === "public" && room.allowGuests ? h("span", { id: "room-guests-allowed" }, " · Guests allowed") : null, room.joinCode ? [" · Code ", h("code", { id: "room-join-code" }, room.joinCode)] : null, room.topic ? [" · ", h("bdi", {}, room.topic)] : ""),
     );
     const actions = h("div", { class: "room-actions", id: "room-actions" });
     // Phones: the buttons sit behind one menu button (CSS shows them inline on wider screens).
