@@ -44,7 +44,13 @@ def test_delete_my_account_from_settings(server):
     r = server.api("POST", f"/rooms/{direct['id']}/messages", token=me["accessToken"], json={"body": "see you", "clientMsgId": uuid.uuid4().hex})
     assert r.status_code == 201, r.text
     driver = make_driver(DESKTOP)
+    peer = make_driver(DESKTOP)  # the other party, with our direct message open
     try:
+        peer.get(server.url + "/")
+        login(peer, owner["user"]["username"], PASSWORD)
+        peer.get(server.url + f"/#/rooms/{direct['id']}")
+        text_of(peer, "#room-title", me["user"]["displayName"])
+        assert find(peer, "#composer-input").is_enabled()
         driver.get(server.url + "/")
         login(driver, me["user"]["username"], PASSWORD)
         settings_tab = driver.current_window_handle
@@ -91,16 +97,18 @@ def test_delete_my_account_from_settings(server):
             items = mails.get("messages", mails) if isinstance(mails, dict) else mails
             return any(f"{me['user']['username']}@example.com" in str(m.get("to")) and "deleted" in m.get("subject", "").lower() for m in items)
         wait(driver).until(confirmation_mailed, "no confirmation mail")
-        # The other party of our direct message: it is with "Deleted user", and cannot be written in.
-        login(driver, owner["user"]["username"], PASSWORD)
-        text_of(driver, f"#room-list li[data-room-id='{direct['id']}'] .room-name", "Deleted user")
-        find(driver, f"#room-list li[data-room-id='{direct['id']}'] a").click()
-        text_of(driver, "#room-title", "Deleted user")
-        box = find(driver, "#composer-input")
-        assert not box.is_enabled()
-        assert not find(driver, "#send-button").is_enabled()
-        text_of(driver, "#composer-note", "account was deleted")
-        text_of(driver, "#messages li.message .body", "see you")
-        screenshot(driver, "account-deleted-direct-message")
+        # The other party of our direct message: at once, and after a reload, it is with
+        # "Deleted user" and cannot be written in.
+        for reloaded in (False, True):
+            if reloaded:
+                peer.refresh()
+            text_of(peer, f"#room-list li[data-room-id='{direct['id']}'] .room-name", "Deleted user")
+            text_of(peer, "#room-title", "Deleted user")
+            wait(peer).until(lambda d: not d.find_element(By.ID, "composer-input").is_enabled(), "the composer stayed on")
+            assert not find(peer, "#send-button").is_enabled()
+            text_of(peer, "#composer-note", "account was deleted")
+            text_of(peer, "#messages li.message .body", "see you")
+        screenshot(peer, "account-deleted-direct-message")
     finally:
         driver.quit()
+        peer.quit()
