@@ -366,7 +366,18 @@ def test_phone_layout_keeps_the_message_list_tall_with_long_names(server, phone)
     assert len(LONG_NAME) == 64 and len(LONG_TOPIC) <= 200
     room = make_room(server, me["accessToken"], name=LONG_NAME[:58] + uuid.uuid4().hex[:6], topic=LONG_TOPIC)
     short = make_room(server, me["accessToken"], name=f"r{uuid.uuid4().hex[:5]}")
-    for target in (room, short):
+    # 64 characters with no place to break (issue 18, "bad input"), and a topic likewise.
+    unbroken = make_room(server, me["accessToken"], name="W" * 58 + uuid.uuid4().hex[:6], topic="M" * 200)
+    go(driver, server, "#/rooms")
+    item = find(driver, f"#room-list li[data-room-id='{unbroken['id']}']")
+    assert item.rect["x"] + item.rect["width"] <= PHONE[0] + 0.5, item.rect
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
+    go(driver, server, "#/discover")
+    find(driver, "#discover-query").send_keys(unbroken["name"][:20])
+    found = find(driver, f"#discover-results li[data-room-id='{unbroken['id']}']")
+    assert found.rect["x"] + found.rect["width"] <= PHONE[0] + 0.5, found.rect
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
+    for target in (room, short, unbroken):
         go(driver, server, f"#/rooms/{target['id']}")
         find(driver, "#composer-input")
         wait(driver).until(lambda d: d.execute_script("return location.hash") == f"#/rooms/{target['id']}")
