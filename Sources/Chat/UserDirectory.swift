@@ -80,9 +80,11 @@ public struct UserDirectory: Sendable {
 /// The SQL behind ``UserDirectory``, the same on both dialects. Names are matched by their
 /// keys, folded in Swift (``AccountValidation/nameKey(_:)``), never by SQL's `lower()` (SQLite's
 /// folds ASCII only; PostgreSQL's depends on the database's `LC_CTYPE`): a display name by
-/// `users.display_name_key` (migration 0015; a prefix is one range of its index, the column
-/// being byte-ordered on both dialects), a username as stored (always `[a-z0-9_.-]`, its own
-/// key).
+/// `users.display_name_key` (migration 0015; a prefix is one range of it, which its index
+/// can serve, the column being byte-ordered on both dialects), a username as stored (always
+/// `[a-z0-9_.-]`, its own key). Two branches, so neither dialect scans `users`: the exact username is a lookup of its
+/// unique index; a prefix is tried only on the caller's contacts (the members of the caller's
+/// rooms, through the memberships indexes, then the users primary key).
 public struct UserDirectoryStore: Sendable {
     struct Row: Decodable {
         let id: Int64
@@ -97,14 +99,18 @@ public struct UserDirectoryStore: Sendable {
         let upper: SQLQueryString = UserDirectory.prefixUpperBound(key).map { "AND u.display_name_key < \(bind: $0)" } ?? ""
         let rows = try await db.raw(
             """
-            SELECT u.id, u.username, u.display_name, u.guest_expires_at FROM users u
-            WHERE u.id <> \(bind: userID) AND u.disabled_at IS NULL
-              AND (u.username = \(bind: key)
-                   OR ((u.username LIKE \(bind: UserDirectory.likePrefix(key)) ESCAPE '\\'
-                        OR (u.display_name_key >= \(bind: key) \(upper)))
-                       AND EXISTS (SELECT 1 FROM memberships mine JOIN memberships theirs ON theirs.room_id = mine.room_id
-                                   WHERE mine.user_id = \(bind: userID) AND theirs.user_id = u.id)))
-            ORDER BY u.username = \(bind: key) DESC, u.username
+            SELECT id, username, display_name, guest_expires_at FROM (
+                SELECT u.id, u.username, u.display_name, u.guest_expires_at, 0 AS exact_first FROM users u
+                WHERE u.username = \(bind: key) AND u.id <> \(bind: userID) AND u.disabled_at IS NULL
+                UNION
+                SELECT u.id, u.username, u.display_name, u.guest_expires_at, CASE WHEN u.username = \(bind: key) THEN 0 ELSE 1 END AS exact_first
+                FROM users u
+                WHERE u.id IN (SELECT theirs.user_id FROM memberships mine JOIN memberships theirs ON theirs.room_id = mine.room_id
+                               WHERE mine.user_id = \(bind: userID))
+                  AND u.id <> \(bind: userID) AND u.disabled_at IS NULL
+                  AND (u.username LIKE \(bind: UserDirectory.likePrefix(key)) ESCAPE '\\' OR (u.display_name_key >= \(bind: key) \(upper)))
+            ) found
+            ORDER BY exact_first, username
             LIMIT \(bind: limit)
             """
         ).all(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns)
