@@ -108,6 +108,7 @@ def test_delete_my_account_from_settings(server):
             assert not find(peer, "#send-button").is_enabled()
             text_of(peer, "#composer-note", "account was deleted")
             text_of(peer, "#messages li.message .body", "see you")
+            assert not [b for b in peer.find_elements(By.CSS_SELECTOR, "#messages .action-reply") if b.is_displayed()]
         screenshot(peer, "account-deleted-direct-message")
     finally:
         driver.quit()

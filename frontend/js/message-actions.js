@@ -181,7 +181,7 @@ export class MessageActions {
 
   startReply(messageId) {
     const message = this.message(messageId);
-    if (!message || message.deletedAt) return;
+    if (!message || message.deletedAt || this.composer.disabledReason) return;
     this.replyTo = message;
     const who = message.author ? message.author.displayName || message.author.username : `User ${message.authorId}`;
     clear(this.replyBar);

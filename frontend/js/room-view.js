@@ -77,7 +77,7 @@ export class RoomView {
   /** Puts the view into `content` (replacing what was there) and loads messages and members. */
   async open(content) {
     clear(content);
-    const chatColumn = h("div", { class: "chat-column" }, this.messages.view, this.typingLine, this.mentionComplete.list, this.moderation.feedback, this.actions.replyBar, this.composer.form);
+    const chatColumn = (this.chatColumn = h("div", { class: "chat-column" }, this.messages.view, this.typingLine, this.mentionComplete.list, this.moderation.feedback, this.actions.replyBar, this.composer.form));
     content.append(this.header, h("div", { class: "room-body" }, chatColumn, this.members.panel), this.liveStatus);
     this.renderHeader();
     this.renderTyping();
@@ -92,7 +92,11 @@ export class RoomView {
    * server refuses sends there; nobody would read them).
    */
   applyVerification() {
-    this.composer.setDisabled(peerDeleted(this.room) ? DELETED_PEER_NOTE : this.postingBlocked());
+    const reason = peerDeleted(this.room) ? DELETED_PEER_NOTE : this.postingBlocked();
+    this.composer.setDisabled(reason);
+    // No "Reply" while nothing can be sent (it would only focus the disabled box).
+    this.chatColumn?.classList.toggle("read-only", !!reason);
+    if (reason) this.actions.cancelReply();
     this.members.render();
   }
 
