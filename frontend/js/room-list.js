@@ -14,11 +14,14 @@ export const DELETED_USER = "Deleted user";
 /**
  * Whether the other person of a direct message deleted their account. Deleting an account
  * leaves every room (DELETE /me), so the conversation has no other member: GET /rooms gives
- * no `peer`. A peer still listed under a deleted account's reserved username
- * (`deleted-<id>`, AccountDeletion.usernamePrefix) is one too.
+ * no `peer`. A peer still listed as a deleted account (the server's AccountDeletion: display
+ * name "Deleted user", username `deleted-<id>`, or `deleted-<id>-<hex>` when an older
+ * account held that name) is one too.
  */
 export function peerDeleted(room) {
-  return room.kind === "direct" && (!room.peer || /^deleted-/i.test(room.peer.username || ""));
+  if (room.kind !== "direct") return false;
+  const peer = room.peer;
+  return !peer || (peer.displayName === DELETED_USER && /^deleted-\d+(-[0-9a-f]+)?$/.test(peer.username || ""));
 }
 
 /** What a room is called: its name, or for a direct message the other person's. */
