@@ -27,13 +27,19 @@ public struct UserDirectory: Sendable {
     }
 
     /// Up to `limit` users for `query` (trimmed; an `@` in front is ignored), ordered by
-    /// username. Throws `validation_failed` (`q`) for an empty or over-long query.
+    /// username. Throws `validation_failed` (`q`) for an empty or over-long query, or one with
+    /// a control or format character (Unicode Cc, Cf).
     public func search(userID: Int64, query: String, limit: Int) async throws -> [UserSummary] {
         var q = query.trimmingCharacters(in: .whitespacesAndNewlines)
         if q.hasPrefix("@") { q.removeFirst() }
         guard !q.isEmpty else { throw ServiceError.validation(["q": "is required"]) }
         guard q.unicodeScalars.count <= Self.maxQueryLength else {
             throw ServiceError.validation(["q": "must be at most \(Self.maxQueryLength) characters"])
+        }
+        // No name holds one (AccountValidation.displayName, username), and PostgreSQL refuses
+        // a NUL in text outright.
+        guard case .success = AccountValidation.freeText(q) else {
+            throw ServiceError.validation(["q": "must not contain control characters"])
         }
         let key = AccountValidation.nameKey(q)
         return try await database.read { db in

@@ -86,6 +86,9 @@ struct UserDirectoryTests {
             #expect(try await ids("ÍGOR") == [guest.id])
             #expect(try await ids("emile") == [emile])  // the username still matches
             #expect(try await ids("zola") == [])  // a prefix, not a substring
+            for refused in ["a\u{0}b", "\u{0}", "é\u{200E}x"] {  // no name holds one (and PostgreSQL refuses a NUL in text)
+                #expect(await apiCode { try await directory.search(userID: me, query: refused, limit: 10) } == "validation_failed", "\(refused.unicodeScalars.map { $0.value })")
+            }
         }
     }
 
