@@ -6,49 +6,20 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import uuid
 
 import pytest
 import socketio
 
-from event_recorder import EventRecorder
+from chat_client import Tab, create_room as room, tabs_fixture
 from relay_fixture import REPO_ROOT, bin_dir
 from switchboard_fixture import Switchboard
 
 PASSWORD = "correct horse battery"
 
 
-class Tab(EventRecorder):
-    def __init__(self, server, token: str):
-        super().__init__()
-        self.client = socketio.Client(reconnection=False)
-        self.disconnected = threading.Event()
-        for name in ("message:new", "room:member", "presence", "room:updated"):
-            self.client.on(name, self._recorder(name))
-        self.client.on("disconnect", lambda *args: self.disconnected.set())
-        self.client.connect(server.url, auth={"token": token}, transports=["websocket"], wait_timeout=10)
-
-    def call(self, event, data):
-        return self.client.call(event, data, timeout=10)
-
-    def close(self):
-        if self.client.connected:
-            self.client.disconnect()
-
-
-@pytest.fixture
-def tabs():
-    opened = []
-
-    def open_tab(server, token):
-        tab = Tab(server, token)
-        opened.append(tab)
-        return tab
-
-    yield open_tab
-    for tab in opened:
-        tab.close()
+TAB_EVENTS = ("message:new", "room:member", "presence", "room:updated", "room:deleted")
+tabs = tabs_fixture(*TAB_EVENTS)
 
 
 def guest(server, name="Visitor"):
@@ -57,12 +28,6 @@ def guest(server, name="Visitor"):
     body = r.json()
     assert body["user"]["guest"] is True and body["user"]["username"].startswith("guest-")
     return body
-
-
-def room(server, token, **fields):
-    r = server.api("POST", "/rooms", token, json={"name": f"room-{uuid.uuid4().hex[:6]}", **fields})
-    assert r.status_code == 201, r.text
-    return r.json()
 
 
 def cli(*args, data_dir, stdin=None, database_url=None):
@@ -103,8 +68,13 @@ def test_guest_is_refused_everywhere_else(server, tabs):
     closed = room(server, owner["accessToken"])
     g = guest(server)
     token = g["accessToken"]
+    posted = server.api("POST", f"/rooms/{closed['id']}/messages", owner["accessToken"], json={"body": "accounts only"}).json()["message"]
     for method, path, body in [
         ("POST", f"/rooms/{closed['id']}/join", None),
+        # What a guest cannot join, it cannot read either: history, members, a message's reactions.
+        ("GET", f"/rooms/{closed['id']}/messages", None),
+        ("GET", f"/rooms/{closed['id']}/members", None),
+        ("GET", f"/rooms/{closed['id']}/messages/{posted['id']}/reactions", None),
         ("POST", "/rooms", {"name": f"mine-{uuid.uuid4().hex[:6]}"}),
         ("POST", "/direct", {"userId": owner["user"]["id"]}),
     ]:
@@ -123,6 +93,20 @@ def test_guest_is_refused_everywhere_else(server, tabs):
     r = server.api("PATCH", f"/rooms/{closed['id']}", owner["accessToken"], json={"allowGuests": True})
     assert r.status_code == 200 and r.json()["allowGuests"] is True
     assert server.api("POST", f"/rooms/{closed['id']}/join", token).status_code == 200
+
+
+def test_the_last_owner_leaving_a_room_of_guests_closes_it_for_them(server, tabs):
+    owner = server.new_user("own")
+    lobby = room(server, owner["accessToken"], allowGuests=True)
+    g = guest(server)
+    assert server.api("POST", f"/rooms/{lobby['id']}/join", g["accessToken"]).status_code == 200
+    t = tabs(server, g["accessToken"])
+    # Guests cannot be owners: the owner may leave, and the room closes instead of staying ownerless.
+    r = server.api("POST", f"/rooms/{lobby['id']}/leave", owner["accessToken"])
+    assert r.status_code == 204, r.text
+    assert t.wait_for("room:deleted", lambda e: e["roomId"] == lobby["id"])
+    r = server.api("GET", f"/rooms/{lobby['id']}/members", g["accessToken"])
+    assert r.status_code == 404 and r.json()["error"]["code"] == "room_not_found"
 
 
 def test_admin_disable_disconnects_the_users_live_socket_at_once(server, tabs):
@@ -151,7 +135,7 @@ def test_admin_disable_disconnects_the_users_live_socket_at_once(server, tabs):
     assert r.status_code == 403 and r.json()["error"]["code"] == "account_disabled"
     # A new connection with the old token is refused too.
     with pytest.raises(socketio.exceptions.ConnectionError):
-        Tab(server, victim["accessToken"])
+        Tab(server, victim["accessToken"], TAB_EVENTS)
 
 
 def test_cli_admin_create_and_promote_on_a_real_sqlite_file():

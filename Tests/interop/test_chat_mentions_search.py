@@ -1,47 +1,12 @@
 """Mentions and message search (issue 15) against the real server, with python-socketio."""
-import threading
 import uuid
 
 import pytest
-import socketio
 
-from event_recorder import EventRecorder
-
-
-class Tab(EventRecorder):
-    def __init__(self, server, token: str):
-        super().__init__()
-        self.client = socketio.Client(reconnection=False)
-        for name in ("message:new", "read"):
-            self.client.on(name, self._recorder(name))
-        self.client.connect(server.url, auth={"token": token}, transports=["websocket"], wait_timeout=10)
-
-    def call(self, event, data):
-        return self.client.call(event, data, timeout=10)
-
-    def close(self):
-        if self.client.connected:
-            self.client.disconnect()
+from chat_client import create_room, tabs_fixture
 
 
-@pytest.fixture
-def tabs():
-    opened = []
-
-    def open_tab(server, token):
-        tab = Tab(server, token)
-        opened.append(tab)
-        return tab
-
-    yield open_tab
-    for tab in opened:
-        tab.close()
-
-
-def create_room(server, token, kind="public"):
-    r = server.api("POST", "/rooms", token, json={"name": f"room-{uuid.uuid4().hex[:6]}", "kind": kind})
-    assert r.status_code == 201, r.text
-    return r.json()
+tabs = tabs_fixture("message:new", "read")
 
 
 def room_entry(server, token, room_id):

@@ -1,58 +1,14 @@
 """Room moderation (issue 16) with the real python-socketio client against the real server:
 the deltas, a muted member's refused send, a kick that takes the member's socket out of the
 room at once, bans that keep a user out, the last owner's refusal and the audit log."""
-import threading
 import uuid
 
-import pytest
-import socketio
-
-from event_recorder import EventRecorder
+from chat_client import create_room, tabs_fixture
 
 MODERATION_EVENTS = ("member:role", "member:kicked", "member:muted", "member:unmuted", "member:banned", "member:unbanned")
 
 
-class Tab(EventRecorder):
-    """One connected client, collecting the chat and moderation events it receives."""
-
-    def __init__(self, server, token: str):
-        super().__init__()
-        self.client = socketio.Client(reconnection=False)
-        self.disconnected = threading.Event()
-        for name in ("message:new", "room:member") + MODERATION_EVENTS:
-            self.client.on(name, self._recorder(name))
-        self.client.connect(server.url, auth={"token": token}, transports=["websocket"], wait_timeout=10)
-
-    def call(self, event, data):
-        return self.client.call(event, data, timeout=10)
-
-    def bodies(self):
-        with self.cond:
-            return [m["body"] for m in self.events.get("message:new", [])]
-
-    def close(self):
-        if self.client.connected:
-            self.client.disconnect()
-
-
-@pytest.fixture
-def tabs():
-    opened = []
-
-    def open_tab(server, token):
-        tab = Tab(server, token)
-        opened.append(tab)
-        return tab
-
-    yield open_tab
-    for tab in opened:
-        tab.close()
-
-
-def create_room(server, token, kind="public"):
-    r = server.api("POST", "/rooms", token, json={"name": f"mod-{uuid.uuid4().hex[:6]}", "kind": kind})
-    assert r.status_code == 201, r.text
-    return r.json()
+tabs = tabs_fixture("message:new", "room:member", *MODERATION_EVENTS)
 
 
 def join(server, token, room):
@@ -182,3 +138,23 @@ def test_the_last_owner_cannot_leave_without_handing_over(server):
     assert server.api("POST", f"/rooms/{room['id']}/leave", ann["accessToken"]).status_code == 204
     members = server.api("GET", f"/rooms/{room['id']}/members", bob["accessToken"]).json()["members"]
     assert [(m["user"]["id"], m["role"]) for m in members] == [(bob["user"]["id"], "owner")]
+
+
+def test_an_owner_steps_down_while_another_owner_remains(server, tabs):
+    ann, bob = server.new_user("ann"), server.new_user("bob")
+    room = create_room(server, ann["accessToken"])
+    assert join(server, bob["accessToken"], room).status_code == 200
+    b = tabs(server, bob["accessToken"])
+    me = f"/rooms/{room['id']}/members/{ann['user']['id']}/role"
+    # Alone as owner: stepping down would leave the room without one.
+    r = server.api("PUT", me, ann["accessToken"], json={"role": "member"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "last_owner", r.text
+    r = server.api("PUT", f"/rooms/{room['id']}/members/{bob['user']['id']}/role", ann["accessToken"], json={"role": "owner"})
+    assert r.status_code == 200, r.text
+    r = server.api("PUT", me, ann["accessToken"], json={"role": "admin"})
+    assert r.status_code == 200, r.text
+    event = b.wait_for("member:role", lambda e: e["user"]["id"] == ann["user"]["id"])
+    assert event["by"]["id"] == ann["user"]["id"] and event["role"] == "admin"
+    # One's own role only goes down.
+    r = server.api("PUT", me, ann["accessToken"], json={"role": "owner"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "validation_failed", r.text

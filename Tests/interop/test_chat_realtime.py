@@ -1,47 +1,16 @@
 """The chat over Socket.IO with the real python-socketio client (PyPI)."""
-import threading
 import time
 import uuid
 
 import pytest
 import socketio
 
-from event_recorder import EventRecorder
+from chat_client import Tab, tabs_fixture
 from switchboard_fixture import Switchboard
 
 
-class Tab(EventRecorder):
-    """One connected client, collecting the events it receives."""
-
-    def __init__(self, server, token: str, transports=("websocket",)):
-        super().__init__()
-        self.client = socketio.Client(reconnection=False)
-        self.disconnected = threading.Event()
-        for name in ("message:new", "room:member", "read", "typing", "presence", "auth:token", "room:deleted"):
-            self.client.on(name, self._recorder(name))
-        self.client.on("disconnect", lambda *args: self.disconnected.set())
-        self.client.connect(server.url, auth={"token": token}, transports=list(transports), wait_timeout=10)
-
-    def call(self, event, data):
-        return self.client.call(event, data, timeout=10)
-
-    def close(self):
-        if self.client.connected:
-            self.client.disconnect()
-
-
-@pytest.fixture
-def tabs():
-    opened = []
-
-    def open_tab(server, token, transports=("websocket",)):
-        tab = Tab(server, token, transports)
-        opened.append(tab)
-        return tab
-
-    yield open_tab
-    for tab in opened:
-        tab.close()
+TAB_EVENTS = ("message:new", "room:member", "read", "typing", "presence", "auth:token", "room:deleted")
+tabs = tabs_fixture(*TAB_EVENTS)
 
 
 def create_room(server, token, name=None, kind="public", password=None):
@@ -179,7 +148,7 @@ def test_token_near_expiry_gets_auth_token_and_expired_tokens_are_refused():
     try:
         ann = short.new_user("ann")
         room = create_room(short, ann["accessToken"])
-        tab = Tab(short, ann["accessToken"])
+        tab = Tab(short, ann["accessToken"], TAB_EVENTS)
         try:
             # 30 s tokens are always inside the refresh window: the first event brings a fresh token.
             assert tab.call("message:send", {"roomId": room["id"], "body": "hi", "clientMsgId": "t1"})["ok"]
@@ -189,7 +158,7 @@ def test_token_near_expiry_gets_auth_token_and_expired_tokens_are_refused():
         finally:
             tab.close()
         # A socket that stays quiet past expiry is refused with token_expired, and auth:refresh recovers it.
-        quiet = Tab(short, ann["accessToken"])
+        quiet = Tab(short, ann["accessToken"], TAB_EVENTS)
         try:
             time.sleep(31)
             ack = quiet.call("message:send", {"roomId": room["id"], "body": "late", "clientMsgId": "t2"})
