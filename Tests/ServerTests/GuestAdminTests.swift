@@ -333,6 +333,9 @@ struct GuestAdminTests {
             )
             #expect(login.status == .unauthorized && login.errorCode == "invalid_credentials")
             #expect(try await Self.call(client, .post, "/api/admin/users/999999/disable", boss).errorCode == "user_not_found")
+            #expect(try await Self.call(client, .post, "/api/admin/users/999999/enable", boss).errorCode == "user_not_found")
+            // Enabling oneself is allowed (and changes nothing), unlike disabling.
+            #expect(try await Self.call(client, .post, "/api/admin/users/\(bossID)/enable", boss).status == .ok)
 
             // Enable: the user can log in again.
             let enabled = try await Self.call(client, .post, "/api/admin/users/\(userID)/enable", boss)

@@ -147,28 +147,29 @@ struct AdminController<Context: IdentityRequestContext>: Sendable {
     }
 
     @Sendable func disable(_ request: Request, context: Context) async throws -> AdminUser {
-        let identity = try context.requireIdentity()
-        let id = try userID(context)
-        guard id != identity.userID else { throw ServiceError.validation(["id": "you cannot disable your own account"]) }
-        let now = clock.now().millis
-        let revoked = try await database.write { db -> [String] in
-            guard try await store.setDisabled(userID: id, at: now, now: now, on: db) else { throw Self.userNotFound }
-            return try await auth.revokeAll(userID: id, keeping: nil, reason: "account_disabled", on: db)
-        }
-        // Tokens fail and sockets close at once, on every node (the one revocation path).
-        await auth.notifyRevoked(userID: id, sessionIDs: revoked, reason: "account_disabled")
-        logger.notice("account disabled by an admin", metadata: ["user.id": "\(id)", "admin.id": "\(identity.userID)"])
-        return try await loadUser(id)
+        try await setDisabled(true, context: context)
     }
 
     @Sendable func enable(_ request: Request, context: Context) async throws -> AdminUser {
+        try await setDisabled(false, context: context)
+    }
+
+    /// Disables (`disabled`) or enables the account of the `userId` path parameter and answers it
+    /// as it is now. Disabling revokes every session of the account in the same transaction, then
+    /// makes its tokens fail and its sockets close at once on every node (the one revocation
+    /// path); an admin cannot disable themself (422). `user_not_found` for an unknown or a
+    /// deleted account (``AdminStore/setDisabled(userID:at:now:on:)``).
+    func setDisabled(_ disabled: Bool, context: Context) async throws -> AdminUser {
         let identity = try context.requireIdentity()
         let id = try userID(context)
+        if disabled, id == identity.userID { throw ServiceError.validation(["id": "you cannot disable your own account"]) }
         let now = clock.now().millis
-        try await database.write { db in
-            guard try await store.setDisabled(userID: id, at: nil, now: now, on: db) else { throw Self.userNotFound }
+        let revoked = try await database.write { db -> [String] in
+            guard try await store.setDisabled(userID: id, at: disabled ? now : nil, now: now, on: db) else { throw Self.userNotFound }
+            return disabled ? try await auth.revokeAll(userID: id, keeping: nil, reason: "account_disabled", on: db) : []
         }
-        logger.notice("account enabled by an admin", metadata: ["user.id": "\(id)", "admin.id": "\(identity.userID)"])
+        if disabled { await auth.notifyRevoked(userID: id, sessionIDs: revoked, reason: "account_disabled") }
+        logger.notice(disabled ? "account disabled by an admin" : "account enabled by an admin", metadata: ["user.id": "\(id)", "admin.id": "\(identity.userID)"])
         return try await loadUser(id)
     }
 
