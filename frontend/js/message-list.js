@@ -16,6 +16,13 @@
 // Opening a room with unread messages puts a "New messages" divider above the first of them
 // and scrolls to it. Away from the bottom, a button under the list jumps to the latest
 // message, counting the messages of others that arrived meanwhile.
+//
+// Screen readers hear new messages of others from a separate polite live region
+// (`#message-announcer`, role=log), not from the list: the list is no live region, so the
+// history a room opens with, earlier pages and a catch-up are not read out. At most
+// ANNOUNCE_BURST messages are read per ANNOUNCE_WINDOW_MS; the rest of a burst is one line,
+// "5 more new messages", when the window ends (WCAG 2.2 SC 4.1.3 status messages, without
+// flooding the speech queue). My own messages are not announced.
 
 import { guestBadge } from "./guest.js";
 import { clear, formatDay, formatRelativeTime, h, linkify, messageFor } from "./dom.js";
@@ -27,6 +34,10 @@ const NEAR_TOP_PX = 120; // scrolled this close to the top: load earlier message
 const NEAR_BOTTOM_PX = 80; // this close to the bottom counts as "at the bottom"
 const GROUP_WITHIN_MS = 5 * 60 * 1000; // one author's messages this close together share one name and time
 const TIME_REFRESH_MS = 30 * 1000; // relative times ("5 min. ago") are redrawn this often
+const ANNOUNCE_BURST = 3; // messages read out one by one per window...
+const ANNOUNCE_WINDOW_MS = 3000; // ...of this many ms; the rest are counted
+const ANNOUNCE_KEEP = 6; // lines kept in the announcer (older ones have been read)
+const ANNOUNCE_EXCERPT = 200; // characters of a body read out
 
 export class MessageList {
   /**
@@ -43,16 +54,20 @@ export class MessageList {
     this.nodes = new Map(); // message id → its <li>
     this.pending = new Map(); // clientMsgId → {body, el}
     this.hasMore = true; // earlier messages exist that are not on the page
-    // The list stays a list (its items are list items to assistive technology); the scroller
-    // around it is the polite live region (role=log) that announces additions. Day separators,
-    // the "New messages" divider and timeline lines are plain items of it (a list may hold
-    // only list items: no role=separator / note on them).
+    // The list stays a list (its items are list items to assistive technology) and is no live
+    // region: new messages are announced by `announcer` (see the top of this file). Day
+    // separators, the "New messages" divider and timeline lines are plain items of it (a list
+    // may hold only list items: no role=separator / note on them).
     this.list = h("ol", { class: "messages", id: "messages", "aria-label": `Messages in ${name}`, tabindex: "0" });
     this.older = h("button", { type: "button", class: "link-button load-older", hidden: true, onclick: () => this.onNearTop() }, "Load earlier messages");
-    this.scroller = h("div", { class: "message-scroller", id: "message-scroller", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": `Messages in ${name}` }, this.older, this.list);
+    this.scroller = h("div", { class: "message-scroller", id: "message-scroller" }, this.older, this.list);
+    this.announcer = h("div", { class: "visually-hidden", id: "message-announcer", role: "log", "aria-live": "polite", "aria-relevant": "additions" });
+    this.announcedInWindow = 0;
+    this.unannounced = 0;
+    this.announceTimer = null;
     this.unseen = 0; // messages of others that arrived while the reader was away from the bottom
     this.jump = h("button", { type: "button", class: "jump-latest", id: "jump-latest", hidden: true, onclick: () => this.scrollToBottom() }, "Jump to latest ↓");
-    this.view = h("div", { class: "message-view" }, this.scroller, this.jump);
+    this.view = h("div", { class: "message-view" }, this.scroller, this.jump, this.announcer);
     this.timeRefresher = setInterval(() => this.#refreshTimes(), TIME_REFRESH_MS);
     this.scroller.addEventListener("scroll", () => {
       if (this.scroller.scrollTop < NEAR_TOP_PX) this.onNearTop();
@@ -64,12 +79,12 @@ export class MessageList {
   /** The room's new name (renamed): the list's label follows. */
   rename(name) {
     this.list.setAttribute("aria-label", `Messages in ${name}`);
-    this.scroller.setAttribute("aria-label", `Messages in ${name}`);
   }
 
-  /** The list is gone: stops redrawing times. */
+  /** The list is gone: stops redrawing times and announcing. */
   stop() {
     clearInterval(this.timeRefresher);
+    clearTimeout(this.announceTimer);
   }
 
   get first() {
@@ -140,6 +155,7 @@ export class MessageList {
     else if (mode === "append") this.unseen += fresh.filter((m) => m.authorId !== me).length;
     this.#renderJump();
     if (mode === "append" && (nearBottom || mine)) this.#trim();
+    if (mode === "append") this.#announce(fresh.filter((m) => m.authorId !== me));
     if (mode === "initial" && this.hasMore && this.scroller.scrollHeight <= this.scroller.clientHeight) this.onNearTop();
   }
 
@@ -183,6 +199,34 @@ export class MessageList {
   }
 
   // ---- internals ----
+
+  /** Reads `messages` (new, of others) out through the announcer, at most ANNOUNCE_BURST per window. */
+  #announce(messages) {
+    for (const message of messages) {
+      if (this.announcedInWindow < ANNOUNCE_BURST) {
+        const author = message.author ? message.author.displayName || message.author.username : "Someone";
+        this.#say(`${author}: ${[...(message.body || "")].slice(0, ANNOUNCE_EXCERPT).join("")}`);
+        this.announcedInWindow++;
+      } else this.unannounced++;
+    }
+    if (messages.length > 0 && !this.announceTimer) this.announceTimer = setTimeout(() => this.#endAnnounceWindow(), ANNOUNCE_WINDOW_MS);
+  }
+
+  #endAnnounceWindow() {
+    this.announceTimer = null;
+    const rest = this.unannounced;
+    this.unannounced = 0;
+    this.announcedInWindow = 0;
+    if (rest === 0) return;
+    this.#say(`${rest} more new message${rest === 1 ? "" : "s"}`);
+    this.announcedInWindow = 1; // the summary counts: a burst still going on stays counted
+    this.announceTimer = setTimeout(() => this.#endAnnounceWindow(), ANNOUNCE_WINDOW_MS);
+  }
+
+  #say(text) {
+    this.announcer.append(h("p", {}, text));
+    while (this.announcer.childElementCount > ANNOUNCE_KEEP) this.announcer.firstElementChild.remove();
+  }
 
   /** Inserts one stored message before the first shown message with a larger id (or the pending ones). */
   #insert(message) {
