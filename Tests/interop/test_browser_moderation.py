@@ -94,8 +94,13 @@ def test_a_members_menu_offers_only_what_my_role_allows(server, browser):
         assert server.api("POST", f"/rooms/{room['id']}/join", user["accessToken"]).status_code == 200
     r = server.api("PUT", f"/rooms/{room['id']}/members/{mod['user']['id']}/role", owner["accessToken"], json={"role": "moderator"})
     assert r.status_code == 200, r.text
+    r = server.api("POST", f"/rooms/{room['id']}/messages", bob["accessToken"], json={"body": "buy cheap watches", "clientMsgId": uuid.uuid4().hex})
+    assert r.status_code == 201, r.text
     page = browser()
     open_room(page, server, mod, room)
+    # A moderator may delete others' messages (as the server allows): the message offers Delete.
+    spam = text_of(page, "#messages li.message[data-message-id]", "buy cheap watches")
+    assert spam.find_elements("css selector", ".action-delete"), "no Delete on another's message for a moderator"
     bob_item = f"#members li[data-username='{bob['user']['username']}']"
     owner_item = f"#members li[data-username='{owner['user']['username']}']"
     find(page, bob_item)

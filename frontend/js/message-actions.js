@@ -66,7 +66,8 @@ export class MessageActions {
   #actions(message) {
     const mine = message.authorId === this.selfId();
     const role = this.myRole?.();
-    const mayDelete = mine || role === "owner" || role === "admin";
+    // The author, or a moderator and up (docs/PROTOCOL.md, "Delete"; the server's RoomRules.mayDeleteOthersMessages).
+    const mayDelete = mine || role === "owner" || role === "admin" || role === "moderator";
     return h(
       "div",
       { class: "message-actions" },
