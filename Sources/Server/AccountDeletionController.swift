@@ -10,13 +10,14 @@ import SQLKit
 /// Order: the password is checked (``AccountDeletion/confirm(userID:password:)``); a room the
 /// caller is the last owner of, with other members, stops it with 409 `last_owner` naming the
 /// rooms in `fields` (`room:<id>`: the room's name; hand them over first, as Discord and Slack
-/// ask); the caller then leaves every room (each a `room:member` `left` delta; a room left
-/// empty is deleted, as on leave);
-/// last, ``AccountDeletion/erase(_:redact:)`` overwrites the account, rewrites its old names in
-/// the event log (``EventLogNameRedaction``) and revokes its sessions, which closes its sockets on
-/// every node. Of two simultaneous requests the erase decides: one 204, the other 401
-/// `session_revoked`. A failure after the rooms were left leaves the account signed in and out
-/// of those rooms; repeating the request finishes it.
+/// ask); ``AccountDeletion/begin(_:sessionID:)`` then revokes every session of the account
+/// (its sockets close on every node) and decides which of two simultaneous requests (two tabs)
+/// runs: the other answers 401 `session_revoked`; the caller leaves every room (each a
+/// `room:member` `left` delta; a room left empty is deleted, as on leave); last,
+/// ``AccountDeletion/erase(_:redact:)`` overwrites the account and rewrites its old names in the
+/// event log (``EventLogNameRedaction``). A failure after ``AccountDeletion/begin(_:sessionID:)``
+/// leaves the account signed out, maybe out of some rooms, not deleted: logging in again and
+/// repeating the request finishes it.
 struct AccountDeletionController<Context: IdentityRequestContext>: Sendable {
     let deletion: AccountDeletion
     let rooms: RoomService
@@ -42,6 +43,7 @@ struct AccountDeletionController<Context: IdentityRequestContext>: Sendable {
         let user = try await deletion.confirm(userID: identity.userID, password: body.password)
         let blocking = try await rooms.roomsAwaitingHandOver(userID: user.id)
         guard blocking.isEmpty else { throw Self.lastOwner(blocking) }
+        try await deletion.begin(user, sessionID: identity.sessionID)
         for roomID in try await rooms.roomIDs(userID: user.id) {
             do { try await rooms.leave(userID: user.id, roomID: roomID) } catch let error as ServiceError where error.code == .notAMember {}
         }

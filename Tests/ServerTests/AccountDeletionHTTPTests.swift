@@ -154,10 +154,17 @@ struct AccountDeletionHTTPTests {
         let configuration = config
         let app = try await buildApplication(configuration, logger: TestApp.logger)
         try await app.test(.router) { client in
+            // Each round's account is in a room (its leave is part of the deletion).
+            try await Helpers.register(client, "twohost")
+            let host = try await Helpers.login(client, "twohost")
+            let room = try await client.execute(uri: "/api/rooms", method: .post, headers: Helpers.bearer(host), body: .json(["name": "Two tabs", "kind": "public"]))
+            let roomID = try #require((room.json["id"] as? NSNumber)?.int64Value)
             for round in 0..<6 {
                 let name = "twotabs\(round)"
                 try await Helpers.register(client, name)
-                let tabs = [try await Helpers.login(client, name), try await Helpers.login(client, name)]
+                let (first, _, userID) = try await GuestAdminTests.login(client, name)
+                let tabs = [first, try await Helpers.login(client, name)]
+                #expect(try await client.execute(uri: "/api/rooms/\(roomID)/join", method: .post, headers: Helpers.bearer(first)).status == .ok)
                 let answers = try await withThrowingTaskGroup(of: (HTTPResponse.Status, String?).self) { group in
                     for tab in tabs {
                         group.addTask {
@@ -176,6 +183,14 @@ struct AccountDeletionHTTPTests {
                     }
                 }
                 #expect(mails == 1, "round \(round)")
+                // It left the room once: one room:member left event.
+                let leaves = try await GuestAdminTests.withDatabase(configuration) { db in
+                    try await db.read { sql in
+                        try await sql.raw("SELECT data FROM event_log WHERE event = 'room:member'").all(decoding: LogRow.self)
+                            .filter { $0.data.contains("\"left\"") && $0.data.contains("\"deleted-\(userID)\"") }.count
+                    }
+                }
+                #expect(leaves == 1, "round \(round)")
             }
         }
     }

@@ -57,14 +57,37 @@ public struct AccountDeletion: Sendable {
         return user
     }
 
-    /// Erases `user` (see the type's description); returns the revoked session ids.
+    /// Starts the deletion of `user` from the session `sessionID` (the caller's): revokes every
+    /// session of the account, which closes its sockets on every node, and decides which of two
+    /// simultaneous deletions of one account (two tabs) runs. The one whose transaction revokes
+    /// the caller's own session wins; the other finds its session already revoked, changes
+    /// nothing and throws ``alreadyDeleted`` (401 `session_revoked`: its session has ended), so
+    /// only the winner leaves the rooms and erases. Transactions of one account take turns on its
+    /// `users` row (`FOR UPDATE` on PostgreSQL; SQLite has one writer).
     ///
-    /// Exactly once: the overwrite is conditional (`WHERE deleted_at IS NULL`), and of two
-    /// simultaneous deletions of one account (two tabs) the transaction that commits it first
-    /// wins; the other changes nothing (no second mail, no second revocation) and throws
-    /// ``alreadyDeleted``. On PostgreSQL the loser's UPDATE waits for the winner's row lock and
-    /// then finds no row to update (READ COMMITTED re-checks the condition); SQLite has one
-    /// writer at a time.
+    /// If a later step fails, the account is signed out but not deleted: logging in again and
+    /// repeating the request finishes it.
+    public func begin(_ user: UserRecord, sessionID: String) async throws {
+        let now = auth.now
+        let ended = try await auth.database.write { db -> [String] in
+            if db.dialect.name == "postgresql" {
+                try await db.raw("SELECT id FROM users WHERE id = \(bind: user.id) FOR UPDATE").run()
+            }
+            let ended = try await auth.sessions.revokeAll(userID: user.id, except: nil, reason: "account_deleted", now: now, on: db)
+            guard ended.contains(sessionID) else { throw Self.alreadyDeleted }
+            return ended
+        }
+        await auth.notifyRevoked(userID: user.id, sessionIDs: ended, reason: "account_deleted")
+    }
+
+    /// Erases `user` (see the type's description); returns the revoked session ids (those not
+    /// already revoked by ``begin(_:sessionID:)``).
+    ///
+    /// Exactly once: the overwrite is conditional (`WHERE deleted_at IS NULL`): of two erases
+    /// of one account the transaction that commits first wins; the other changes nothing (no
+    /// second mail) and throws ``alreadyDeleted``. On PostgreSQL the loser's UPDATE waits for the
+    /// winner's row lock and then finds no row to update (READ COMMITTED re-checks the
+    /// condition); SQLite has one writer at a time.
     ///
     /// `redact`, when given, runs in the same transaction after the overwrite, with the account
     /// as it was (old username and display name) and as it is now: the Server's part, which
