@@ -67,7 +67,10 @@ def make_room(server, token, name=None, **extra):
 
 
 def size_name(driver):
-    return "phone" if driver.execute_script("return window.innerWidth") < 600 else "desktop"
+    # outerWidth: the emulated screen's width on any page (innerWidth is 980 on about:blank,
+    # which has no viewport meta, so a phone was named "desktop" and its screenshots
+    # overwrote the desktop ones).
+    return "phone" if driver.execute_script("return window.outerWidth") < 600 else "desktop"
 
 
 def test_logged_out_screens_pass_axe(server, driver):
