@@ -125,6 +125,14 @@ def test_an_unverified_user_is_told_up_front(server, browser):
         find(driver, link).click()
         text_of(driver, "#blocked-note", "Verify your email address")
         assert not find(driver, f"#{form_id} button[type=submit]").is_enabled()
+    # A suggested person taken by the keyboard only fills the name in: nothing is sent.
+    box = find(driver, "#direct-form input[name=username]")
+    box.send_keys(owner["user"]["username"][:-2])
+    find(driver, f"#direct-suggestions [data-username='{owner['user']['username']}']")
+    box.send_keys(Keys.ARROW_DOWN, Keys.ENTER)
+    wait(driver).until(lambda d: box.get_attribute("value") == owner["user"]["username"])
+    assert driver.current_url.endswith("#/direct")
+    assert not [e for e in driver.find_elements("css selector", "#direct-form .form-error, #direct-form .field-error") if e.is_displayed()]
     # The mailed link, opened in another tab, turns everything on in this one.
     first = driver.current_window_handle
     driver.switch_to.new_window("tab")

@@ -222,7 +222,9 @@ function suggestPeople(session, f) {
   const choose = (user) => {
     input.value = user.username;
     close();
-    f.requestSubmit();
+    // requestSubmit() ignores a disabled submit button: a form that cannot be sent yet
+    // (blockedNote: an unverified address) only takes the name.
+    if (!f.querySelector("button[type=submit]")?.disabled) f.requestSubmit();
   };
   const render = () => {
     list.replaceChildren(
