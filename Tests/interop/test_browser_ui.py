@@ -958,6 +958,10 @@ def test_desktop_notifications_for_direct_messages_asked_on_a_click_and_muted_pe
     post(server, friend["accessToken"], dm["id"], "seen as it came")
     wait_message(driver, "seen as it came")
     assert len(shown(driver)) == 1
+    # A mention of me in the (public) room, not open now: a notification saying where.
+    post(server, friend["accessToken"], room["id"], f"@{me['user']['username']} look at this")
+    wait(driver).until(lambda d: len(shown(d)) == 2, "no notification for the mention")
+    assert shown(driver)[1] == {"title": f"{friend['user']['displayName']} in #{room['name']}", "body": f"@{me['user']['username']} look at this"}
     # Muted here: none for that direct message either.
     find(driver, "#mute-room").click()
     find(driver, "#mute-room[aria-pressed=true]")
@@ -965,7 +969,7 @@ def test_desktop_notifications_for_direct_messages_asked_on_a_click_and_muted_pe
     find(driver, "#composer-input")
     post(server, friend["accessToken"], dm["id"], "still there?")
     wait(driver).until(lambda d: badge_of(d, dm["id"]) is not None, "the muted room's message did not arrive")
-    assert len(shown(driver)) == 1
+    assert len(shown(driver)) == 2
     assert_no_console_errors(driver)
 
 

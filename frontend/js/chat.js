@@ -7,7 +7,7 @@
 //   sessions.js    the sessions screen
 //   settings.js    display name, password, logging out the other sessions
 //   dialog.js      our confirmation dialog
-//   notifications.js  desktop notifications for direct messages, per-room mute
+//   notifications.js  desktop notifications for direct messages and mentions, per-room mute
 //   banner.js      the "verify your email" banner
 //   guest.js       what guests cannot do, their badge, a room's "Allow guests" setting
 //   admin.js       the server admins' screen (#/admin)
@@ -226,12 +226,12 @@ export class ChatApp {
           id: "notify-on",
           onclick: async () => {
             const answer = await this.notifier.ask();
-            offer.textContent = answer === "granted" ? "Notifications are on for direct messages." : "Notifications stay off (the browser's setting).";
+            offer.textContent = answer === "granted" ? "Notifications are on for direct messages and mentions." : "Notifications stay off (the browser's setting).";
           },
         },
         "Turn on notifications",
       ),
-      " for direct messages",
+      " for direct messages and mentions",
     );
     return offer;
   }
@@ -440,9 +440,12 @@ export class ChatApp {
     if (!this.rooms.noteMessage(room, message) && !open) return;
     if (open) open.onMessage(message);
     if (message.authorId !== this.session.user?.id) {
+      const mentioned = mentionsUser(message, this.session.user?.id);
       this.notifier.message(room, message, {
         openRoomId: this.view?.id ?? null,
-        title: `${message.author?.displayName || message.author?.username || roomName(room)}`,
+        mentioned,
+        // A mention elsewhere than a direct message says where: "Ann in #plans".
+        title: `${message.author?.displayName || message.author?.username || roomName(room)}${room.kind !== "direct" ? ` in ${room.kind === "public" ? "#" : ""}${roomName(room)}` : ""}`,
         onClick: () => this.navigate(`#/rooms/${room.id}`),
       });
       if (open && document.visibilityState === "visible") open.markRead();

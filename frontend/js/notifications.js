@@ -1,7 +1,8 @@
-// Desktop notifications (the browser's Notification API) for direct messages: asked for
-// only when the person clicks "Turn on notifications" (never on page load), shown for a
-// message of someone else in a direct room unless that room is open in a focused window,
-// and never for a room muted here. Mutes are kept per browser (localStorage), by room id.
+// Desktop notifications (the browser's Notification API) for direct messages and mentions of
+// me: asked for only when the person clicks "Turn on notifications" (never on page load),
+// shown for a message of someone else in a direct room, or one that mentions me in any room
+// (message.mentions, docs/PROTOCOL.md "Mentions"), unless that room is open in a focused
+// window, and never for a room muted here. Mutes are kept per browser (localStorage), by room id.
 
 const MUTED_KEY = "switchboard.muted-rooms";
 
@@ -33,10 +34,10 @@ export class Notifier {
 
   /**
    * A `message:new` of someone else in `room` (as the RoomList holds it). openRoomId: the
-   * room on screen. onClick: () => void, e.g. open the room.
+   * room on screen. mentioned: whether it mentions me. onClick: () => void, e.g. open the room.
    */
-  message(room, message, { openRoomId, title, onClick }) {
-    if (this.permission !== "granted" || room.kind !== "direct" || this.isMuted(room.id)) return;
+  message(room, message, { openRoomId, title, mentioned = false, onClick }) {
+    if (this.permission !== "granted" || (room.kind !== "direct" && !mentioned) || this.isMuted(room.id)) return;
     if (openRoomId === room.id && document.visibilityState === "visible" && document.hasFocus()) return;
     const notification = new Notification(title, { body: message.body.slice(0, 200), tag: `room-${room.id}` });
     notification.onclick = () => {
