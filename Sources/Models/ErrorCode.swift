@@ -192,7 +192,8 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let inviteOnly = ErrorCode(.inviteOnly)
     /// 403: the join code or the room password is wrong.
     public static let invalidJoinCode = ErrorCode(.invalidJoinCode)
-    /// 403: invite to, rename or re-topic a direct conversation.
+    /// 403: invite to, rename or re-topic a direct conversation; (and the ack of `message:send`)
+    /// send to a direct conversation the other person left (their account was deleted).
     public static let directRoom = ErrorCode(.directRoom)
     /// 403: only the room's owner and admins may do this.
     public static let notRoomAdmin = ErrorCode(.notRoomAdmin)
@@ -299,7 +300,7 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public var surfaces: Surfaces {
         switch base {
         case .invalidPayload: [.ack]
-        case .muted: [.rest, .ack]
+        case .muted, .directRoom: [.rest, .ack]
         case .invalidToken, .tokenExpired, .sessionRevoked: [.rest, .ack, .connect]
         case .validationFailed, .internalError, .serverBusy, .emailUnverified, .roomNotFound, .notAMember: [.rest, .ack]
         case .messageNotFound, .messageDeleted, .notMessageAuthor, .editWindowPassed: [.rest, .ack]
