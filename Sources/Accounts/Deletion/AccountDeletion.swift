@@ -11,9 +11,11 @@ import SQLKit
 /// email (and its key), username, display name and password are overwritten (`deleted-<id>`,
 /// "Deleted user", an address under RFC 2606's `.invalid` that is never mailed, the
 /// no-password marker), `deleted_at` and `disabled_at` are set, every session is revoked,
-/// and its sign-in identities and pending email tokens are deleted. A last mail to the old
-/// address says so, through the outbox in the same transaction. Revocations then take effect
-/// at once on every node (sockets closed, tokens refused) through ``AuthService/notifyRevoked``.
+/// and its sign-in identities and pending email tokens are deleted. The mail outbox forgets
+/// the old address (``MailOutboxStore/forget(address:replacement:on:)``); a last mail to it
+/// says so, through the outbox in the same transaction, and forgets it once sent. Revocations
+/// then take effect at once on every node (sockets closed, tokens refused) through
+/// ``AuthService/notifyRevoked``.
 /// Leaving rooms is the caller's part (Chat), done before ``erase(_:)``.
 public struct AccountDeletion: Sendable {
     let auth: AuthService
@@ -119,6 +121,7 @@ public struct AccountDeletion: Sendable {
             let ended = try await auth.sessions.revokeAll(userID: user.id, except: nil, reason: "account_deleted", now: now, on: db)
             try await db.raw("DELETE FROM identities WHERE user_id = \(bind: user.id)").run()
             try await db.raw("DELETE FROM email_tokens WHERE user_id = \(bind: user.id)").run()
+            try await MailOutboxStore().forget(address: user.email, replacement: placeholder, on: db)
             if let mailer, !user.isGuest { try await mailer.enqueueAccountDeleted(to: user, now: now, on: db) }
             try await redact?(user, after, db)
             return ended

@@ -102,7 +102,7 @@ public struct MailOutboxStore: Sendable {
             """
             UPDATE mail_outbox
             SET status = 'sent', provider_id = \(bind: providerID), sent_at = \(bind: now), locked_until = NULL, locked_by = NULL,
-                last_error = NULL, html_body = '', text_body = ''
+                last_error = NULL, html_body = '', text_body = '', recipient = \(unsafeRaw: Self.recipientKept)
             WHERE id = \(bind: id) AND locked_by = \(bind: claimToken) AND status = 'sending'
             RETURNING id
             """
@@ -133,12 +133,28 @@ public struct MailOutboxStore: Sendable {
         let rows = try await db.raw(
             """
             UPDATE mail_outbox
-            SET status = 'dead', last_error = \(bind: error), locked_until = NULL, locked_by = NULL, html_body = '', text_body = ''
+            SET status = 'dead', last_error = \(bind: error), locked_until = NULL, locked_by = NULL, html_body = '', text_body = '',
+                recipient = \(unsafeRaw: Self.recipientKept)
             WHERE id = \(bind: id) AND locked_by = \(bind: claimToken) AND status = 'sending'
             RETURNING id
             """
         ).all()
         return rows.count == 1
+    }
+
+    /// A finished row keeps its recipient, except the last mail to a deleted account's old
+    /// address (``AccountDeletion``): that one forgets it once it is sent or dead.
+    static let recipientKept = "CASE WHEN kind = '\(AccountMailer.Kind.accountDeleted)' THEN '' ELSE recipient END"
+
+    /// An account's deletion (``AccountDeletion/erase(_:redact:)``, in its transaction): the
+    /// finished rows sent to `address` (sent or dead, bodies already blanked) get `replacement`
+    /// as their recipient, and its pending rows are dropped (their links died with the account's
+    /// tokens). A row a worker is sending at that moment keeps the address.
+    public func forget(address: String, replacement: String, on db: any SQLDatabase) async throws {
+        try await db.raw(
+            "UPDATE mail_outbox SET recipient = \(bind: replacement) WHERE recipient = \(bind: address) AND status IN ('sent', 'dead')"
+        ).run()
+        try await db.raw("DELETE FROM mail_outbox WHERE recipient = \(bind: address) AND status = 'pending'").run()
     }
 
     public func find(id: String, on db: any SQLDatabase) async throws -> OutboxRecord? {
