@@ -1,8 +1,8 @@
 """Length limits on the web app's form fields (issue 18: "text over the length limit is cut
 silently"): a field never cuts what was typed or pasted; near its limit a counter says what
 is left, past it how far over, and the form refuses to send until it fits. Limits count
-Unicode scalars as the server does, so 200 emoji fit a 200-character topic (400 UTF-16 units,
-which the HTML maxlength attribute would have cut to 100). A counter counts what the server
+Unicode scalars as the server does, so 256 emoji fit a 256-character topic (512 UTF-16 units,
+which the HTML maxlength attribute would have cut to 128). A counter counts what the server
 will count: spaces around a name are trimmed by the server, and so not counted; the "@" in
 front of a username on "Message someone" is dropped before sending, and so not counted."""
 import pytest
@@ -58,10 +58,11 @@ def test_a_long_room_name_is_kept_counted_and_refused_until_it_fits(server):
         wait(driver).until(lambda d: count.text == "0 of 64 characters left", f"counter says {count.text!r}")
         assert name.get_attribute("value") == "n" * 64 + "   "
         topic = form.find_element(By.NAME, "topic")
-        emoji_topic = "😀" * 200  # 200 scalars, 400 UTF-16 units
+        # The server's limit for a topic (RoomTopic in docs/openapi.yaml: 256 scalars).
+        emoji_topic = "😀" * 256  # 256 scalars, 512 UTF-16 units
         put_text(driver, topic, emoji_topic)
         assert topic.get_attribute("value") == emoji_topic
-        wait(driver).until(lambda d: counter_of(topic).text == "0 of 200 characters left")
+        wait(driver).until(lambda d: counter_of(topic).text == "0 of 256 characters left", f"counter says {counter_of(topic).text!r}")
         form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         wait(driver).until(lambda d: "#/rooms/" in d.current_url, "the room was not created")
         rooms = server.api("GET", "/rooms", token=me["accessToken"]).json()["rooms"]

@@ -30,7 +30,7 @@ export function showCreateRoom(context) {
     password.hidden = kind !== "private";
     guests.hidden = kind !== "public";
   });
-  const fields = [field({ label: "Name", name: "name", maxlength: 64, autocomplete: "off" }), field({ label: "Topic (optional)", name: "topic", required: false, maxlength: 200, autocomplete: "off" }), visibility, guests, password];
+  const fields = [field({ label: "Name", name: "name", maxlength: 64, autocomplete: "off" }), field({ label: "Topic (optional)", name: "topic", required: false, maxlength: 256, autocomplete: "off" }), visibility, guests, password];
   const f = form("create-room-form", fields, "Create room", async (values, el) => {
     const body = { name: values.name.trim(), kind: values.kind };
     if (values.topic?.trim()) body.topic = values.topic.trim();
