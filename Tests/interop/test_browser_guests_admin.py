@@ -94,6 +94,12 @@ def test_guest_joins_an_allowed_room_posts_and_is_marked_for_members(server, bro
     guest.get(server.url + "/#/settings")
     find(guest, "#guest-password-note")
     assert not present(guest, "form#password-form")
+    # A guest deletes itself: told so, with no word of a mailed confirmation (it has no address).
+    find(guest, "form#delete-account-form button[type=submit]").click()
+    find(guest, "dialog[open] #dialog-confirm").click()
+    find(guest, "form#login-form")
+    flash = text_of(guest, ".flash", "guest session was deleted")
+    assert "mail" not in flash.text
 
 
 def test_new_room_form_allows_guests(server, browser):

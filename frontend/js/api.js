@@ -219,8 +219,9 @@ export class Session extends EventTarget {
     }
     this.loggingOut = false;
     this.channel?.postMessage({ type: "account_deleted" });
+    const guest = !!this.user?.guest;
     this.#clear();
-    this.#emit("ended", { reason: "account_deleted" });
+    this.#emit("ended", { reason: "account_deleted", guest });
   }
 
   /** Whether this tab or another one of this user is deleting the account right now. */
@@ -304,8 +305,9 @@ export class Session extends EventTarget {
     // token refused as a disabled account's) ends because of the deletion.
     if (this.accountDeleting) reason = "account_deleted";
     this.deletingUntil = 0;
+    const guest = !!this.user?.guest;
     this.#clear();
-    this.#emit("ended", { reason });
+    this.#emit("ended", { reason, guest });
   }
 
   #clear({ keepHint = false } = {}) {

@@ -127,6 +127,8 @@ session.addEventListener("ended", (event) => {
     disabled: "Your account was disabled by an administrator.",
     account_deleted: "Your account was deleted. A confirmation was mailed to you.",
   };
+  // A guest has no address to mail a confirmation to (and nothing to log in to again).
+  if (reason === "account_deleted" && event.detail?.guest) messages.account_deleted = "Your guest session was deleted, and your guest name with it.";
   flash = messages[reason] || "Your session has ended. Log in again.";
   navigate("#/login");
 });

@@ -83,8 +83,8 @@ export function showSettings({ session, setContent }) {
     "Delete my account",
     async (values, el) => {
       const ok = await confirmDialog({
-        title: "Delete your account?",
-        text: "Your name, email address and password are removed and every session is logged out. Your messages stay in their rooms as \u201cDeleted user\u201d. This cannot be undone.",
+        title: user?.guest ? "Delete your guest session?" : "Delete your account?",
+        text: `${user?.guest ? "Your guest name is removed and this session ends" : "Your name, email address and password are removed and every session is logged out"}. Your messages stay in their rooms as \u201cDeleted user\u201d. This cannot be undone.`,
         confirmLabel: "Delete my account",
         danger: true,
       });
@@ -120,7 +120,7 @@ export function showSettings({ session, setContent }) {
       "section",
       { "aria-labelledby": "settings-delete" },
       h("h3", { id: "settings-delete" }, "Delete account"),
-      h("p", {}, "Removes your name, email address and password for good. Your messages stay, shown as \u201cDeleted user\u201d."),
+      h("p", {}, user?.guest ? "Removes your guest name for good and ends this session. Your messages stay, shown as \u201cDeleted user\u201d." : "Removes your name, email address and password for good. Your messages stay, shown as \u201cDeleted user\u201d."),
       deleteForm,
     ),
   );
