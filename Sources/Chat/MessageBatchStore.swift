@@ -155,10 +155,24 @@ extension MessageStore {
         return result
     }
 
-    /// A send's dedupe key.
+    /// A send's dedupe key, equal as the `messages_client_id` index compares it: `clientMsgID` by
+    /// its UTF-8 bytes. Not by Swift's `String` equality, which is canonical equivalence: "café"
+    /// with a precomposed é (NFC) and with e + U+0301 (NFD) are equal strings but two keys to
+    /// both databases (SQLite's BINARY collation, PostgreSQL's deterministic collations), so a
+    /// batch that merged them answered the second send with the first one's message.
     struct ClientKey: Hashable, Sendable {
         let roomID: Int64
         let authorID: Int64
         let clientMsgID: String
+
+        static func == (lhs: ClientKey, rhs: ClientKey) -> Bool {
+            lhs.roomID == rhs.roomID && lhs.authorID == rhs.authorID && lhs.clientMsgID.utf8.elementsEqual(rhs.clientMsgID.utf8)
+        }
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(roomID)
+            hasher.combine(authorID)
+            for byte in clientMsgID.utf8 { hasher.combine(byte) }
+        }
     }
 }
