@@ -57,9 +57,32 @@ struct AccountDeletionHTTPTests {
             #expect(((owner.json["error"] as? [String: Any])?["message"] as? String)?.contains("Farewell") == true)
             #expect(try await client.execute(uri: "/api/rooms/\(roomID)/members", method: .get, headers: Helpers.bearer(ann)).status == .ok)
 
+            // A session from his phone, and mistyped logins (throttle rows keyed by his name and address).
+            let phone = try await client.execute(
+                uri: "/api/auth/login", method: .post, headers: [.contentType: "application/json", .userAgent: "delbob-phone"],
+                body: .json(["login": "delbob", "password": Helpers.password])
+            )
+            #expect(phone.status == .ok)
+            for login in ["delbob", "DelBob@Example.com"] {
+                let typo = try await client.execute(uri: "/api/auth/login", method: .post, headers: Helpers.json, body: .json(["login": login, "password": "not his"]))
+                #expect(typo.status == .unauthorized)
+            }
+            _ = try await client.execute(uri: "/api/auth/forgot-password", method: .post, headers: Helpers.json, body: .json(["email": "delbob@example.com"]))
+
             // Bob deletes his account.
             let deleted = try await client.execute(uri: "/api/me", method: .delete, headers: Helpers.bearer(bob), body: .json(["password": Helpers.password]))
             #expect(deleted.status == .noContent)
+            // Nothing stored names him any more: his sessions' user agents and addresses, the
+            // throttle rows keyed by his username or address (both stayed before).
+            struct Text: Decodable { let value: String? }
+            let (agents, keys) = try await GuestAdminTests.withDatabase(configuration) { db in
+                try await db.read { sql in
+                    (try await sql.raw("SELECT user_agent AS value FROM sessions WHERE user_id = \(bind: bobID)").all(decoding: Text.self).compactMap(\.value),
+                     try await sql.raw("SELECT key AS value FROM auth_throttle").all(decoding: Text.self).compactMap(\.value))
+                }
+            }
+            #expect(agents.isEmpty, "\(agents)")
+            #expect(keys.filter { $0.contains("delbob") }.isEmpty, "\(keys)")
             // His token ends at once; his name and password no longer log in.
             let after = try await client.execute(uri: "/api/me", method: .get, headers: Helpers.bearer(bob))
             #expect(after.status == .unauthorized)

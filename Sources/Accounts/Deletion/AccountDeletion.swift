@@ -11,12 +11,13 @@ import SQLKit
 /// email (and its key), username, display name and password are overwritten (`deleted-<id>`,
 /// "Deleted user", an address under RFC 2606's `.invalid` that is never mailed, the
 /// no-password marker), `deleted_at` and `disabled_at` are set, every session is revoked,
-/// and its sign-in identities and pending email tokens are deleted. The mail outbox forgets
-/// the old address (``MailOutboxStore/forget(address:replacement:on:)``); a last mail to it
-/// says so, through the outbox in the same transaction, and forgets it once sent. Revocations
-/// then take effect at once on every node (sockets closed, tokens refused) through
-/// ``AuthService/notifyRevoked``.
-/// Leaving rooms is the caller's part (Chat), done before ``erase(_:)``.
+/// and its sign-in identities and pending email tokens are deleted; its sessions' user agents
+/// and IP addresses and the login throttle rows keyed by its username or address go too. The
+/// mail outbox forgets the old address (``MailOutboxStore/forget(address:replacement:on:)``); a
+/// last mail to it says so, through the outbox in the same transaction, and forgets it once
+/// sent. Revocations take effect at once on every node (sockets closed, tokens refused) through
+/// ``AuthService/notifyRevoked``: ``begin(_:sessionID:)`` revokes first, ``erase(_:redact:)``
+/// last. Leaving rooms is the caller's part (Chat), done between the two.
 public struct AccountDeletion: Sendable {
     let auth: AuthService
     let mailer: AccountMailer?
@@ -122,6 +123,14 @@ public struct AccountDeletion: Sendable {
             try await db.raw("DELETE FROM identities WHERE user_id = \(bind: user.id)").run()
             try await db.raw("DELETE FROM email_tokens WHERE user_id = \(bind: user.id)").run()
             try await MailOutboxStore().forget(address: user.email, replacement: placeholder, on: db)
+            // Revoked sessions stay (a token of one answers session_revoked) without the client
+            // they came from; throttle rows keyed by the old login names go (AuthService.login,
+            // EmailFlows.forgotPassword name them so).
+            try await db.raw("UPDATE sessions SET user_agent = NULL, ip = NULL WHERE user_id = \(bind: user.id)").run()
+            let emailKey = AccountValidation.emailKey(user.email)
+            for key in ["login:acct:\(emailKey)", "login:acct:\(user.username)", "forgot:addr:\(emailKey)"] {
+                try await auth.throttle.reset(key: key, on: db)
+            }
             if let mailer, !user.isGuest { try await mailer.enqueueAccountDeleted(to: user, now: now, on: db) }
             try await redact?(user, after, db)
             return ended
