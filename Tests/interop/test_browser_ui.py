@@ -554,10 +554,16 @@ def socket_hooks(driver):
         (() => {
           // The page's interval timers, so a test can run one's tick without waiting for it.
           const realSetInterval = window.setInterval;
+          const realClearInterval = window.clearInterval;
           window.intervalTimers = [];
           window.setInterval = (fn, ms, ...args) => {
-            window.intervalTimers.push({ fn: () => fn(...args), ms });
-            return realSetInterval(fn, ms, ...args);
+            const id = realSetInterval(fn, ms, ...args);
+            window.intervalTimers.push({ fn: () => fn(...args), ms, id });
+            return id;
+          };
+          window.clearInterval = (id) => {
+            window.intervalTimers = window.intervalTimers.filter((timer) => timer.id !== id);
+            return realClearInterval(id);
           };
           const Real = window.WebSocket;
           const open = new Set();
