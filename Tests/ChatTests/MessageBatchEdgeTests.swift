@@ -43,4 +43,161 @@ struct MessageBatchEdgeTests {
             #expect(try retries[1].get().duplicate && (try retries[1].get().message.id) == a.message.id)
         }
     }
+
+    @Test("a clientMsgId with a NUL: its send is refused, alone or in a batch, and its neighbours are stored", arguments: TestDatabases.kinds)
+    func nulInClientMsgID(kind: DatabaseKind) async throws {
+        try await ChatHarness.with(kind) { h in
+            let ann = try await h.user("ann"), bob = try await h.user("bob")
+            let room = try await h.rooms.create(userID: ann, .init(name: "general", kind: .public, topic: nil, password: nil)).id
+            _ = try await h.rooms.join(userID: bob, roomID: room)
+            var alone: Result<MessageService.SendOutcome, any Error>
+            do { alone = .success(try await h.messages.send(userID: ann, roomID: room, body: "alone", clientMsgID: "a\u{0}b", replyTo: nil)) }
+            catch { alone = .failure(error) }
+            let (_, results) = try await MessageBatchTests.oneBatch(h, opener: (ann, room, "opener", nil, nil), [
+                (bob, room, "bob 1", nil, nil),
+                (ann, room, "nul", "c\u{0}d", nil),
+                (bob, room, "bob 2", "b-2", nil),
+            ])
+            #expect(try results[0].get().message.body == "bob 1" && (try results[2].get().message.body) == "bob 2")
+            // Known issue: MessageService.validate checks only a clientMsgId's length. PostgreSQL
+            // refuses a NUL in text (internal_error, from the batch and from the one-by-one
+            // fallback); SQLite stores it but reads the text back cut at the NUL (a retry is then
+            // answered with another clientMsgId than it sent), and a lone send is internal_error
+            // (noRowReturned). The fix: refuse control characters (Cc) in validate, as user
+            // search does for `q`; remove this wrapper with it.
+            withKnownIssue("a clientMsgId with a NUL passes validate") {
+                #expect(MessageBatchTests.code(alone) == .validationFailed, "got \(alone)")
+                #expect(MessageBatchTests.code(results[1]) == .validationFailed, "got \(results[1])")
+            }
+            let bodies = try await h.messages.history(userID: ann, roomID: room, before: nil, after: nil, limit: 10).messages.map(\.body)
+            #expect(bodies.filter { $0 != "nul" } == ["opener", "bob 1", "bob 2"])
+        }
+    }
+}
+
+/// PostgreSQL only (READ COMMITTED: a batch's reads and its INSERT are separate statements): a
+/// room deleted by a transaction that commits between a batch's reads and its INSERT fails the
+/// INSERT's foreign key, and each send must still get its own answer (through the one-by-one
+/// fallback). SQLite's batch holds the write lock from before its reads, so nothing commits in
+/// between there.
+@Suite("Message sends in one batch: a room deleted between the reads and the insert")
+struct MessageBatchRoomDeletedTests {
+    /// Until `gate` opens, holds `DELETE FROM rooms` of `roomID` uncommitted (the batch's reads
+    /// still see the room; its INSERT's foreign-key check waits for the row), then commits it.
+    static func deleteRoomUncommitted(_ db: any Database, _ roomID: Int64, until gate: MessageBatchTests.Gate) async -> Task<Void, any Error> {
+        let held = MessageBatchTests.Gate()
+        let task = Task {
+            try await db.write { sql in
+                try await sql.raw("DELETE FROM rooms WHERE id = \(bind: roomID)").run()
+                held.open()
+                await gate.wait()
+            }
+        }
+        await held.wait()
+        return task
+    }
+
+    /// Waits until a `INSERT INTO messages` waits for a lock.
+    static func insertWaiting(_ db: any Database) async throws {
+        struct Row: Decodable { let n: Int64 }
+        for _ in 0..<5000 {
+            let n = try await db.read { sql in
+                try await sql.raw("""
+                    SELECT COUNT(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO messages%'
+                    """).first(decoding: Row.self)?.n ?? 0
+            }
+            if n > 0 { return }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        throw TestSetupError("no INSERT INTO messages waited for a lock")
+    }
+
+    static func code(_ result: Result<MessageService.SendOutcome, any Error>) -> ErrorCode? { MessageBatchTests.code(result) }
+
+    @Test("a lone send: room_not_found, not the foreign key's error", arguments: TestDatabases.kinds)
+    func loneSend(kind: DatabaseKind) async throws {
+        guard kind == .postgres else { return }
+        try await ChatHarness.with(kind) { h in
+            let ann = try await h.user("ann")
+            let victim = try await h.rooms.create(userID: ann, .init(name: "victim", kind: .public, topic: nil, password: nil)).id
+            let gate = MessageBatchTests.Gate()
+            let deletion = await Self.deleteRoomUncommitted(h.db, victim, until: gate)
+            let send = Task { () -> Result<MessageService.SendOutcome, any Error> in
+                do { return .success(try await h.messages.send(userID: ann, roomID: victim, body: "into the void", clientMsgID: "v-1", replyTo: nil)) }
+                catch { return .failure(error) }
+            }
+            try await Self.insertWaiting(h.db)
+            gate.open()
+            try await deletion.value
+            let result = await send.value
+            // Known issue: GroupCommit.write retries a failed savepoint-free attempt one by one
+            // only when the batch holds more than one item; a lone send gets the batch body's
+            // throw (here PostgreSQL's foreign-key error, answered as internal_error). The fix
+            // (retry whenever a batch body is set) is in GroupCommit.swift; remove this wrapper
+            // with it.
+            withKnownIssue("a lone send's batch-body throw is not retried one by one (GroupCommit)") {
+                #expect(Self.code(result) == .roomNotFound, "got \(result)")
+            }
+            if case .failure = result {} else { Issue.record("a send to a deleted room was stored") }
+        }
+    }
+
+    @Test("a batch of sends to it and to another room: room_not_found for each of its sends, the others stored", arguments: TestDatabases.kinds)
+    func batchOfSends(kind: DatabaseKind) async throws {
+        guard kind == .postgres else { return }
+        try await ChatHarness.with(kind) { h in
+            let ann = try await h.user("ann"), bob = try await h.user("bob")
+            let victim = try await h.rooms.create(userID: ann, .init(name: "victim", kind: .public, topic: nil, password: nil)).id
+            let stays = try await h.rooms.create(userID: ann, .init(name: "stays", kind: .public, topic: nil, password: nil)).id
+            let blocker = try await h.rooms.create(userID: ann, .init(name: "blocker", kind: .public, topic: nil, password: nil)).id
+            for room in [victim, stays] { _ = try await h.rooms.join(userID: bob, roomID: room) }
+            let batcher = h.messages.batcher
+
+            // batch 1, the opener, waits on a row lock of its room; the sends queue behind it
+            let openerGate = MessageBatchTests.Gate(), openerHeld = MessageBatchTests.Gate()
+            let blocking = Task {
+                try await h.db.write { sql in
+                    try await sql.raw("SELECT id FROM rooms WHERE id = \(bind: blocker) FOR UPDATE").run()
+                    openerHeld.open()
+                    await openerGate.wait()
+                }
+            }
+            await openerHeld.wait()
+            let before = batcher.batchesWritten
+            let opener = Task { try await h.post(ann, blocker, "opener") }
+            try await Self.insertWaiting(h.db)
+            let sends: [MessageBatchTests.Send] = [
+                (ann, victim, "to the victim", "v-1", nil),
+                (bob, stays, "to the room that stays", nil, nil),
+                (bob, victim, "to the victim, no clientMsgId", nil, nil),
+                (ann, stays, "to the room that stays, with a clientMsgId", "s-1", nil),
+            ]
+            var tasks: [Task<Result<MessageService.SendOutcome, any Error>, Never>] = []
+            for (index, send) in sends.enumerated() {
+                tasks.append(Task {
+                    do { return .success(try await h.messages.send(userID: send.user, roomID: send.room, body: send.body, clientMsgID: send.clientMsgID, replyTo: nil)) }
+                    catch { return .failure(error) }
+                })
+                while batcher.pendingCount < index + 1 { try await Task.sleep(for: .milliseconds(1)) }
+            }
+            // the victim's deletion is uncommitted while batch 2 reads; its INSERT then waits for it
+            let deletionGate = MessageBatchTests.Gate()
+            let deletion = await Self.deleteRoomUncommitted(h.db, victim, until: deletionGate)
+            openerGate.open()
+            try await blocking.value
+            _ = try await opener.value
+            try await Self.insertWaiting(h.db)
+            deletionGate.open()
+            try await deletion.value
+            var results: [Result<MessageService.SendOutcome, any Error>] = []
+            for task in tasks { results.append(await task.value) }
+            #expect(batcher.batchesWritten == before + 2)
+            #expect(Self.code(results[0]) == .roomNotFound, "got \(results[0])")
+            #expect(Self.code(results[2]) == .roomNotFound, "got \(results[2])")
+            let one = try results[1].get(), two = try results[3].get()
+            #expect(one.message.body == "to the room that stays" && two.message.body == "to the room that stays, with a clientMsgId" && one.message.id < two.message.id)
+            let history = try await h.messages.history(userID: ann, roomID: stays, before: nil, after: nil, limit: 10).messages
+            #expect(history.map(\.id) == [one.message.id, two.message.id])
+        }
+    }
 }
