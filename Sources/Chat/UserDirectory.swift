@@ -103,6 +103,8 @@ public struct UserDirectoryStore: Sendable {
     /// exact username first, then by username.
     public func search(userID: Int64, key: String, limit: Int, on db: any SQLDatabase) async throws -> [UserSummary] {
         let upper: SQLQueryString = UserDirectory.prefixUpperBound(key).map { "AND u.display_name_key < \(bind: $0)" } ?? ""
+        // Byte order on both dialects (PostgreSQL's database collation may order '.', '_', '-' otherwise).
+        let byUsername = db.dialect.name == "postgresql" ? #"username COLLATE "C""# : "username"
         let rows = try await db.raw(
             """
             SELECT id, username, display_name, guest_expires_at FROM (
@@ -116,7 +118,7 @@ public struct UserDirectoryStore: Sendable {
                   AND u.id <> \(bind: userID) AND u.disabled_at IS NULL
                   AND (u.username LIKE \(bind: UserDirectory.likePrefix(key)) ESCAPE '\\' OR (u.display_name_key >= \(bind: key) \(upper)))
             ) found
-            ORDER BY exact_first, username
+            ORDER BY exact_first, \(unsafeRaw: byUsername)
             LIMIT \(bind: limit)
             """
         ).all(decoding: Row.self, keyDecodingStrategy: .snakeCaseColumns)

@@ -92,6 +92,19 @@ struct UserDirectoryTests {
         }
     }
 
+    /// The same order on both dialects: usernames by code point (PostgreSQL orders by the
+    /// database's collation otherwise; under ICU en-US it put "bob_a" first).
+    @Test("users are listed by username in code point order on both dialects", arguments: TestDatabases.kinds)
+    func order(kind: DatabaseKind) async throws {
+        try await ChatHarness.with(kind) { h in
+            let me = try await h.user("ordme")
+            let room = try await h.rooms.create(userID: me, .init(name: "Order", kind: .public, topic: nil, password: nil))
+            for name in ["bob_a", "boba", "bob.z", "bob-c"] { _ = try await h.rooms.join(userID: try await h.user(name), roomID: room.id) }
+            let found = try await UserDirectory(database: h.db).search(userID: me, query: "bob", limit: 10).map(\.username)
+            #expect(found == ["bob-c", "bob.z", "bob_a", "boba"])
+        }
+    }
+
     @Test("migration 0015 gives the names that exist before it their keys", arguments: TestDatabases.kinds)
     func backfill(kind: DatabaseKind) async throws {
         try await TestDatabases.with(kind, migrate: false) { db in
