@@ -47,9 +47,6 @@ public struct MessageService: Sendable {
         self.events = events
         let store = MessageStore(), rooms = RoomStore()
         let requireVerified = verification.isRequired
-        // Batches are written one at a time, and `committed` runs after the batch's `finish` and
-        // before the next batch: the log position goes from one to the other through this box.
-        let appended = LogPosition()
         batcher = GroupCommit(
             database: database, maxBatchSize: maxBatchSize,
             item: { new, db in
@@ -62,13 +59,12 @@ public struct MessageService: Sendable {
             finish: { results, db in
                 let inserted = results.compactMap { try? $0.get() }.filter { !$0.duplicate }
                 try await store.moveLastMessages(inserted.map(\.record), on: db)
-                if let log {
-                    appended.set(try await log.append(inserted.map { .messageCreated($0.message) }, on: db))
-                }
+                // The log position appended through goes to this batch's `committed`.
+                return try await log?.append(inserted.map { .messageCreated($0.message) }, on: db)
             },
-            committed: { results in
+            committed: { results, appended in
                 if let log {
-                    await log.committed(through: appended.take())
+                    await log.committed(through: appended as? UInt64)
                 } else if let events {
                     for case .success(let outcome) in results where !outcome.duplicate {
                         await events.messageCreated(outcome.message)
@@ -207,11 +203,4 @@ public struct MessageService: Sendable {
         }
         return NewMessage(authorID: userID, roomID: roomID, body: body, clientMsgID: clientMsgID, replyTo: replyTo)
     }
-}
-
-/// The log position a batch's `finish` appended through, for its `committed`.
-final class LogPosition: Sendable {
-    private let value = Mutex<UInt64?>(nil)
-    func set(_ position: UInt64?) { value.withLock { $0 = position } }
-    func take() -> UInt64? { value.withLock { value in defer { value = nil }; return value } }
 }

@@ -68,7 +68,7 @@ struct GroupCommitTests {
 
     static func make(
         _ db: any Database, gate: Gate, committed: CommittedLog? = nil,
-        finish: @escaping GroupCommit<Step, String>.Finish = { _, _ in },
+        finish: @escaping GroupCommit<Step, String>.Finish = { _, _ in nil },
         batch: GroupCommit<Step, String>.BatchBody? = nil
     ) -> GroupCommit<Step, String> {
         GroupCommit<Step, String>(
@@ -92,7 +92,7 @@ struct GroupCommitTests {
             },
             batch: batch,
             finish: finish,
-            committed: { results in
+            committed: { results, _ in
                 committed?.append(results.map { (try? $0.get()) ?? "-" })
             }
         )
@@ -123,6 +123,7 @@ struct GroupCommitTests {
             let commit = Self.make(db, gate: gate, finish: { results, sql in
                 try await Self.insert("finished", on: sql)
                 if results.contains(where: { (try? $0.get()) == "x" }) { throw Refused(value: "finish") }
+                return nil
             })
             let results = try await Self.secondBatch(commit, gate: gate, [.insert("x"), .insert("y")])
             #expect(throws: Refused(value: "finish")) { try results[0].get() }
@@ -179,6 +180,42 @@ struct GroupCommitTests {
             #expect(try await Self.values(db) == ["a", "c", "d", "e", "held", "held"])
             #expect(calls.all.last == ["d", "?", "e"])
             #expect(committed.all.last == ["d", "-", "e"])
+        }
+    }
+
+    @Test("the next batch is written while the previous one is published; publishing stays in commit order, two batches deep at most", .timeLimit(.minutes(1)), arguments: TestDatabases.kinds)
+    func publishingOverlapsOneBatch(kind: DatabaseKind) async throws {
+        try await TestDatabases.with(kind) { db in
+            try await Self.makeTable(db)
+            let publishGate = Gate(), committed = CommittedLog()
+            let commit = GroupCommit<Step, String>(
+                database: db,
+                item: { step, sql in
+                    guard case .insert(let value) = step else { return "?" }
+                    try await Self.insert(value, on: sql)
+                    return value
+                },
+                committed: { results, _ in
+                    let values = results.map { (try? $0.get()) ?? "-" }
+                    if values == ["slow"] { await publishGate.wait() }
+                    committed.append(values)
+                }
+            )
+            let slow = Task { try await commit.submit(.insert("slow")) }
+            while try await Self.values(db) != ["slow"] { try await Task.sleep(for: .milliseconds(2)) }
+            // batch 1 is committed and held in its publishing; batch 2 is written meanwhile
+            let second = Task { try await commit.submit(.insert("b")) }
+            while try await Self.values(db) != ["b", "slow"] { try await Task.sleep(for: .milliseconds(2)) }
+            #expect(committed.all.isEmpty, "batch 2 is not published before batch 1")
+            // batch 3 waits until batch 1 is published
+            let third = Task { try await commit.submit(.insert("c")) }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await Self.values(db) == ["b", "slow"], "at most one batch is written ahead of publishing")
+            publishGate.open()
+            #expect(try await slow.value == "slow")
+            #expect(try await second.value == "b")
+            #expect(try await third.value == "c")
+            #expect(committed.all == [["slow"], ["b"], ["c"]])
         }
     }
 

@@ -20,8 +20,12 @@ import Synchronization
 /// overloaded or gone), nothing of the batch is stored and every submitter of it gets that error.
 ///
 /// Order: batches are written one at a time, items in submission order, and `committed`
-/// runs for each batch after its COMMIT and before the next batch starts, so whatever it
-/// publishes is published in commit order. Submitters are resumed after `committed`.
+/// runs for each batch after its COMMIT, one batch after another in commit order, so whatever
+/// it publishes is published in commit order. Submitters are resumed after their batch's
+/// `committed`. Publishing overlaps the next write by one batch: batch k+1 is written while
+/// batch k's `committed` runs (delivering a batch's events takes about as long as writing the
+/// next one), and batch k+2 waits until batch k is published, so at most two batches are
+/// between COMMIT and their answers.
 ///
 /// The technique is the group commit of database engines (PostgreSQL's `commit_delay`,
 /// InnoDB's binlog group commit), applied one level up, at the application's transactions.
@@ -35,9 +39,12 @@ public final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
     /// Runs once per batch after every item, in the same transaction, as its last
     /// statements before COMMIT (e.g. an event-log append). Gets the items' outcomes in
     /// submission order. Throwing rolls the whole batch back: every submitter gets the error.
-    public typealias Finish = @Sendable ([Result<Output, any Error>], any SQLDatabase) async throws -> Void
-    /// Runs once per committed batch, outside the transaction, before the submitters resume.
-    public typealias Committed = @Sendable ([Result<Output, any Error>]) async -> Void
+    /// What it returns (e.g. the log position it appended through) is handed to this batch's
+    /// `committed`.
+    public typealias Finish = @Sendable ([Result<Output, any Error>], any SQLDatabase) async throws -> (any Sendable)?
+    /// Runs once per committed batch, outside the transaction, before the submitters resume,
+    /// with what the batch's `finish` returned.
+    public typealias Committed = @Sendable ([Result<Output, any Error>], (any Sendable)?) async -> Void
 
     public let maxBatchSize: Int
     private let database: any Database
@@ -56,6 +63,9 @@ public final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
         var pending: [Waiter] = []
         var writing = false
         var batches = 0
+        /// The publishing stages (`committed`, then the answers) of the last batches written,
+        /// oldest first: at most two.
+        var publishing: [Task<Void, Never>] = []
     }
 
     /// - Parameters:
@@ -69,8 +79,8 @@ public final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
         database: any Database, maxBatchSize: Int = 128,
         item: @escaping ItemBody,
         batch: BatchBody? = nil,
-        finish: @escaping Finish = { _, _ in },
-        committed: @escaping Committed = { _ in }
+        finish: @escaping Finish = { _, _ in nil },
+        committed: @escaping Committed = { _, _ in }
     ) {
         self.database = database
         self.maxBatchSize = max(1, maxBatchSize)
@@ -118,6 +128,10 @@ public final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
                 return batch
             }
             guard !batch.isEmpty else { return }
+            // Batch k+2 is written once batch k is published (one batch of overlap).
+            while let oldest = state.withLock({ $0.publishing.count >= 2 ? $0.publishing.removeFirst() : nil }) {
+                await oldest.value
+            }
             await write(batch)
         }
     }
@@ -127,27 +141,35 @@ public final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
         let error: any Error
     }
 
+    /// Writes `batch` and, once committed, queues its publishing stage behind the previous one's.
     private func write(_ batch: [Waiter]) async {
         let items = batch.map(\.item)
-        let results: [Result<Output, any Error>]
+        let written: (results: [Result<Output, any Error>], token: (any Sendable)?)
         do {
             do {
-                results = try await attempt(items, savepoints: false)
+                written = try await attempt(items, savepoints: false)
             } catch let failed as ItemFailed {
                 guard items.count > 1 else { throw failed.error }
-                results = try await attempt(items, savepoints: true)
+                written = try await attempt(items, savepoints: true)
             }
         } catch {
             for waiter in batch { waiter.continuation.resume(throwing: error) }
             return
         }
-        await committed(results)
-        for (waiter, result) in zip(batch, results) { waiter.continuation.resume(with: result) }
+        let committed = self.committed
+        state.withLock { state in
+            let previous = state.publishing.last
+            state.publishing.append(Task {
+                await previous?.value
+                await committed(written.results, written.token)
+                for (waiter, result) in zip(batch, written.results) { waiter.continuation.resume(with: result) }
+            })
+        }
     }
 
     /// One transaction over `items`: without savepoints an item's error ends the attempt
     /// (``ItemFailed``); with them it is that item's result.
-    private func attempt(_ items: [Item], savepoints: Bool) async throws -> [Result<Output, any Error>] {
+    private func attempt(_ items: [Item], savepoints: Bool) async throws -> (results: [Result<Output, any Error>], token: (any Sendable)?) {
         try await database.write { [item, batch, finish] db in
             if !savepoints, let batch {
                 let results: [Result<Output, any Error>]
@@ -157,8 +179,7 @@ public final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
                     throw ItemFailed(error: error)
                 }
                 precondition(results.count == items.count, "a batch body returns one result per item")
-                try await finish(results, db)
-                return results
+                return (results, try await finish(results, db))
             }
             var results: [Result<Output, any Error>] = []
             results.reserveCapacity(items.count)
@@ -182,8 +203,7 @@ public final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
                     results.append(.failure(error))
                 }
             }
-            try await finish(results, db)
-            return results
+            return (results, try await finish(results, db))
         }
     }
 }
