@@ -31,6 +31,8 @@ public struct AccountDeletion: Sendable {
     /// `.invalid` is reserved by RFC 2606 §2): never mailed, like a guest's.
     public static let emailDomain = "deleted.invalid"
 
+    /// Whether `address` is a deleted account's placeholder (any letter case); the mail path
+    /// skips it (``AccountMailer``).
     public static func isPlaceholderEmail(_ address: String) -> Bool {
         address.lowercased().hasSuffix("@" + emailDomain)
     }
