@@ -110,6 +110,29 @@ extension MessageStore {
         return result
     }
 
+    /// PostgreSQL only: locks the reply targets `ids` (`FOR SHARE`: an edit or a delete of one
+    /// waits for the batch's COMMIT) and returns their excerpt and deletion as they are now,
+    /// keyed by id. The batch's first read of them took no lock, so a delete committing after
+    /// it would otherwise leave a stored reply announcing the deleted body as its excerpt.
+    /// Taken after the batch's INSERT, which already holds its rooms' rows (`FOR KEY SHARE`,
+    /// the foreign key): a room deletion, which locks the room before its messages, then
+    /// waits for the batch instead of holding a reply target the batch would wait for.
+    func lockParents(_ ids: [Int64], on db: any SQLDatabase) async throws -> [Int64: (body: String, deletedAt: Int64?)] {
+        guard !ids.isEmpty else { return [:] }
+        var query: SQLQueryString = "SELECT id, SUBSTR(body, 1, 400) AS body, deleted_at FROM messages WHERE id IN ("
+        for (index, id) in ids.enumerated() {
+            query += "\(unsafeRaw: index == 0 ? "" : ", ")\(bind: id)"
+        }
+        query += ") FOR SHARE"
+        var result: [Int64: (body: String, deletedAt: Int64?)] = [:]
+        for row in try await db.raw(query).all() {
+            result[try row.decode(column: "id", as: Int64.self)] = (
+                body: try row.decode(column: "body", as: String.self), deletedAt: try row.decode(column: "deleted_at", as: Int64?.self)
+            )
+        }
+        return result
+    }
+
     /// Inserts `rows` in one statement, in order (so ids ascend in `rows`' order: SQLite's
     /// AUTOINCREMENT and PostgreSQL's identity both number a multi-row `VALUES` in its order),
     /// skipping any whose author's `clientMsgId` is already stored in the room

@@ -142,6 +142,43 @@ struct MessageBatchRoomDeletedTests {
         }
     }
 
+    @Test("a reply whose parent is deleted between the batch's reads and its commit does not carry the deleted body", arguments: TestDatabases.kinds)
+    func replyToParentDeletedMeanwhile(kind: DatabaseKind) async throws {
+        guard kind == .postgres else { return }
+        try await ChatHarness.with(kind) { h in
+            let ann = try await h.user("ann"), bob = try await h.user("bob")
+            let room = try await h.rooms.create(userID: ann, .init(name: "general", kind: .public, topic: nil, password: nil)).id
+            _ = try await h.rooms.join(userID: bob, roomID: room)
+            let parent = try await h.post(ann, room, "oops, my password is hunter2")
+            // the batch reads the parent, then its INSERT waits for the room's row (foreign key);
+            // meanwhile the parent is deleted (as MessageEditService.delete does) and committed
+            let gate = MessageBatchTests.Gate(), held = MessageBatchTests.Gate()
+            let holder = Task {
+                try await h.db.write { sql in
+                    try await sql.raw("SELECT id FROM rooms WHERE id = \(bind: room) FOR UPDATE").run()
+                    held.open()
+                    await gate.wait()
+                    try await sql.raw("UPDATE messages SET body = '', deleted_at = 7 WHERE id = \(bind: parent.id)").run()
+                }
+            }
+            await held.wait()
+            let reply = Task { try await h.messages.send(userID: bob, roomID: room, body: "what?", clientMsgID: "r-1", replyTo: parent.id) }
+            try await Self.insertWaiting(h.db)
+            gate.open()
+            try await holder.value
+            let answer: Result<MessageService.SendOutcome, any Error>
+            do { answer = .success(try await reply.value) } catch { answer = .failure(error) }
+            // Failed before (PostgreSQL, READ COMMITTED): the batch read reply targets without a
+            // lock, so the ack and message:new carried the deleted body as the excerpt.
+            let outcome = try answer.get()
+            #expect(outcome.message.replyPreview?.excerpt == nil && outcome.message.replyPreview?.deleted == true,
+                    "excerpt: \(outcome.message.replyPreview?.excerpt ?? "")")
+            let stored = try await h.messages.history(userID: ann, roomID: room, before: nil, after: nil, limit: 5).messages
+            #expect(stored.allSatisfy { !$0.body.contains("hunter2") && $0.replyPreview?.excerpt?.contains("hunter2") != true })
+            #expect(stored.last == outcome.message, "what the ack said is what was stored")
+        }
+    }
+
     @Test("a batch of sends to it and to another room: room_not_found for each of its sends, the others stored", arguments: TestDatabases.kinds)
     func batchOfSends(kind: DatabaseKind) async throws {
         guard kind == .postgres else { return }
