@@ -39,7 +39,7 @@ public struct MessageService: Sendable {
     /// - Parameter maxBatchSize: the most sends one transaction holds.
     public init(
         database: any Database, clock: AccountsClock = .system, verification: EmailVerificationGate, events: (any ChatEventSink)?,
-        log: (any ChatEventLog)? = nil, maxBatchSize: Int = 128
+        log: (any ChatEventLog)? = nil, maxBatchSize: Int = 512
     ) {
         self.database = database
         self.clock = clock
