@@ -343,4 +343,43 @@ struct GuestAdminTests {
             _ = try await Self.login(client, "mallory\(suffix)")
         }
     }
+
+    @Test("/api/admin/users?q= matches display names folded as user search folds them (Unicode, not SQL LOWER)", arguments: TestApp.databaseKinds)
+    func adminSearchUnicodeNames(kind: DatabaseKind) async throws {
+        let configuration = try Self.configuration(kind)
+        let app = try await buildApplication(configuration, logger: TestApp.logger)
+        try await app.test(.router) { client in
+            let suffix = UUID().uuidString.prefix(6).lowercased()
+            let (boss, _, _) = try await Self.account(client, configuration, "boss\(suffix)")
+            let promoted = try await Self.withDatabase(configuration) { db in
+                try await db.write { sql in try await AdminStore().setServerRole(username: "boss\(suffix)", role: .admin, now: Date().millis, on: sql) }
+            }
+            #expect(promoted)
+            let (emile, _, emileID) = try await Self.account(client, configuration, "ez\(suffix)")
+            let (strauss, _, straussID) = try await Self.account(client, configuration, "js\(suffix)")
+            #expect(try await Self.call(client, .patch, "/api/me", emile, ["displayName": "Émile Zola \(suffix)"]).status == .ok)
+            #expect(try await Self.call(client, .patch, "/api/me", strauss, ["displayName": "Große Straße \(suffix)"]).status == .ok)
+
+            func found(_ q: String) async throws -> [Int64] {
+                let encoded = try #require(q.addingPercentEncoding(withAllowedCharacters: .alphanumerics))
+                let response = try await Self.call(client, .get, "/api/admin/users?q=\(encoded)", boss)
+                #expect(response.status == .ok, "q=\(q)")
+                return (response.json["users"] as? [[String: Any]] ?? []).map { Self.id($0) }
+            }
+            // SQLite's LOWER() folds ASCII only: "émile" did not find "Émile" there; PostgreSQL's
+            // leaves ß as it is: "grosse" did not find "Große".
+            #expect(try await found("émile") == [emileID])
+            #expect(try await found("ÉMILE ZOLA") == [emileID])
+            #expect(try await found("Émile") == [emileID])
+            #expect(try await found("grosse") == [straussID])
+            #expect(try await found("GROSSE STRASSE") == [straussID])
+            #expect(try await found("Große") == [straussID])
+            // Usernames and emails still match by prefix, in any letter case; a LIKE wildcard in
+            // the query is a plain character.
+            #expect(try await found("EZ\(suffix)") == [emileID])
+            #expect(try await found("js\(suffix)@example") == [straussID])
+            #expect(try await found("%mile").isEmpty)
+            #expect(try await found("z\(suffix)").isEmpty)
+        }
+    }
 }

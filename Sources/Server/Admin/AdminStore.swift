@@ -1,4 +1,5 @@
 import Accounts
+import Chat
 import Foundation
 import SQLKit
 
@@ -27,14 +28,19 @@ struct AdminStore: Sendable {
     }
 
     /// Users by id after `afterID`, at most `limit`; with `prefix`, only those whose username,
-    /// email (the lower-cased key) or display name (lower-cased) starts with it.
+    /// email (the lower-cased key) or display name starts with it. Usernames and display names
+    /// are matched as user search matches them (``UserDirectory``): the prefix folded by
+    /// ``AccountValidation/nameKey(_:)`` against the username (already its own key) and
+    /// `users.display_name_key` (migration 0015), never by SQL's `LOWER()`, which folds ASCII
+    /// only on SQLite ("émile" would not find "Émile") and depends on `LC_CTYPE` on PostgreSQL.
     func users(prefix: String?, afterID: Int64, limit: Int, on db: any SQLDatabase) async throws -> [UserRow] {
         var query: SQLQueryString = "SELECT \(unsafeRaw: Self.userColumns) FROM users WHERE id > \(bind: afterID)"
         if let prefix, !prefix.isEmpty {
             let pattern = Self.prefixPattern(prefix)
+            let keyPattern = UserDirectory.likeEscaped(AccountValidation.nameKey(prefix)) + "%"
             query += """
-                 AND (username LIKE \(bind: pattern) ESCAPE '\\' OR email_key LIKE \(bind: pattern) ESCAPE '\\'
-                      OR LOWER(display_name) LIKE \(bind: pattern) ESCAPE '\\')
+                 AND (username LIKE \(bind: keyPattern) ESCAPE '\\' OR email_key LIKE \(bind: pattern) ESCAPE '\\'
+                      OR display_name_key LIKE \(bind: keyPattern) ESCAPE '\\')
                 """
         }
         query += " ORDER BY id LIMIT \(bind: limit)"
