@@ -189,7 +189,12 @@ public struct ModerationService: Sendable {
         return try await perform { db in
             let acting = try await acting(actorID: actorID, roomID: roomID, targetID: targetID, minimum: .moderator, targetMustBeMember: true, on: db)
             if acting.targetRole == .owner { try await requireAnotherOwner(roomID: roomID, ownerID: targetID, unlessAlone: true, on: db) }
-            try await rooms.removeMember(roomID: roomID, userID: targetID, on: db)
+            // A concurrent kick or leave of the same member (PostgreSQL, READ COMMITTED) passed
+            // the check above too; the DELETE decides: the one that removed nothing answers
+            // `member_not_found`, as if it had come second, and neither audits nor announces anything.
+            guard try await rooms.removeMember(roomID: roomID, userID: targetID, on: db) else {
+                throw ServiceError(.memberNotFound, message: "That user is not a member of this room.")
+            }
             try await store.audit(roomID: roomID, actorID: actorID, action: .kick, targetID: targetID, reason: reason, now: now, on: db)
             let event = ModerationEvent(roomId: roomID, user: acting.target, by: acting.actor, reason: reason)
             return (event, [.moderation(.kick, event), .memberChanged(RoomMemberEvent(roomId: roomID, change: .removed, user: acting.target, role: nil))])
@@ -244,8 +249,9 @@ public struct ModerationService: Sendable {
                 return ((event, false), [])
             }
             var deltas: [ChatDelta] = [.moderation(.ban, event)]
-            if acting.targetRole != nil {
-                try await rooms.removeMember(roomID: roomID, userID: targetID, on: db)
+            // `removed` only when this ban took the membership away: a leave or kick of the
+            // same member committing meanwhile (PostgreSQL) has announced their going already.
+            if acting.targetRole != nil, try await rooms.removeMember(roomID: roomID, userID: targetID, on: db) {
                 deltas.append(.memberChanged(RoomMemberEvent(roomId: roomID, change: .removed, user: acting.target, role: nil)))
             }
             try await store.audit(roomID: roomID, actorID: actorID, action: .ban, targetID: targetID, reason: reason, now: now, on: db)

@@ -211,20 +211,25 @@ public struct RoomService: Sendable {
     public func leave(userID: Int64, roomID: Int64) async throws {
         let position = try await database.write { db -> UInt64? in
             guard let membership = try await rooms.membership(roomID: roomID, userID: userID, on: db) else { throw ServiceError.notAMember }
-            let owners = try await rooms.ownerIDs(roomID: roomID, on: db)
-            let lastOwner = membership.roomRole == .owner && owners == [userID]
-            if lastOwner, try await rooms.accountMemberIDs(roomID: roomID, on: db) != [userID] {
+            // The membership row's DELETE comes first, before any rule is checked (a refusal
+            // rolls it back): two leaves of one user at once (two tabs) both passed the read
+            // above on PostgreSQL (READ COMMITTED), and meet here. The second waits for the
+            // first's COMMIT and removes nothing: it is `not_a_member` and logs nothing (no
+            // second `member:left` or `room:deleted`). Each read below then starts after that
+            // COMMIT, so it never mixes the room as it was with the room as it is now.
+            guard try await rooms.removeMember(roomID: roomID, userID: userID, on: db) else { throw ServiceError.notAMember }
+            let ownersLeft = try await rooms.ownerIDs(roomID: roomID, on: db)
+            let lastOwner = membership.roomRole == .owner && ownersLeft.isEmpty
+            if lastOwner, !(try await rooms.accountMemberIDs(roomID: roomID, on: db)).isEmpty {
                 throw ServiceError(.lastOwner, message: "You are the room's last owner: make another member owner before you leave.")
             }
-            let members = try await rooms.memberIDs(roomID: roomID, on: db)
-            if lastOwner, members.count > 1 {
+            let remaining = try await rooms.memberIDs(roomID: roomID, on: db)
+            if lastOwner, !remaining.isEmpty {
                 // Only guests remain: nobody can own the room after me, so it closes.
                 try await rooms.delete(id: roomID, on: db)
                 logger.info("room closed: its last owner left, only guests remained", metadata: ["room.id": "\(roomID)"])
-                return try await append([.roomDeleted(RoomDeletedEvent(roomId: roomID), memberIDs: members)], on: db)
+                return try await append([.roomDeleted(RoomDeletedEvent(roomId: roomID), memberIDs: remaining + [userID])], on: db)
             }
-            try await rooms.removeMember(roomID: roomID, userID: userID, on: db)
-            let remaining = try await rooms.memberIDs(roomID: roomID, on: db)
             if remaining.isEmpty {
                 try await rooms.delete(id: roomID, on: db)
                 return try await append([.roomDeleted(RoomDeletedEvent(roomId: roomID), memberIDs: [userID])], on: db)
