@@ -376,6 +376,12 @@ def test_phone_layout_keeps_the_message_list_tall_with_long_names(server, phone)
     short = make_room(server, me["accessToken"], name=f"r{uuid.uuid4().hex[:5]}")
     # 64 characters with no place to break (issue 18, "bad input"), and a topic likewise.
     unbroken = make_room(server, me["accessToken"], name="W" * 58 + uuid.uuid4().hex[:6], topic="M" * 200)
+    # A member whose display name is 64 characters with no place to break writes in each room.
+    wide = server.new_user("wide")
+    assert server.api("PATCH", "/me", token=wide["accessToken"], json={"displayName": "X" * 64}).status_code == 200
+    for target in (room, short, unbroken):
+        assert server.api("POST", f"/rooms/{target['id']}/join", token=wide["accessToken"]).status_code == 200
+        post(server, wide["accessToken"], target["id"], "hello")
     go(driver, server, "#/rooms")
     item = find(driver, f"#room-list li[data-room-id='{unbroken['id']}']")
     assert item.rect["x"] + item.rect["width"] <= PHONE[0] + 0.5, item.rect
@@ -404,8 +410,10 @@ def test_phone_layout_keeps_the_message_list_tall_with_long_names(server, phone)
         find(driver, "#leave-room")
         find(driver, "#room-menu").click()
         gone(driver, "#leave-room")
-        # Nothing sticks out sideways.
+        # Nothing sticks out sideways, not even out of the message list.
         assert driver.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
+        wait_message(driver, "hello")
+        assert driver.execute_script("const s = document.getElementById('message-scroller'); return s.scrollWidth - s.clientWidth") <= 0
     screenshot(driver, "phone-15-long-room-name")
     assert_no_console_errors(driver)
 
@@ -453,7 +461,8 @@ def test_composer_counts_down_and_refuses_text_over_the_limit(server, phone):
     box.send_keys(Keys.ENTER)
     assert not driver.find_elements("css selector", "#messages li.message")
     # The limit counts characters (Unicode scalars) as the server does: an emoji is one.
-    driver.execute_script("const b = arguments[0]; b.value = 'a'.repeat(3999) + '\\u{1F600}'; b.dispatchEvent(new Event('input', {bubbles: true}))", box)
+    # Trailing spaces and a final new line are trimmed on sending (as the server trims): not counted.
+    driver.execute_script("const b = arguments[0]; b.value = 'a'.repeat(3999) + '\\u{1F600}  \\n'; b.dispatchEvent(new Event('input', {bubbles: true}))", box)
     text_of(driver, "#composer-count", "0 characters left")
     assert find(driver, "#send-button").is_enabled()
     assert box.get_attribute("aria-invalid") is None
@@ -473,11 +482,20 @@ def test_right_to_left_text_gets_its_own_direction(server, phone):
     r = server.api("PATCH", "/me", token=friend["accessToken"], json={"displayName": "مريم"})
     post(server, friend["accessToken"], room["id"], "English first, then عربي")
     post(server, friend["accessToken"], room["id"], "مرحبا بالعالم! hello 123")
+    post(server, friend["accessToken"], room["id"], "انظر https://example.com/مرحبا هنا")
     go(driver, server, f"#/rooms/{room['id']}")
     wait_message(driver, "مرحبا بالعالم! hello 123")
+    # A link in right-to-left text reads as one left-to-right run, not split around its slashes.
+    link = wait_message(driver, "انظر https://example.com/مرحبا هنا").find_element("css selector", "a")
+    # Its "h" is its leftmost letter, and its pieces (LTR, then the Arabic path) touch.
+    pieces, h_left = driver.execute_script(
+        "const a = arguments[0]; const r = document.createRange(); r.setStart(a.firstChild, 0); r.setEnd(a.firstChild, 1);"
+        "return [[...a.getClientRects()].map(x => [x.left, x.right, x.top]).sort((p, q) => p[0] - q[0]), r.getBoundingClientRect().left]", link)
+    assert abs(h_left - pieces[0][0]) < 1, (h_left, pieces)
+    assert all(abs(b[0] - a[1]) < 1 and a[2] == b[2] for a, b in zip(pieces, pieces[1:])), pieces
     direction = "return getComputedStyle(arguments[0]).direction"
     bodies = driver.find_elements("css selector", "#messages li.message .body")
-    assert [driver.execute_script(direction, b) for b in bodies] == ["ltr", "rtl"]
+    assert [driver.execute_script(direction, b) for b in bodies] == ["ltr", "rtl", "rtl"]
     # The RTL line starts at the bubble's right edge.
     edge = driver.execute_script(
         "const p = arguments[0]; const range = document.createRange(); range.selectNodeContents(p);"
@@ -862,6 +880,12 @@ def test_links_are_clickable_safely_and_odd_bodies_stay_legible(server, phone):
         assert set(a.get_attribute("rel").split()) == {"noopener", "noreferrer"} and a.get_attribute("target") == "_blank"
     assert not body.find_elements("css selector", "img, b, script")
     assert body.text == tricky
+    # A URL whose text does not name the host it opens stays text: a Cyrillic "а" (opens
+    # xn--pple-43d.com), a user part (opens evil.example), an invisible character in the host.
+    misleading = "https://\u0430pple.com/login https://bank.example@evil.example/ https://exa\u200bmple.com/ https://EXAMPLE.org:443/x"
+    post(server, me["accessToken"], room["id"], misleading)
+    body = text_of(driver, "#messages li.message .body", "bank.example@evil.example")
+    assert [a.get_attribute("href") for a in body.find_elements("css selector", "a")] == ["https://example.org/x"]
     # A 4,000-character unbroken word wraps inside its bubble: nothing sticks out sideways.
     long_word = driver.find_elements("css selector", "#messages li.message")[-1]
     scroller = rect(driver, "#message-scroller")
@@ -1057,6 +1081,24 @@ def test_sidebar_dots_of_direct_messages_are_right_before_opening_and_survive_lo
     finally:
         for client in clients:
             client.disconnect()
+    assert_no_console_errors(driver)
+
+
+def test_an_unbroken_64_character_name_stays_inside_its_bubble_and_the_members_panel(server, desktop):
+    driver, me = desktop
+    friend, room = room_with(server, me, "wide")
+    assert server.api("PATCH", "/me", token=friend["accessToken"], json={"displayName": "X" * 64}).status_code == 200
+    post(server, friend["accessToken"], room["id"], "hi")
+    go(driver, server, f"#/rooms/{room['id']}")
+    wait_message(driver, "hi")
+    name = find(driver, f"#members li[data-username='{friend['user']['username']}'] .member-name")
+    wait(driver).until(lambda d: name.text == "X" * 64)
+    panel, bubble = rect(driver, "#members-panel"), rect(driver, "#messages li.message")
+    assert name.rect["x"] + name.rect["width"] <= panel["right"], (name.rect, panel)
+    author = driver.find_element("css selector", "#messages li.message .author")
+    assert author.rect["x"] + author.rect["width"] <= bubble["right"], (author.rect, bubble)
+    for scroller in ("#members-panel", "#message-scroller"):
+        assert driver.execute_script("const s = document.querySelector(arguments[0]); return s.scrollWidth - s.clientWidth", scroller) <= 0, scroller
     assert_no_console_errors(driver)
 
 

@@ -98,13 +98,16 @@ export class Composer {
     box.style.height = "auto";
     // Empty, the box is one line: Chromium's scrollHeight counts a wrapped placeholder.
     box.style.height = box.value ? `${box.scrollHeight + box.offsetHeight - box.clientHeight}px` : "";
-    const length = scalarLength(box.value);
+    // Counted as sent: trimmed (the server trims too), so trailing spaces or a final new line
+    // never push a message that fits over the limit.
+    const length = scalarLength(box.value.trim());
     const over = length > MAX_BODY;
+    const characters = (n) => `${n} ${n === 1 ? "character" : "characters"}`;
     this.count.hidden = length < COUNT_FROM;
     this.count.classList.toggle("over", over);
     this.count.textContent = over
-      ? `${length - MAX_BODY} characters over the limit of ${MAX_BODY}`
-      : `${MAX_BODY - length} characters left`;
+      ? `${characters(length - MAX_BODY)} over the limit of ${MAX_BODY}`
+      : `${characters(MAX_BODY - length)} left`;
     if (over) box.setAttribute("aria-invalid", "true");
     else box.removeAttribute("aria-invalid");
     this.button.disabled = over || !!this.disabledReason;

@@ -44,7 +44,8 @@ const TRAILING_PUNCTUATION = /[.,;:!?'")\]}]+$/;
  * access to this page or a Referer (`rel="noopener noreferrer"`). Only http: and https: are
  * ever links (never javascript:, data: or anything else); the text goes in as text nodes, so
  * nothing in a body is read as HTML. Trailing punctuation stays outside a link, and a ")" is
- * kept when the URL opened one (Wikipedia's "Foo_(bar)").
+ * kept when the URL opened one (Wikipedia's "Foo_(bar)"). A URL whose text does not name the
+ * host it opens (a user part, lookalike or invisible characters in the host) stays text.
  */
 export function linkify(text) {
   const nodes = [];
@@ -61,12 +62,28 @@ export function linkify(text) {
       parsed = null;
     }
     if (!parsed || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) continue;
+    if (!goesWhereItReads(url, parsed)) continue;
     if (match.index > last) nodes.push(text.slice(last, match.index));
-    nodes.push(h("a", { href: parsed.href, rel: "noopener noreferrer", target: "_blank" }, url));
+    // dir="ltr" isolates the URL (HTML's [dir] is unicode-bidi: isolate): in right-to-left
+    // text it reads as one left-to-right run, not split around its slashes.
+    nodes.push(h("a", { href: parsed.href, rel: "noopener noreferrer", target: "_blank", dir: "ltr" }, url));
     last = match.index + url.length;
   }
   if (last < text.length) nodes.push(text.slice(last));
   return nodes;
+}
+
+/**
+ * Whether a URL's text names the host it opens: no user part ("https://bank.example@evil.example/"
+ * opens evil.example) and the host as written, lower-cased and without its port, is the parsed
+ * host. A host with non-ASCII lookalikes ("аpple.com" with a Cyrillic "а" opens
+ * xn--pple-43d.com) or invisible characters ("exa\u200Bmple.com") differs, and stays text.
+ */
+function goesWhereItReads(url, parsed) {
+  if (parsed.username || parsed.password) return false;
+  const written = url.slice(url.indexOf("//") + 2).split(/[/?#]/)[0];
+  if (written.includes("@")) return false;
+  return written.toLowerCase().replace(/:\d*$/, "") === parsed.hostname;
 }
 
 /** Human text for an API or socket error. */
