@@ -386,6 +386,11 @@ def test_phone_layout_keeps_the_message_list_tall_with_long_names(server, phone)
     item = find(driver, f"#room-list li[data-room-id='{unbroken['id']}']")
     assert item.rect["x"] + item.rect["width"] <= PHONE[0] + 0.5, item.rect
     assert driver.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
+    # The search screen's room picker lists it and still fits.
+    go(driver, server, "#/search")
+    picker = find(driver, "#search-room")
+    assert picker.rect["x"] + picker.rect["width"] <= PHONE[0] + 0.5, picker.rect
+    assert driver.execute_script("const c = document.getElementById('content'); return c.scrollWidth - c.clientWidth") <= 0
     go(driver, server, "#/discover")
     find(driver, "#discover-query").send_keys(unbroken["name"][:20])
     found = find(driver, f"#discover-results li[data-room-id='{unbroken['id']}']")
