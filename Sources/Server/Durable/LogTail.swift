@@ -45,13 +45,23 @@ final class LogTail: Service, Sendable {
         var startWaiters: [CheckedContinuation<Void, Never>] = []
         /// Rows this node appended, by their transaction's last seq, until that transaction
         /// reports its commit (``delivered(through:)``); a rolled-back one stays until `last` passes it.
-        var uncommitted: [UInt64: [EventLogRecord]] = [:]
+        var uncommitted: [UInt64: Kept] = [:]
         /// Committed rows handed over by their appender, in seq order, for the tail to deliver
         /// without reading them back (only when they continue `last` without a gap).
         var handed: [EventLogRecord] = []
     }
+    /// An appending transaction's rows, and when they were kept.
+    private struct Kept {
+        let records: [EventLogRecord]
+        let at: ContinuousClock.Instant
+    }
     /// At most this many appending transactions' rows are kept in memory (the rest are read back).
     private static let maxKeptTransactions = 64
+    /// How long the tail leaves the next rows to their appender's hand-over when it is woken
+    /// before that (PostgreSQL's NOTIFY of the commit often arrives before the committing task
+    /// reports it): past this, a transaction that never reported (rolled back) no longer holds
+    /// the tail up, and it reads the database.
+    static let handOverWait: Duration = .milliseconds(100)
     private let state = Mutex(State())
 
     init(
@@ -106,7 +116,7 @@ final class LogTail: Service, Sendable {
         guard let position = records.last?.seq else { return }
         state.withLock { s in
             if let last = s.last, position <= last { return }
-            s.uncommitted[position] = records
+            s.uncommitted[position] = Kept(records: records, at: .now)
             if s.uncommitted.count > Self.maxKeptTransactions, let oldest = s.uncommitted.keys.min() {
                 s.uncommitted[oldest] = nil
             }
@@ -119,7 +129,7 @@ final class LogTail: Service, Sendable {
     /// Rows kept by ``keep(_:)`` for `seq` are handed to the tail (they are committed now).
     func delivered(through seq: UInt64) async {
         state.withLock { s in
-            guard let records = s.uncommitted.removeValue(forKey: seq), let first = records.first?.seq else { return }
+            guard let records = s.uncommitted.removeValue(forKey: seq)?.records, let first = records.first?.seq else { return }
             if first > (s.handed.last?.seq ?? 0) {
                 s.handed.append(contentsOf: records)
             } else {
@@ -174,6 +184,7 @@ final class LogTail: Service, Sendable {
     private func readBatch() async throws -> Int {
         guard let last = state.withLock({ $0.last }) else { return 0 }
         let handed = takeHanded(after: last)
+        if handed.isEmpty, handOverPending(next: last + 1) { return 0 }  // ``delivered(through:)`` wakes the tail
         let batch = try await handed.isEmpty
             ? database.read { db in try await self.log.entries(after: last, limit: self.batchSize, on: db) }
             : handed
@@ -192,6 +203,15 @@ final class LogTail: Service, Sendable {
         namespace.deliverLogged(record.loggedEvent)
         if case .leave(let subject, let rooms)? = record.effect {
             for room in rooms { await namespace.in(subject).local.socketsLeave(room) }
+        }
+    }
+
+    /// Whether the rows from `seq` on were appended by a transaction of this node that has not
+    /// reported its commit yet, less than ``handOverWait`` ago.
+    private func handOverPending(next seq: UInt64) -> Bool {
+        let now = ContinuousClock.now
+        return state.withLock { s in
+            s.uncommitted.values.contains { $0.records.first?.seq == seq && now - $0.at < Self.handOverWait }
         }
     }
 
