@@ -86,6 +86,14 @@ extension MessageStore {
     }
 
     /// The messages `ids` name, with their authors' names, keyed by id (absent: no such message).
+    ///
+    /// On PostgreSQL the rows are locked until the batch commits (`FOR SHARE OF p`: an edit or a
+    /// delete of a reply target waits for the batch; one in progress is waited for and read as
+    /// it committed). Without the lock a delete committing between this read and the batch's
+    /// COMMIT left a stored reply announcing the deleted body as its excerpt. Taken before the
+    /// batch's INSERT locks its rooms' rows (the foreign key), in the order a room deletion
+    /// takes them (``RoomStore/delete(id:on:)``: the room's messages, then the room), so the two
+    /// never wait for each other in a cycle.
     func parents(_ ids: [Int64], on db: any SQLDatabase) async throws -> [Int64: BatchParent] {
         guard !ids.isEmpty else { return [:] }
         var query: SQLQueryString = """
@@ -96,6 +104,7 @@ extension MessageStore {
             query += "\(unsafeRaw: index == 0 ? "" : ", ")\(bind: id)"
         }
         query += ")"
+        if db.dialect.name == "postgresql" { query += " FOR SHARE OF p" }
         var result: [Int64: BatchParent] = [:]
         for row in try await db.raw(query).all() {
             result[try row.decode(column: "id", as: Int64.self)] = BatchParent(
@@ -105,29 +114,6 @@ extension MessageStore {
                 displayName: try row.decode(column: "display_name", as: String.self),
                 body: try row.decode(column: "body", as: String.self),
                 deletedAt: try row.decode(column: "deleted_at", as: Int64?.self)
-            )
-        }
-        return result
-    }
-
-    /// PostgreSQL only: locks the reply targets `ids` (`FOR SHARE`: an edit or a delete of one
-    /// waits for the batch's COMMIT) and returns their excerpt and deletion as they are now,
-    /// keyed by id. The batch's first read of them took no lock, so a delete committing after
-    /// it would otherwise leave a stored reply announcing the deleted body as its excerpt.
-    /// Taken after the batch's INSERT, which already holds its rooms' rows (`FOR KEY SHARE`,
-    /// the foreign key): a room deletion, which locks the room before its messages, then
-    /// waits for the batch instead of holding a reply target the batch would wait for.
-    func lockParents(_ ids: [Int64], on db: any SQLDatabase) async throws -> [Int64: (body: String, deletedAt: Int64?)] {
-        guard !ids.isEmpty else { return [:] }
-        var query: SQLQueryString = "SELECT id, SUBSTR(body, 1, 400) AS body, deleted_at FROM messages WHERE id IN ("
-        for (index, id) in ids.enumerated() {
-            query += "\(unsafeRaw: index == 0 ? "" : ", ")\(bind: id)"
-        }
-        query += ") FOR SHARE"
-        var result: [Int64: (body: String, deletedAt: Int64?)] = [:]
-        for row in try await db.raw(query).all() {
-            result[try row.decode(column: "id", as: Int64.self)] = (
-                body: try row.decode(column: "body", as: String.self), deletedAt: try row.decode(column: "deleted_at", as: Int64?.self)
             )
         }
         return result

@@ -22,9 +22,9 @@ extension MessageService {
     /// The checks read inside the batch's write transaction, before the insert: on SQLite that
     /// transaction holds the write lock (`BEGIN IMMEDIATE`), so nothing changes in between; on
     /// PostgreSQL (READ COMMITTED) a kick or mute committing between the read and the insert
-    /// orders the send before it, as if it had arrived a moment earlier. A reply's target is
-    /// read again after the INSERT and locked until COMMIT there (``MessageStore/lockParents(_:on:)``),
-    /// so a reply never announces an excerpt deleted meanwhile.
+    /// orders the send before it, as if it had arrived a moment earlier. Reply targets are read
+    /// locked until COMMIT there (``MessageStore/parents(_:on:)``), so a reply never announces an
+    /// excerpt deleted meanwhile.
     static func insertBatch(
         _ items: [NewMessage], now: Int64, verification: EmailVerificationGate, messages: MessageStore, on db: any SQLDatabase
     ) async throws -> [Result<SendOutcome, any Error>] {
@@ -77,12 +77,6 @@ extension MessageService {
 
         let toInsert = items.indices.filter { if case .insert = plans[$0] { true } else { false } }
         let inserted = try await messages.insertMany(toInsert.map { items[$0] }, now: now, on: db)
-        // PostgreSQL (READ COMMITTED): the reply targets as they are now, locked until COMMIT
-        // (``MessageStore/lockParents(_:on:)``); SQLite's write lock kept them unchanged.
-        var parentsNow: [Int64: (body: String, deletedAt: Int64?)] = [:]
-        if db.dialect.name == "postgresql" {
-            parentsNow = try await messages.lockParents(Array(Set(toInsert.compactMap { items[$0].replyTo })).sorted(), on: db)
-        }
 
         // Match the returned rows back: by key when the send has a clientMsgId, otherwise in id
         // order (ids ascend in the VALUES list's order), checked against room and author.
@@ -154,8 +148,8 @@ extension MessageService {
                     record.parentAuthorId = parent.authorID
                     record.parentUsername = parent.username
                     record.parentDisplayName = parent.displayName
-                    record.parentBody = parentsNow[replyTo]?.body ?? parent.body
-                    record.parentDeletedAt = parentsNow[replyTo].map(\.deletedAt) ?? parent.deletedAt
+                    record.parentBody = parent.body
+                    record.parentDeletedAt = parent.deletedAt
                 }
                 // Mentions: a statement only for a body that names someone (``Mentions``).
                 let usernames = Mentions.usernames(in: new.body)

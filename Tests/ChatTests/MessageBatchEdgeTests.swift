@@ -142,41 +142,65 @@ struct MessageBatchRoomDeletedTests {
         }
     }
 
-    @Test("a reply whose parent is deleted between the batch's reads and its commit does not carry the deleted body", arguments: TestDatabases.kinds)
-    func replyToParentDeletedMeanwhile(kind: DatabaseKind) async throws {
+    @Test("a reply whose parent's delete is in progress as the batch reads it is refused, not stored with the deleted body as its excerpt", arguments: TestDatabases.kinds)
+    func replyToParentBeingDeleted(kind: DatabaseKind) async throws {
         guard kind == .postgres else { return }
         try await ChatHarness.with(kind) { h in
             let ann = try await h.user("ann"), bob = try await h.user("bob")
             let room = try await h.rooms.create(userID: ann, .init(name: "general", kind: .public, topic: nil, password: nil)).id
             _ = try await h.rooms.join(userID: bob, roomID: room)
             let parent = try await h.post(ann, room, "oops, my password is hunter2")
-            // the batch reads the parent, then its INSERT waits for the room's row (foreign key);
-            // meanwhile the parent is deleted (as MessageEditService.delete does) and committed
+            // the parent's delete (as MessageEditService.delete writes it) is in progress, uncommitted
             let gate = MessageBatchTests.Gate(), held = MessageBatchTests.Gate()
-            let holder = Task {
+            let deletion = Task {
                 try await h.db.write { sql in
-                    try await sql.raw("SELECT id FROM rooms WHERE id = \(bind: room) FOR UPDATE").run()
+                    try await sql.raw("UPDATE messages SET body = '', deleted_at = 7 WHERE id = \(bind: parent.id)").run()
                     held.open()
                     await gate.wait()
-                    try await sql.raw("UPDATE messages SET body = '', deleted_at = 7 WHERE id = \(bind: parent.id)").run()
                 }
             }
             await held.wait()
-            let reply = Task { try await h.messages.send(userID: bob, roomID: room, body: "what?", clientMsgID: "r-1", replyTo: parent.id) }
-            try await Self.insertWaiting(h.db)
+            let done = Flag()
+            let reply = Task { () -> Result<MessageService.SendOutcome, any Error> in
+                defer { done.set() }
+                do { return .success(try await h.messages.send(userID: bob, roomID: room, body: "what?", clientMsgID: "r-1", replyTo: parent.id)) }
+                catch { return .failure(error) }
+            }
+            // with the reply targets read under a lock, the batch waits for the delete; without
+            // it, it read the parent as last committed and stored the reply at once
+            try await Self.statementWaiting(h.db, startingWith: "SELECT p.id", unless: done)
             gate.open()
-            try await holder.value
-            let answer: Result<MessageService.SendOutcome, any Error>
-            do { answer = .success(try await reply.value) } catch { answer = .failure(error) }
-            // Failed before (PostgreSQL, READ COMMITTED): the batch read reply targets without a
-            // lock, so the ack and message:new carried the deleted body as the excerpt.
-            let outcome = try answer.get()
-            #expect(outcome.message.replyPreview?.excerpt == nil && outcome.message.replyPreview?.deleted == true,
-                    "excerpt: \(outcome.message.replyPreview?.excerpt ?? "")")
+            try await deletion.value
+            let answer = await reply.value
+            // Failed before: the reply was stored, its ack (and message:new) with the deleted body as the excerpt.
+            #expect(MessageBatchTests.code(answer) == .validationFailed, "got \(answer)")
             let stored = try await h.messages.history(userID: ann, roomID: room, before: nil, after: nil, limit: 5).messages
-            #expect(stored.allSatisfy { !$0.body.contains("hunter2") && $0.replyPreview?.excerpt?.contains("hunter2") != true })
-            #expect(stored.last == outcome.message, "what the ack said is what was stored")
+            #expect(stored.map(\.id) == [parent.id] && stored[0].body.isEmpty)
         }
+    }
+
+    /// Set once, read from anywhere.
+    final class Flag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = false
+        func set() { lock.withLock { value = true } }
+        var isSet: Bool { lock.withLock { value } }
+    }
+
+    /// Waits until a statement starting with `prefix` waits for a lock, or `unless` is set.
+    static func statementWaiting(_ db: any Database, startingWith prefix: String, unless: Flag) async throws {
+        struct Row: Decodable { let n: Int64 }
+        for _ in 0..<5000 {
+            if unless.isSet { return }
+            let n = try await db.read { sql in
+                try await sql.raw("""
+                    SELECT COUNT(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE \(bind: prefix + "%")
+                    """).first(decoding: Row.self)?.n ?? 0
+            }
+            if n > 0 { return }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        throw TestSetupError("no \(prefix)… waited for a lock")
     }
 
     @Test("a batch of sends to it and to another room: room_not_found for each of its sends, the others stored", arguments: TestDatabases.kinds)
