@@ -766,10 +766,10 @@ def test_unread_total_in_the_title_new_messages_divider_and_jump_to_latest(serve
     driver = browser()
     driver.get(server.url + "/")
     login(driver, me["user"]["username"], PASSWORD)
-    for i in range(1, 41):
+    for i in range(1, 61):  # more than a page of history (50)
         post(server, friend["accessToken"], room["id"], f"unread {i}")
     # The tab says how many are waiting, and its icon carries a badge.
-    wait(driver).until(lambda d: d.title.startswith("(40) "), "no unread total in the title")
+    wait(driver).until(lambda d: d.title.startswith("(60) "), "no unread total in the title")
     assert driver.find_element("css selector", "link[rel=icon]").get_attribute("href").startswith("data:image/svg+xml")
     find(driver, f"#room-list li[data-room-id='{room['id']}'] a").click()
     # Opening the room: a divider above the first unread message, scrolled into view near the top.
@@ -791,6 +791,30 @@ def test_unread_total_in_the_title_new_messages_divider_and_jump_to_latest(serve
     assert driver.execute_script("const s = arguments[0]; return s.scrollHeight - s.scrollTop - s.clientHeight", scroller_el) < 2
     assert wait_message(driver, "live after the divider").is_displayed()
     screenshot(driver, "desktop-15-jump-to-latest")
+    assert_no_console_errors(driver)
+
+
+def test_the_new_messages_divider_moves_up_as_earlier_pages_of_many_unread_arrive(server, desktop):
+    driver, me = desktop
+    friend, room = room_with(server, me, "flood")
+    for i in range(1, 4):
+        post(server, me["accessToken"], room["id"], f"mine {i}")  # mine: read
+    for i in range(1, 131):  # more than the 100 one page can hold
+        post(server, friend["accessToken"], room["id"], f"flood {i}")
+    go(driver, server, f"#/rooms/{room['id']}")
+    find(driver, "#unread-divider")
+    scroller = find(driver, "#message-scroller")
+    # Scrolled up until the first message: the divider is above "flood 1", below my own messages.
+    for _ in range(20):
+        if any(el.text == "mine 1" for el in driver.find_elements("css selector", "#messages li.message .body")):
+            break
+        driver.execute_script("arguments[0].scrollTop = 0", scroller)
+        wait(driver).until(lambda d: d.execute_script("return !document.querySelector('.load-older')?.textContent.includes('Loading')"))
+    wait_message(driver, "mine 1")
+    after = "const n = arguments[0]; let e = n.nextElementSibling; while (e && !e.querySelector('.body')) e = e.nextElementSibling; return e && e.querySelector('.body').textContent"
+    wait(driver).until(lambda d: d.execute_script(after, d.find_element("id", "unread-divider")) == "flood 1",
+                       "the divider is not above the first unread message")
+    assert len(driver.find_elements("css selector", "#messages li.unread-divider")) == 1
     assert_no_console_errors(driver)
 
 

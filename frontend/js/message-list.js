@@ -144,11 +144,10 @@ export class MessageList {
     if (this.messages.length === 0 && this.pending.size === 0) this.notice("No messages yet. Say hello!", null);
     this.older.hidden = !this.hasMore;
     const mine = fresh.some((m) => m.authorId === me);
-    const firstUnread = mode === "initial" && lastReadId !== null ? fresh.find((m) => m.id > lastReadId && m.authorId !== me) : null;
-    if (firstUnread) {
+    if (mode === "initial") this.unreadAfter = lastReadId;
+    const divider = mode === "initial" || mode === "prepend" ? this.#placeDivider() : null;
+    if (divider && mode === "initial") {
       // "New messages" above the first unread one, scrolled near the top of the view.
-      const divider = h("li", { class: "unread-divider", id: "unread-divider" }, h("span", {}, "New messages"));
-      this.list.insertBefore(divider, this.nodes.get(firstUnread.id));
       this.scroller.scrollTop += divider.getBoundingClientRect().top - this.scroller.getBoundingClientRect().top - 8;
     } else if (mode === "prepend") this.scroller.scrollTop += this.scroller.scrollHeight - oldHeight;
     else if (mode === "initial" || nearBottom || mine) this.scrollToBottom();
@@ -244,6 +243,26 @@ export class MessageList {
     list.splice(low, 0, message);
     this.nodes.set(message.id, el);
     this.list.insertBefore(el, next ?? null);
+  }
+
+  /**
+   * Puts the "New messages" divider above the first message of others after the read cursor
+   * the room opened with (`unreadAfter`) among those on the page; null when there is none.
+   * With more unread messages than the first page, that is the page's first one until earlier
+   * pages arrive: then the divider moves up to the real first unread one (it used to stay
+   * on top, above messages that had been read).
+   */
+  #placeDivider() {
+    if (this.unreadAfter === null || this.unreadAfter === undefined) return null;
+    const me = this.selfId();
+    const first = this.messages.find((m) => m.id > this.unreadAfter && m.authorId !== me);
+    if (!first) return null;
+    const node = this.nodes.get(first.id);
+    const divider = this.list.querySelector(":scope > li.unread-divider") || h("li", { class: "unread-divider", id: "unread-divider" }, h("span", {}, "New messages"));
+    // Above the day separator right above it, if any (#decorate keeps a separator right above its day's first message).
+    const before = node.previousElementSibling?.classList.contains("day-separator") ? node.previousElementSibling : node;
+    if (divider.nextElementSibling !== before) this.list.insertBefore(divider, before);
+    return divider;
   }
 
   /** Pending sends are the last items of the list; the first of them, if any. */

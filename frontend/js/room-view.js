@@ -17,6 +17,7 @@ import { typingText } from "./typing.js";
 import { canSetGuests, guestSettingLine, roomSettingsButton } from "./guest.js";
 
 const PAGE_SIZE = 50; // messages per history page
+const MAX_PAGE_SIZE = 100; // the most GET /rooms/{id}/messages returns at once (docs/openapi.yaml)
 const CATCH_UP_PAGE = 100; // messages per page when catching up after a reconnect
 const CATCH_UP_PAGES = 20; // at most this many pages; later ones come with the next reconnect
 const SEND_ACK_TIMEOUT = 20000; // ms; a send made while reconnecting waits in the buffer
@@ -281,7 +282,9 @@ export class RoomView {
 
   async loadInitial() {
     try {
-      const page = await this.session.api("GET", `/rooms/${this.id}/messages?limit=${PAGE_SIZE}`);
+      // Enough to reach the first unread message, so the divider can be above it (the API takes at most 100).
+      const unread = (this.rooms.get(this.id) || this.room).unreadCount || 0;
+      const page = await this.session.api("GET", `/rooms/${this.id}/messages?limit=${Math.min(MAX_PAGE_SIZE, Math.max(PAGE_SIZE, unread + 1))}`);
       if (this.closed) return;
       this.messages.hasMore = page.hasMore;
       const room = this.rooms.get(this.id) || this.room;
