@@ -415,6 +415,15 @@ def test_phone_layout_keeps_the_message_list_tall_with_long_names(server, phone)
         find(driver, "#leave-room")
         find(driver, "#room-menu").click()
         gone(driver, "#leave-room")
+        # Escape on the menu button closes it, and so does a click outside it (in the message list).
+        find(driver, "#room-menu").click()
+        find(driver, "#leave-room")
+        find(driver, "#room-menu").send_keys(Keys.ESCAPE)
+        gone(driver, "#leave-room")
+        find(driver, "#room-menu").click()
+        find(driver, "#leave-room")
+        find(driver, "#message-scroller").click()
+        gone(driver, "#leave-room")
         # Nothing sticks out sideways, not even out of the message list.
         assert driver.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
         wait_message(driver, "hello")

@@ -79,7 +79,8 @@ export class RoomView {
   async open(content) {
     clear(content);
     const chatColumn = (this.chatColumn = h("div", { class: "chat-column" }, this.messages.view, this.typingLine, this.mentionComplete.list, this.moderation.feedback, this.actions.replyBar, this.composer.form));
-    content.append(this.header, h("div", { class: "room-body" }, chatColumn, this.members.panel), this.liveStatus);
+    // A click anywhere in the room below its header closes the phone's room menu, as menus do.
+    content.append(this.header, h("div", { class: "room-body", onclick: () => this.header.querySelector(".room-menu-toggle[aria-expanded=true]")?.click() }, chatColumn, this.members.panel), this.liveStatus);
     this.renderHeader();
     this.renderTyping();
     this.applyVerification();
@@ -225,12 +226,15 @@ export class RoomView {
     actions.addEventListener("click", (event) => {
       if (event.target.closest("button")) setMenu(false);
     });
-    actions.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") {
-        setMenu(false);
-        menu.focus();
-      }
-    });
+    // Escape closes it from its buttons or from the menu button itself.
+    for (const el of [actions, menu]) {
+      el.addEventListener("keydown", (event) => {
+        if (event.key === "Escape" && menu.getAttribute("aria-expanded") === "true") {
+          setMenu(false);
+          menu.focus();
+        }
+      });
+    }
     const membersToggle = h(
       "button",
       {
