@@ -1049,11 +1049,15 @@ def test_a_direct_message_closes_from_the_sidebar_until_news_arrives(server, des
     r = server.api("POST", "/direct", token=friend["accessToken"], json={"userId": me["user"]["id"]})
     dm = r.json()
     post(server, friend["accessToken"], dm["id"], "hello")
-    go(driver, server, "#/rooms")
+    other = make_room(server, me["accessToken"])  # a neighbour in the list
+    go(driver, server, f"#/rooms/{dm['id']}")
     item = f"#room-list li[data-room-id='{dm['id']}']"
     find(driver, item)
-    driver.find_element("css selector", f"{item} .close-dm").click()
+    driver.find_element("css selector", f"{item} .close-dm").send_keys(Keys.ENTER)  # the open one, by keyboard
     gone(driver, item)
+    # Focus moved to a neighbour in the list, not to the page's body.
+    wait(driver).until(lambda d: d.execute_script("return !!document.activeElement.closest('#room-list li[data-room-id]')"), "focus was lost")
+    assert driver.execute_script("return location.hash") == "#/rooms"
     # Still closed after a reload.
     driver.refresh()
     find(driver, "#connection[data-state=connected]")

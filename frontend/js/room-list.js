@@ -59,10 +59,18 @@ export class RoomList {
       room.lastReadMessageId = Math.max(room.lastReadMessageId || 0, lastId);
       this.session.api("POST", `/rooms/${roomId}/read`, { messageId: lastId }).catch(() => {});
     }
+    // Focus goes to the next conversation in the list (else the one above), as closing a tab
+    // does, not to the page's body with the removed close button.
+    const item = this.list.querySelector(`li[data-room-id="${roomId}"]`);
+    const neighbour = (item?.nextElementSibling || item?.previousElementSibling)?.querySelector("a");
     this.closed.set(roomId, lastId);
     this.#saveClosed();
     this.update(roomId);
-    if (this.openId === roomId) location.hash = "#/rooms";
+    const focusNeighbour = () => neighbour?.isConnected && neighbour.focus();
+    if (this.openId === roomId) {
+      window.addEventListener("hashchange", () => setTimeout(focusNeighbour, 0), { once: true });
+      location.hash = "#/rooms";
+    } else focusNeighbour();
   }
 
   /** Shows a closed direct message again. */
