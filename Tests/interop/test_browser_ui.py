@@ -1203,6 +1203,11 @@ def test_leaving_a_room_as_its_only_member_warns_that_it_will_be_deleted(server,
     find(driver, "#dialog-cancel").click()
     gone(driver, "#confirm-dialog")
     assert server.api("GET", f"/rooms/{alone['id']}/messages", token=me["accessToken"]).status_code == 200
+    # Left, by keyboard: focus goes to the room list's heading, not to the page's body.
+    find(driver, "#leave-room").send_keys(Keys.ENTER)
+    find(driver, "#dialog-confirm").send_keys(Keys.ENTER)
+    text_of(driver, "#notice", "You left")
+    wait(driver).until(lambda d: d.execute_script("return document.activeElement.id") == "rooms-heading", "focus was lost")
     assert_no_console_errors(driver)
 
 

@@ -181,7 +181,7 @@ export class ChatApp {
     const sidebar = h(
       "nav",
       { class: "sidebar", "aria-label": "Rooms" },
-      h("div", { class: "sidebar-head" }, h("h2", {}, "Rooms")),
+      h("div", { class: "sidebar-head" }, (this.roomsHeading = h("h2", { id: "rooms-heading", tabindex: "-1" }, "Rooms"))),
       h(
         "ul",
         { class: "sidebar-actions" },
@@ -306,6 +306,7 @@ export class ChatApp {
       this.content.append(
         h("div", { class: "empty" }, h("h2", {}, "Welcome"), h("p", {}, GUEST_SCOPE), h("p", { class: "button-row" }, h("a", { href: "#/discover", class: "button" }, "Discover rooms"))),
       );
+      this.#keepFocus();
       return;
     }
     this.content.append(
@@ -323,6 +324,16 @@ export class ChatApp {
         ),
       ),
     );
+    this.#keepFocus();
+  }
+
+  /**
+   * Focus left on the page's body (the room just left or deleted took the focused button or
+   * composer with it): it goes to the room list's heading, where the next step starts.
+   */
+  #keepFocus() {
+    const focused = document.activeElement;
+    if (!focused || focused === document.body || !focused.isConnected) this.roomsHeading?.focus({ preventScroll: true });
   }
 
   // ---------- rooms ----------
