@@ -195,11 +195,15 @@ public struct MessageService: Sendable {
 
     /// The checks that need no database: the body trimmed is 1...``maxBodyLength`` scalars of
     /// multi-line free text (``AccountValidation/freeText(_:multiline:)``), a `clientMsgId` is
-    /// 1...``maxClientMsgIDLength`` scalars. Throws `validation_failed`.
+    /// 1...``maxClientMsgIDLength`` scalars without control characters (Cc: PostgreSQL refuses a
+    /// NUL in text, SQLite reads text back cut at one). Throws `validation_failed`.
     public func validate(userID: Int64, roomID: Int64, body rawBody: String, clientMsgID: String?, replyTo: Int64?) throws -> NewMessage {
         let body = try Self.validBody(rawBody)
         if let clientMsgID, !(1...Self.maxClientMsgIDLength).contains(AccountValidation.length(clientMsgID)) {
             throw ServiceError.validation(["clientMsgId": "must be 1 to \(Self.maxClientMsgIDLength) characters"])
+        }
+        if let clientMsgID, clientMsgID.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw ServiceError.validation(["clientMsgId": "must not contain control characters"])
         }
         return NewMessage(authorID: userID, roomID: roomID, body: body, clientMsgID: clientMsgID, replyTo: replyTo)
     }

@@ -44,33 +44,27 @@ struct MessageBatchEdgeTests {
         }
     }
 
-    @Test("a clientMsgId with a NUL: its send is refused, alone or in a batch, and its neighbours are stored", arguments: TestDatabases.kinds)
+    @Test("a clientMsgId with a NUL is refused validation_failed before any batch", arguments: TestDatabases.kinds)
     func nulInClientMsgID(kind: DatabaseKind) async throws {
         try await ChatHarness.with(kind) { h in
-            let ann = try await h.user("ann"), bob = try await h.user("bob")
+            let ann = try await h.user("ann")
             let room = try await h.rooms.create(userID: ann, .init(name: "general", kind: .public, topic: nil, password: nil)).id
-            _ = try await h.rooms.join(userID: bob, roomID: room)
-            var alone: Result<MessageService.SendOutcome, any Error>
-            do { alone = .success(try await h.messages.send(userID: ann, roomID: room, body: "alone", clientMsgID: "a\u{0}b", replyTo: nil)) }
-            catch { alone = .failure(error) }
-            let (_, results) = try await MessageBatchTests.oneBatch(h, opener: (ann, room, "opener", nil, nil), [
-                (bob, room, "bob 1", nil, nil),
-                (ann, room, "nul", "c\u{0}d", nil),
-                (bob, room, "bob 2", "b-2", nil),
-            ])
-            #expect(try results[0].get().message.body == "bob 1" && (try results[2].get().message.body) == "bob 2")
-            // Known issue: MessageService.validate checks only a clientMsgId's length. PostgreSQL
-            // refuses a NUL in text (internal_error, from the batch and from the one-by-one
-            // fallback); SQLite stores it but reads the text back cut at the NUL (a retry is then
-            // answered with another clientMsgId than it sent), and a lone send is internal_error
-            // (noRowReturned). The fix: refuse control characters (Cc) in validate, as user
-            // search does for `q`; remove this wrapper with it.
-            withKnownIssue("a clientMsgId with a NUL passes validate") {
-                #expect(MessageBatchTests.code(alone) == .validationFailed, "got \(alone)")
-                #expect(MessageBatchTests.code(results[1]) == .validationFailed, "got \(results[1])")
+            let batches = h.messages.batcher.batchesWritten
+            var results: [Result<MessageService.SendOutcome, any Error>] = []
+            for clientMsgID in ["a\u{0}b", "tab\tin", "del\u{7F}"] {
+                do { results.append(.success(try await h.messages.send(userID: ann, roomID: room, body: "x", clientMsgID: clientMsgID, replyTo: nil))) }
+                catch { results.append(.failure(error)) }
             }
+            // Failed before: validate checked only a clientMsgId's length. PostgreSQL refused the NUL
+            // (internal_error, from the batch and the one-by-one fallback); SQLite stored it and read
+            // the text back cut at the NUL (a retry answered with another clientMsgId than it sent).
+            #expect(results.map(MessageBatchTests.code) == [.validationFailed, .validationFailed, .validationFailed], "got \(results)")
+            #expect(h.messages.batcher.batchesWritten == batches)
+            // a format character (a ZWJ of an emoji sequence) is not a control character
+            let emoji = try await h.post(ann, room, "family", clientMsgID: "\u{1F469}\u{200D}\u{1F467}")
+            #expect(emoji.clientMsgId == "\u{1F469}\u{200D}\u{1F467}")
             let bodies = try await h.messages.history(userID: ann, roomID: room, before: nil, after: nil, limit: 10).messages.map(\.body)
-            #expect(bodies.filter { $0 != "nul" } == ["opener", "bob 1", "bob 2"])
+            #expect(bodies == ["family"])
         }
     }
 }
@@ -130,15 +124,10 @@ struct MessageBatchRoomDeletedTests {
             gate.open()
             try await deletion.value
             let result = await send.value
-            // Known issue: GroupCommit.write retries a failed savepoint-free attempt one by one
-            // only when the batch holds more than one item; a lone send gets the batch body's
-            // throw (here PostgreSQL's foreign-key error, answered as internal_error). The fix
-            // (retry whenever a batch body is set) is in GroupCommit.swift; remove this wrapper
-            // with it.
-            withKnownIssue("a lone send's batch-body throw is not retried one by one (GroupCommit)") {
-                #expect(Self.code(result) == .roomNotFound, "got \(result)")
-            }
-            if case .failure = result {} else { Issue.record("a send to a deleted room was stored") }
+            // Failed before: GroupCommit retried a failed savepoint-free attempt one by one only
+            // for more than one item, so a lone send got the batch body's throw (PostgreSQL's
+            // foreign-key error, answered as internal_error).
+            #expect(Self.code(result) == .roomNotFound, "got \(result)")
         }
     }
 

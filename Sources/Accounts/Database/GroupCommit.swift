@@ -149,7 +149,9 @@ public final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
             do {
                 written = try await attempt(items, savepoints: false)
             } catch let failed as ItemFailed {
-                guard items.count > 1 else { throw failed.error }
+                // One item written item by item is final; a batch body's throw is not (it may
+                // stand for a neighbour, or a race the item body answers, e.g. its room deleted).
+                guard items.count > 1 || self.batch != nil else { throw failed.error }
                 written = try await attempt(items, savepoints: true)
             }
         } catch {
