@@ -43,6 +43,16 @@ public protocol ChatEventLog: Sendable {
     /// Called after COMMIT: returns once this node delivered the log through `position` to its
     /// connections, so the caller's answer leaves after its own event.
     func committed(through position: UInt64?) async
+    /// Called first in a transaction that assigns ids whose order its events must keep (a batch
+    /// of messages): from here to COMMIT no other appender can commit, so ids assigned in this
+    /// transaction come after every committed one's, on every node. PostgreSQL: takes the
+    /// appenders' lock early (``append(_:on:)`` takes it again, which is a no-op); SQLite's
+    /// one writer already orders them.
+    func reserveOrder(on db: any SQLDatabase) async throws
+}
+
+extension ChatEventLog {
+    public func reserveOrder(on db: any SQLDatabase) async throws {}
 }
 
 /// Who is connected right now (the relay's in-memory map), for member lists.

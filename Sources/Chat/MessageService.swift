@@ -50,11 +50,14 @@ public struct MessageService: Sendable {
         batcher = GroupCommit(
             database: database, maxBatchSize: maxBatchSize,
             item: { new, db in
-                try await Self.insertBatched(new, now: clock.now().millis, verification: verification, requireVerified: requireVerified,
+                // Ids in commit order across nodes (``ChatEventLog/reserveOrder(on:)``).
+                try await log?.reserveOrder(on: db)
+                return try await Self.insertBatched(new, now: clock.now().millis, verification: verification, requireVerified: requireVerified,
                                              messages: store, rooms: rooms, on: db)
             },
             batch: { items, db in
-                try await Self.insertBatch(items, now: clock.now().millis, verification: verification, messages: store, on: db)
+                try await log?.reserveOrder(on: db)
+                return try await Self.insertBatch(items, now: clock.now().millis, verification: verification, messages: store, on: db)
             },
             finish: { results, db in
                 let inserted = results.compactMap { try? $0.get() }.filter { !$0.duplicate }

@@ -4,6 +4,7 @@ user's two tabs, one on each node, in python-socketio's default transports, send
 clientMsgIds at the same moment, so the two nodes' batches race for the same keys (the later
 INSERT waits for the earlier transaction, then skips the row and reads the stored one)."""
 import threading
+import time
 
 import pytest
 
@@ -62,3 +63,14 @@ def test_one_users_tabs_on_two_nodes_sending_the_same_client_msg_ids_store_each_
             break
         before = page["messages"][0]["id"]
     assert sorted(m["body"] for m in history) == sorted([f"ann {k}" for k in range(40)] + [f"bob {k}" for k in range(40)])
+
+    # Live order = history order (ids), on both nodes and for every tab: two nodes' batches take
+    # the appenders' lock before their INSERT, so ids are assigned in commit order (before, a
+    # batch could take lower ids and commit after a later one: 4 inversions in 132 messages).
+    expected = [m["id"] for m in history]
+    for tab in tabs:
+        deadline = time.monotonic() + 10
+        while len(tab.events.get("message:new", [])) < len(expected) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        heard = [m["id"] for m in tab.events.get("message:new", [])]
+        assert heard == expected, f"heard in another order than history on a tab (first difference at {next((i for i, (a, b) in enumerate(zip(heard, expected)) if a != b), None)})"

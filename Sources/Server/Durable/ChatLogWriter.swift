@@ -38,6 +38,10 @@ struct ChatLogWriter: ChatEventLog {
         await tail.delivered(through: position)
     }
 
+    func reserveOrder(on db: any SQLDatabase) async throws {
+        try await log.lockAppenders(on: db)
+    }
+
     /// A delete erases the message's body from its earlier `message:new` / `message:updated`
     /// rows (body "", `deletedAt` set, no `mentions`); an edit puts the new body (and its
     /// `editedAt`, `mentions`) into them, so the pre-edit body is gone too. docs/PROTOCOL.md:

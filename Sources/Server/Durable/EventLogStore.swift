@@ -124,14 +124,20 @@ struct EventLogStore: Sendable {
         try await appendRecords(entries, on: db).map(\.seq)
     }
 
+    /// PostgreSQL: takes the appenders' transaction-scoped advisory lock (held until this
+    /// transaction ends; taking it again in the same transaction is a no-op). SQLite: nothing
+    /// (one writer at a time).
+    func lockAppenders(on db: any SQLDatabase) async throws {
+        guard Self.isPostgres(db) else { return }
+        try await db.raw("SELECT pg_advisory_xact_lock(\(bind: Self.advisoryLockKey))").run()
+    }
+
     /// ``append(_:on:)``, returning the rows as a reader of the log would get them (for this
     /// node's ``LogTail``, which can then deliver them once committed without reading them back).
     func appendRecords(_ entries: [EventLogEntry], on db: any SQLDatabase) async throws -> [EventLogRecord] {
         guard !entries.isEmpty else { return [] }
         let postgres = Self.isPostgres(db)
-        if postgres {
-            try await db.raw("SELECT pg_advisory_xact_lock(\(bind: Self.advisoryLockKey))").run()
-        }
+        try await lockAppenders(on: db)
         let now = clock.now().millis
         var values: [SQLQueryString] = []
         for entry in entries {
