@@ -53,10 +53,10 @@ def test_edit_window_from_configuration():
     from switchboard_fixture import Switchboard
     server = Switchboard(MESSAGE_EDIT_WINDOW="0")
     try:
-        from test_chat_realtime import Tab
+        from chat_client import Tab
         ann = server.new_user("ann")
         room = create_room(server, ann["accessToken"])
-        a = Tab(server, ann["accessToken"])
+        a = Tab(server, ann["accessToken"], ("message:new",))
         try:
             sent = a.call("message:send", {"roomId": room["id"], "body": "fixed forever", "clientMsgId": "w"})["message"]
             assert error_code(a.call("message:edit", {"messageId": sent["id"], "body": "changed"})) == "edit_window_passed"
