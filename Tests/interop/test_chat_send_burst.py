@@ -17,8 +17,10 @@ from switchboard_fixture import Switchboard
 
 
 class OrderedTab(EventRecorder):
-    """A client in python-socketio's default transports that also keeps every recorded event in
-    arrival order (`timeline`: (name, data))."""
+    """A client in python-socketio's default transports that also keeps every recorded event with
+    its offset (`timeline`: (name, data, offset)). Order is read by offset, not by arrival:
+    python-engineio's client runs each message handler in its own thread (engineio/client.py:
+    `_trigger_event('message', ..., run_async=True)`), so handlers may see events out of wire order."""
 
     EVENTS = ("message:new", "member:muted")
 
@@ -37,7 +39,7 @@ class OrderedTab(EventRecorder):
 
         def handler(data, *rest):
             with self.cond:
-                self.timeline.append((name, data))
+                self.timeline.append((name, data, int(rest[0]) if rest else None))
             record(data, *rest)
         return handler
 
@@ -135,7 +137,7 @@ def test_a_burst_from_every_tab_acks_each_send_its_own_message_and_all_hear_one_
         for tab in tabs:
             while True:
                 with tab.cond:
-                    heard = [m["id"] for m in tab.events.get("message:new", [])]
+                    heard = [data["id"] for name, data, _ in sorted(tab.timeline, key=lambda e: e[2]) if name == "message:new"]
                 if len(heard) >= len(history_ids) or time.monotonic() > deadline:
                     break
                 time.sleep(0.05)
@@ -192,11 +194,11 @@ def test_a_mute_during_a_burst_stops_the_muted_member_at_once(server):
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             with watcher.cond:
-                timeline = list(watcher.timeline)
-            if stored <= {data["id"] for name, data in timeline if name == "message:new"}:
+                timeline = sorted(watcher.timeline, key=lambda e: e[2])
+            if stored <= {data["id"] for name, data, _ in timeline if name == "message:new"}:
                 break
             time.sleep(0.05)
-        names = [(name, data.get("id")) for name, data in timeline]
+        names = [(name, data.get("id")) for name, data, _ in timeline]
         mute_position = [name for name, _ in names].index("member:muted")
         assert {id for name, id in names[:mute_position] if name == "message:new"} == stored
         assert not [id for name, id in names[mute_position:] if name == "message:new"]
