@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import Models
 import SQLKit
-import Synchronization
 
 /// Messages: sending (REST `POST /api/rooms/{id}/messages` and the realtime `message:send`)
 /// and history pages.
